@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from itp_trial import protocol
+from itp_trial.audit import ClinicalModel
+from visits.models import _vital
+
+
+class Infusion(ClinicalModel):
+    """One MSC infusion (V3-INFn); its date is the actual date of the infusion visit."""
+
+    participant = models.ForeignKey(
+        "subjects.Participant", on_delete=models.PROTECT, related_name="infusions"
+    )
+    number = models.PositiveSmallIntegerField(
+        _("infusion number"),
+        validators=[MinValueValidator(1), MaxValueValidator(protocol.INFUSION_COUNT)],
+    )
+    infusion_date = models.DateField(_("infusion date"))
+    start_time = models.TimeField(_("start time"), null=True, blank=True)
+    end_time = models.TimeField(_("end time"), null=True, blank=True)
+    dosing_weight_kg = models.DecimalField(
+        _("dosing weight (kg)"),
+        max_digits=4,
+        decimal_places=1,
+        validators=[
+            MinValueValidator(protocol.DOSING_WEIGHT_MIN_KG),
+            MaxValueValidator(protocol.DOSING_WEIGHT_MAX_KG),
+        ],
+        help_text=_("Measured at this visit, before the infusion; one decimal."),
+    )
+    dose_per_kg = models.DecimalField(
+        _("dose per kg (cells)"),
+        max_digits=20,
+        decimal_places=0,
+        editable=False,
+        help_text=_("The protocol dose in force when the infusion was recorded."),
+    )
+    actual_cells = models.PositiveBigIntegerField(
+        _("actual cells infused"), help_text=_("The number of MSC actually infused.")
+    )
+    lot_number = models.CharField(_("product lot"), max_length=64)
+    viability_pct = models.DecimalField(
+        _("viability (%)"),
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(protocol.VIABILITY_MIN_PCT),
+            MaxValueValidator(protocol.VIABILITY_MAX_PCT),
+        ],
+    )
+    volume_ml = models.DecimalField(
+        _("volume (mL)"),
+        max_digits=6,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(protocol.INFUSION_VOLUME_MAX_ML)],
+    )
+    pre_systolic_bp = _vital("systolic_bp", _("systolic BP before"), "mmHg")
+    pre_diastolic_bp = _vital("diastolic_bp", _("diastolic BP before"), "mmHg")
+    pre_heart_rate = _vital("heart_rate", _("heart rate before"), "/min")
+    pre_temperature_c = _vital("temperature_c", _("temperature before"), "°C", decimal=True)
+    post_systolic_bp = _vital("systolic_bp", _("systolic BP after"), "mmHg")
+    post_diastolic_bp = _vital("diastolic_bp", _("diastolic BP after"), "mmHg")
+    post_heart_rate = _vital("heart_rate", _("heart rate after"), "/min")
+    post_temperature_c = _vital("temperature_c", _("temperature after"), "°C", decimal=True)
+    interrupted = models.BooleanField(_("infusion interrupted"), default=False)
+    reaction = models.BooleanField(
+        _("infusion reaction"),
+        default=False,
+        help_text=_("A reaction is recorded as an adverse event linked to this infusion."),
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["participant", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "number"], name="infusion_unique_number"),
+            models.CheckConstraint(
+                condition=models.Q(number__gte=1) & models.Q(number__lte=protocol.INFUSION_COUNT),
+                name="infusion_number_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(dosing_weight_kg__gt=0), name="infusion_weight_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant_id} INF{self.number}"
+
+    @property
+    def visit_code(self) -> str:
+        return protocol.INFUSION_VISIT_CODES[self.number]

@@ -1,0 +1,39 @@
+"""Read a record's audit trail as rows for its page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+ACTIONS = {"+": _("Created"), "~": _("Changed"), "-": _("Deleted")}
+
+
+def history_rows(instance: models.Model, *, limit: int = 200) -> list[dict[str, Any]]:
+    """The record's history, newest first, each with the fields it changed and the reason."""
+    records = list(instance.history.select_related("history_user").order_by("-history_date")[: limit + 1])
+    rows = []
+    for i, record in enumerate(records[:limit]):
+        previous = records[i + 1] if i + 1 < len(records) else None
+        changes = []
+        if previous is not None:
+            delta = record.diff_against(previous)
+            changes = [
+                {
+                    "field": str(record.instance_type._meta.get_field(c.field).verbose_name),
+                    "old": c.old,
+                    "new": c.new,
+                }
+                for c in delta.changes
+            ]
+        rows.append(
+            {
+                "at": record.history_date,
+                "user": record.history_user,
+                "action": ACTIONS.get(record.history_type, record.history_type),
+                "changes": changes,
+                "reason": record.history_change_reason,
+            }
+        )
+    return rows

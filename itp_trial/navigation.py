@@ -1,0 +1,43 @@
+"""The navigation bar: each entry is shown to the users whose permissions allow the page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: Any
+    url_name: str
+    permission: str
+
+
+NAV_ITEMS: tuple[NavItem, ...] = (
+    NavItem(_("Worklist"), "visits:worklist", "visits.change_visit"),
+    NavItem(_("Participants"), "subjects:list", "subjects.view_participant"),
+    NavItem(_("Screen a participant"), "subjects:screen", "subjects.add_participant"),
+    NavItem(_("Trial overview"), "subjects:overview", "subjects.view_participant"),
+    NavItem(_("Flags"), "safety:flags", "safety.view_flag"),
+    NavItem(_("Queries"), "safety:queries", "safety.view_dataquery"),
+    NavItem(_("Exports"), "exchange:exports", "exchange.export_data"),
+    NavItem(_("Import lab results"), "exchange:import_platelets", "exchange.import_data"),
+)
+
+
+def navigation_for(user: Any) -> list[dict[str, str]]:
+    if not getattr(user, "is_authenticated", False):
+        return []
+    items = []
+    for item in NAV_ITEMS:
+        if not user.has_perm(item.permission):
+            continue
+        try:
+            url = reverse(item.url_name)
+        except NoReverseMatch:  # a page not built yet is simply not offered
+            continue
+        items.append({"label": item.label, "url": url, "url_name": item.url_name})
+    return items

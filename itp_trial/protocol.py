@@ -1,0 +1,187 @@
+"""The protocol configuration: every number of the specification a study team could change.
+
+The logic of the system reads these values; none of them is repeated elsewhere. Values the
+public registry text does not state are marked (assumed) and listed in the README for the
+study team to confirm against the full protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.utils.translation import gettext_lazy as _
+
+REGISTRY_ID = "NCT06813157"
+STUDY_TITLE = _("Mesenchymal stem cells in refractory primary immune thrombocytopenia")
+
+# Anchors a visit's target can hang on (protocol section 1).
+ANCHOR_INF1 = "inf1"  # actual date of infusion 1, else its planned date
+ANCHOR_PREVIOUS_INFUSION = "previous_infusion"  # actual date of infusion n-1, else its target
+ANCHOR_PLANNED_INF1 = "planned_inf1"  # the planned date set at enrolment
+ANCHOR_LAST_INFUSION = "last_infusion"  # infusion 5, or the last given when discontinued
+
+KIND_SCREENING = "screening"
+KIND_BASELINE = "baseline"
+KIND_INFUSION = "infusion"
+KIND_END_OF_TREATMENT = "end_of_treatment"
+KIND_FOLLOW_UP = "follow_up"
+
+
+@dataclass(frozen=True)
+class VisitDefinition:
+    code: str
+    name: str
+    anchor: str
+    offset: int
+    minus: int
+    plus: int
+    kind: str
+    infusion_number: int | None = None
+
+
+VISITS: tuple[VisitDefinition, ...] = (
+    VisitDefinition("V1", _("Screening"), ANCHOR_INF1, -14, 14, 13, KIND_SCREENING),  # (assumed)
+    VisitDefinition("V2", _("Baseline"), ANCHOR_INF1, -1, 6, 1, KIND_BASELINE),  # (assumed)
+    VisitDefinition("V3-INF1", _("Infusion 1"), ANCHOR_PLANNED_INF1, 0, 0, 7, KIND_INFUSION, 1),
+    VisitDefinition("V3-INF2", _("Infusion 2"), ANCHOR_PREVIOUS_INFUSION, 7, 1, 1, KIND_INFUSION, 2),
+    VisitDefinition(
+        "V3-INF3", _("Infusion 3"), ANCHOR_PREVIOUS_INFUSION, 14, 3, 3, KIND_INFUSION, 3
+    ),
+    VisitDefinition(
+        "V3-INF4", _("Infusion 4"), ANCHOR_PREVIOUS_INFUSION, 14, 3, 3, KIND_INFUSION, 4
+    ),
+    VisitDefinition(
+        "V3-INF5", _("Infusion 5"), ANCHOR_PREVIOUS_INFUSION, 14, 3, 3, KIND_INFUSION, 5
+    ),
+    # (assumed) the registry skips V4; here it is the end-of-treatment visit.
+    VisitDefinition("V4", _("End of treatment"), ANCHOR_LAST_INFUSION, 0, 0, 3, KIND_END_OF_TREATMENT),
+    VisitDefinition("V5-D14", _("Follow-up day 14"), ANCHOR_LAST_INFUSION, 14, 3, 3, KIND_FOLLOW_UP),
+    VisitDefinition("V5-M1", _("Follow-up month 1"), ANCHOR_LAST_INFUSION, 30, 7, 7, KIND_FOLLOW_UP),
+    VisitDefinition("V5-M2", _("Follow-up month 2"), ANCHOR_LAST_INFUSION, 60, 7, 7, KIND_FOLLOW_UP),
+    VisitDefinition("V5-M3", _("Follow-up month 3"), ANCHOR_LAST_INFUSION, 90, 7, 7, KIND_FOLLOW_UP),
+    VisitDefinition(
+        "V5-M6", _("Follow-up month 6"), ANCHOR_LAST_INFUSION, 180, 14, 14, KIND_FOLLOW_UP
+    ),
+    VisitDefinition(
+        "V5-M9", _("Follow-up month 9"), ANCHOR_LAST_INFUSION, 270, 14, 14, KIND_FOLLOW_UP
+    ),
+    VisitDefinition(
+        "V5-M12", _("Follow-up month 12"), ANCHOR_LAST_INFUSION, 365, 14, 14, KIND_FOLLOW_UP
+    ),
+)
+VISITS_BY_CODE: dict[str, VisitDefinition] = {v.code: v for v in VISITS}
+VISIT_CODES: tuple[str, ...] = tuple(v.code for v in VISITS)
+VISIT_ORDER: dict[str, int] = {code: i for i, code in enumerate(VISIT_CODES)}
+INFUSION_COUNT = 5
+INFUSION_VISIT_CODES: dict[int, str] = {
+    v.infusion_number: v.code for v in VISITS if v.infusion_number is not None
+}
+FINAL_VISIT_CODE = "V5-M12"
+UNSCHEDULED_VISIT_CODE = "UNS"
+
+# Section 2: dose.
+DOSE_PER_KG = Decimal("100000000")  # 1 x 10^8 MSC per kg, as the registry states it
+DOSE_TOLERANCE_PCT = Decimal("10")  # (assumed) |deviation| above this is a dose deviation
+DOSING_WEIGHT_MIN_KG = Decimal("10.0")  # (assumed) a 4-year-old at the low end
+DOSING_WEIGHT_MAX_KG = Decimal("200.0")
+VIABILITY_MIN_PCT = Decimal("0")
+VIABILITY_MAX_PCT = Decimal("100")
+INFUSION_VOLUME_MAX_ML = Decimal("1000")
+
+# Section 3: eligibility and enrolment.
+AGE_MIN_YEARS = 4
+AGE_MAX_YEARS = 75
+ADULT_AGE_YEARS = 18  # under this, guardian consent and child assent are required
+ENROLMENT_CAP = 40
+ITP_MIN_DURATION_MONTHS = 3
+
+
+@dataclass(frozen=True)
+class Criterion:
+    code: str
+    text: str
+    required_answer: bool  # True for inclusion (must be met), False for exclusion
+    to_confirm: bool = False  # not public: to be confirmed against the full protocol
+
+
+INCLUSION_CRITERIA: tuple[Criterion, ...] = (
+    Criterion(
+        "I1",
+        _("Informed consent signed (guardian consent and child assent under 18)"),
+        True,
+    ),
+    Criterion("I2", _("Aged 4 to 75 inclusive at consent (computed from the birth date)"), True),
+    Criterion(
+        "I3",
+        _(
+            "Primary ITP with thrombocytopenia for more than 3 months, refractory: failed "
+            "first-line therapy, second-line platelet-raising drugs and rituximab, or failed "
+            "or relapsed after splenectomy"
+        ),
+        True,
+    ),
+    Criterion(
+        "I4",
+        _(
+            "Any maintenance therapy at a dose stable for at least 4 weeks and kept unchanged "
+            "during the trial"
+        ),
+        True,
+    ),
+    Criterion("I5", _("Adequate liver and kidney function at screening"), True),
+)
+EXCLUSION_CRITERIA: tuple[Criterion, ...] = (
+    Criterion("E1", _("Pregnancy or lactation"), False, True),
+    Criterion("E2", _("Active HBV, HCV or HIV infection, or uncontrolled infection"), False, True),
+    Criterion("E3", _("Malignancy"), False, True),
+    Criterion("E4", _("Severe heart, lung, liver or kidney disease"), False, True),
+    Criterion("E5", _("Prior stem-cell therapy"), False, True),
+    Criterion("E6", _("Another interventional trial within 3 months"), False, True),
+    Criterion("E7", _("Allergy to components of the product"), False, True),
+    # (assumed) the eighth exclusion is not public; a placeholder the team must replace.
+    Criterion(
+        "E8",
+        _("Any condition that in the investigator's judgement makes participation unsafe"),
+        False,
+        True,
+    ),
+)
+CRITERIA: tuple[Criterion, ...] = INCLUSION_CRITERIA + EXCLUSION_CRITERIA
+CRITERIA_BY_CODE: dict[str, Criterion] = {c.code: c for c in CRITERIA}
+AGE_CRITERION_CODE = "I2"
+
+# Section 4: efficacy.
+PLATELET_MIN = 0  # 10^9/L
+PLATELET_MAX = 2000
+WHO_BLEEDING_MIN = 0
+WHO_BLEEDING_MAX = 4
+BLEEDING_PRESENT_FROM_GRADE = 1
+CR_PLATELETS = 100  # count >= this and no bleeding
+R_PLATELETS = 30  # count >= this, at least R_BASELINE_FACTOR x baseline, no bleeding
+R_BASELINE_FACTOR = 2
+RESCUE_NOT_EVALUABLE_DAYS = 28  # from the rescue start to this many days after, inclusive
+CONFIRMATION_DAYS = 7  # a run of responses must span at least this many days
+LOSS_OF_RESPONSE_APART_DAYS = 1  # two assessments below the criteria, at least this apart
+
+# Section 5: safety.
+CTCAE_VERSION = "5.0"
+CTCAE_GRADE_MIN = 1
+CTCAE_GRADE_MAX = 5
+SAE_REPORT_HOURS = 24
+
+# Range checks for numbers entered at visits (sized for children as well as adults).
+VITAL_RANGES: dict[str, tuple[Decimal, Decimal]] = {
+    "systolic_bp": (Decimal("50"), Decimal("250")),  # mmHg
+    "diastolic_bp": (Decimal("20"), Decimal("150")),  # mmHg
+    "heart_rate": (Decimal("30"), Decimal("220")),  # beats/min
+    "respiratory_rate": (Decimal("8"), Decimal("60")),  # breaths/min
+    "temperature_c": (Decimal("34.0"), Decimal("42.5")),  # degrees Celsius
+}
+WEIGHT_RANGE_KG = (DOSING_WEIGHT_MIN_KG, DOSING_WEIGHT_MAX_KG)
+HEIGHT_RANGE_CM = (Decimal("80"), Decimal("230"))
+
+# Section 6: background checks.
+CHECKS_HOURLY_MINUTE = 5  # the hourly run, at this minute past each hour
+CHECKS_NIGHTLY_HOUR = 2  # the nightly full pass and digest, at this hour (site time)
+WORKLIST_DUE_DAYS = 14  # the worklist shows visits due within this many days

@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from itp_trial import protocol
+from itp_trial.audit import ClinicalModel
+
+
+class Sex(models.TextChoices):
+    MALE = "M", _("Male")
+    FEMALE = "F", _("Female")
+
+
+class ParticipantStatus(models.TextChoices):
+    SCREENING = "screening", _("Screening")
+    SCREEN_FAILED = "screen_failed", _("Screen failed")
+    ENROLLED = "enrolled", _("Enrolled")
+    ON_TREATMENT = "on_treatment", _("On treatment")
+    FOLLOW_UP = "follow_up", _("Follow-up")
+    COMPLETED = "completed", _("Completed")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class WithdrawalReason(models.TextChoices):
+    WITHDREW_CONSENT = "withdrew_consent", _("Withdrew consent")
+    ADVERSE_EVENT = "adverse_event", _("Adverse event")
+    LOST_TO_FOLLOW_UP = "lost_to_follow_up", _("Lost to follow-up")
+    DEATH = "death", _("Death")
+    INVESTIGATOR_DECISION = "investigator_decision", _("Investigator decision")
+    OTHER = "other", _("Other")
+
+
+CRITERION_CHOICES = [(c.code, c.code) for c in protocol.CRITERIA]
+
+
+class SequenceCounter(models.Model):
+    """The last number handed out for a sequence; identifiers are never reused."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    value = models.PositiveIntegerField(default=0)
+
+
+class Participant(ClinicalModel):
+    subject_id = models.CharField(_("subject ID"), max_length=16, unique=True, editable=False)
+    screening_number = models.CharField(
+        _("screening number"), max_length=16, unique=True, editable=False
+    )
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)
+    birth_date = models.DateField(_("date of birth"))
+    consent_date = models.DateField(
+        _("consent date"), help_text=_("The date the informed consent form was signed.")
+    )
+    consent_version = models.CharField(
+        _("consent form version"), max_length=32, help_text=_("As printed on the form, e.g. 2.1.")
+    )
+    guardian_consent = models.BooleanField(
+        _("guardian consent signed"),
+        null=True,
+        blank=True,
+        help_text=_("Required for a participant under 18 at consent."),
+    )
+    child_assent = models.BooleanField(
+        _("child assent obtained"),
+        null=True,
+        blank=True,
+        help_text=_("Required for a participant under 18 at consent."),
+    )
+    itp_diagnosis_date = models.DateField(
+        _("ITP diagnosis date"),
+        null=True,
+        blank=True,
+        help_text=_("Thrombocytopenia must have lasted more than 3 months at consent (I3)."),
+    )
+    prior_therapies = models.TextField(
+        _("prior ITP therapies"),
+        blank=True,
+        help_text=_("First-line, second-line, rituximab, TPO-RA, splenectomy… with outcomes."),
+    )
+    splenectomy = models.BooleanField(_("splenectomy"), default=False)
+    splenectomy_date = models.DateField(_("splenectomy date"), null=True, blank=True)
+    height_cm = models.DecimalField(
+        _("height (cm)"), max_digits=4, decimal_places=1, null=True, blank=True
+    )
+    eligible = models.BooleanField(
+        _("eligible"), null=True, editable=False, help_text=_("Derived from the checklist.")
+    )
+    eligibility_assessed_on = models.DateField(null=True, blank=True, editable=False)
+    enrolled_on = models.DateField(_("enrolment date"), null=True, blank=True, editable=False)
+    planned_first_infusion_date = models.DateField(
+        _("planned date of infusion 1"),
+        null=True,
+        blank=True,
+        help_text=_("Set at enrolment; the screening and baseline windows hang on it."),
+    )
+    treatment_discontinued_date = models.DateField(
+        _("treatment discontinued on"), null=True, blank=True
+    )
+    treatment_discontinued_reason = models.TextField(
+        _("reason for discontinuing treatment"), blank=True
+    )
+    withdrawal_date = models.DateField(_("withdrawal date"), null=True, blank=True)
+    withdrawal_reason = models.CharField(
+        _("withdrawal reason"), max_length=32, choices=WithdrawalReason.choices, blank=True
+    )
+    withdrawal_detail = models.TextField(_("withdrawal details"), blank=True)
+    # Derived by the schedule engine and stored for lists and filters; kept in step by services.
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=ParticipantStatus.choices,
+        default=ParticipantStatus.SCREENING,
+        db_index=True,
+        editable=False,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["status"])
+
+    class Meta:
+        ordering = ["subject_id"]
+        permissions = [
+            ("discontinue_treatment", "Can discontinue a participant's treatment"),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject_id
+
+
+class EligibilityAnswer(ClinicalModel):
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="eligibility_answers"
+    )
+    criterion = models.CharField(_("criterion"), max_length=3, choices=CRITERION_CHOICES)
+    met = models.BooleanField(_("met"))
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["participant", "criterion"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "criterion"], name="eligibility_one_answer_per_criterion"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant_id} {self.criterion}={'Y' if self.met else 'N'}"
+
+
+class SignOff(models.Model):
+    """An investigator's signature on a participant's data as it stood at that moment."""
+
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="sign_offs"
+    )
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    signed_at = models.DateTimeField(auto_now_add=True)
+    statement = models.TextField(_("statement"))
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-signed_at"]

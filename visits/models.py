@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from itp_trial import protocol
+from itp_trial.audit import ClinicalModel
+
+VISIT_CODE_CHOICES = [(v.code, v.code) for v in protocol.VISITS]
+
+
+class WindowStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    OVERDUE = "overdue", _("Overdue")
+    IN_WINDOW = "in_window", _("In window")
+    EARLY = "early", _("Early")
+    LATE = "late", _("Late")
+    MISSED = "missed", _("Missed")
+    NOT_EXPECTED = "not_expected", _("Not expected")
+
+
+def _vital(name: str, label: str, unit: str, decimal: bool = False) -> models.Field:
+    low, high = protocol.VITAL_RANGES[name]
+    kwargs = dict(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(low), MaxValueValidator(high)],
+        help_text=_("%(unit)s, %(low)s to %(high)s") % {"unit": unit, "low": low, "high": high},
+    )
+    if decimal:
+        return models.DecimalField(label, max_digits=4, decimal_places=1, **kwargs)
+    return models.PositiveSmallIntegerField(label, **kwargs)
+
+
+class VitalSigns(models.Model):
+    systolic_bp = _vital("systolic_bp", _("systolic BP"), "mmHg")
+    diastolic_bp = _vital("diastolic_bp", _("diastolic BP"), "mmHg")
+    heart_rate = _vital("heart_rate", _("heart rate"), "/min")
+    respiratory_rate = _vital("respiratory_rate", _("respiratory rate"), "/min")
+    temperature_c = _vital("temperature_c", _("temperature"), "°C", decimal=True)
+
+    class Meta:
+        abstract = True
+
+
+class Visit(ClinicalModel, VitalSigns):
+    """One scheduled visit of one participant; a row exists for every visit of the schedule."""
+
+    participant = models.ForeignKey(
+        "subjects.Participant", on_delete=models.PROTECT, related_name="visits"
+    )
+    code = models.CharField(_("visit"), max_length=8, choices=VISIT_CODE_CHOICES)
+    actual_date = models.DateField(_("visit date"), null=True, blank=True)
+    missed = models.BooleanField(_("missed"), default=False)
+    missed_reason = models.TextField(_("reason the visit was missed"), blank=True)
+
+    weight_kg = models.DecimalField(
+        _("weight (kg)"),
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(protocol.WEIGHT_RANGE_KG[0]),
+            MaxValueValidator(protocol.WEIGHT_RANGE_KG[1]),
+        ],
+    )
+    height_cm = models.DecimalField(
+        _("height (cm)"),
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(protocol.HEIGHT_RANGE_CM[0]),
+            MaxValueValidator(protocol.HEIGHT_RANGE_CM[1]),
+        ],
+    )
+    physical_exam_normal = models.BooleanField(_("physical examination normal"), null=True, blank=True)
+    physical_exam_findings = models.TextField(_("abnormal findings"), blank=True)
+    new_adverse_event = models.BooleanField(
+        _("any new adverse event since the last visit?"), null=True, blank=True
+    )
+    medication_change = models.BooleanField(
+        _("any change of medication since the last visit?"), null=True, blank=True
+    )
+
+    # Derived by the schedule engine, stored for worklists and checks; kept in step by
+    # visits.services.schedule_sync on every write that moves an anchor.
+    target_date = models.DateField(null=True, blank=True, editable=False)
+    window_start = models.DateField(null=True, blank=True, editable=False)
+    window_end = models.DateField(null=True, blank=True, editable=False)
+    provisional = models.BooleanField(default=False, editable=False)
+    window_status = models.CharField(
+        max_length=16,
+        choices=WindowStatus.choices,
+        default=WindowStatus.PENDING,
+        db_index=True,
+        editable=False,
+    )
+
+    history = HistoricalRecords(
+        excluded_fields=["target_date", "window_start", "window_end", "provisional", "window_status"]
+    )
+
+    class Meta:
+        ordering = ["participant", "window_start", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "code"], name="visit_unique_code"),
+        ]
+        indexes = [models.Index(fields=["window_status", "window_end"])]
+
+    def __str__(self) -> str:
+        return f"{self.participant_id} {self.code}"
+
+    @property
+    def definition(self) -> protocol.VisitDefinition:
+        return protocol.VISITS_BY_CODE[self.code]
+
+
+class PlateletCount(ClinicalModel):
+    """A platelet count with the WHO bleeding grade, at a visit or as an unscheduled result."""
+
+    participant = models.ForeignKey(
+        "subjects.Participant", on_delete=models.PROTECT, related_name="platelet_counts"
+    )
+    visit = models.ForeignKey(
+        Visit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="platelet_counts",
+        help_text=_("Empty for an unscheduled result."),
+    )
+    sample_date = models.DateField(_("sample date"))
+    platelets = models.PositiveIntegerField(
+        _("platelets (10⁹/L)"),
+        validators=[MinValueValidator(protocol.PLATELET_MIN), MaxValueValidator(protocol.PLATELET_MAX)],
+        help_text=_("10⁹/L, %(low)s to %(high)s")
+        % {"low": protocol.PLATELET_MIN, "high": protocol.PLATELET_MAX},
+    )
+    who_bleeding_grade = models.PositiveSmallIntegerField(
+        _("WHO bleeding grade"),
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(protocol.WHO_BLEEDING_MIN),
+            MaxValueValidator(protocol.WHO_BLEEDING_MAX),
+        ],
+        help_text=_(
+            "0 none, 1 petechiae, 2 mild blood loss, 3 gross blood loss, "
+            "4 debilitating, retinal or cerebral, or fatal."
+        ),
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["participant", "sample_date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "sample_date"], name="platelet_one_per_day"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(platelets__lte=protocol.PLATELET_MAX), name="platelet_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(who_bleeding_grade__isnull=True)
+                | models.Q(who_bleeding_grade__lte=protocol.WHO_BLEEDING_MAX),
+                name="bleeding_grade_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant_id} {self.sample_date} {self.platelets}"
