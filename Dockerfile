@@ -1,0 +1,13 @@
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=itp_trial.settings.production
+WORKDIR /app
+COPY pyproject.toml ./
+RUN pip install --no-cache-dir --upgrade pip
+COPY . .
+RUN pip install --no-cache-dir -e . \
+    && SECRET_KEY=build DATABASE_URL=sqlite:////tmp/build.sqlite3 ALLOWED_HOSTS=localhost \
+       python manage.py collectstatic --noinput
+RUN useradd --create-home edc && mkdir -p /app/var && chown -R edc /app/var
+USER edc
+EXPOSE 8000
+CMD ["gunicorn", "itp_trial.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -1,0 +1,45 @@
+# The two commands a new machine needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+.PHONY: demo test lint check run-checks vendor clean
+
+$(VENV)/.runtime: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime pyproject.toml
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.runtime  ## Migrate the SQLite database, load the demo trial and serve it
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+test: $(VENV)/.dev  ## Run the test suite (services chosen by DATABASE_URL / CELERY_BROKER_URL)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+
+check: $(VENV)/.dev  ## Django's checks and the migrations check
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+
+run-checks: $(VENV)/.runtime  ## Run the background checks once, synchronously
+	$(PY) manage.py run_checks
+
+vendor:  ## Refresh static/vendor from npm (needs node)
+	rm -rf var/npm && mkdir -p var/npm
+	cd var/npm && npm init -y >/dev/null && npm install --silent bootstrap@5.3.9 chart.js@4.6.1
+	cp var/npm/node_modules/bootstrap/dist/css/bootstrap.min.css* static/vendor/bootstrap/
+	cp var/npm/node_modules/bootstrap/dist/js/bootstrap.bundle.min.js* static/vendor/bootstrap/
+	cp var/npm/node_modules/chart.js/dist/chart.umd.min.js* static/vendor/chartjs/
+
+clean:
+	rm -rf $(VENV) var/db.sqlite3 var/staticfiles

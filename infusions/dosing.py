@@ -1,0 +1,90 @@
+"""Dose rules of protocol section 2: planned cells, deviation %, dose deviation.
+
+Pure functions on Decimal and int, no database. Forms, the CSV import, the background
+checks and the exports all call these, so a dose is judged the same way everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+
+from itp_trial import protocol
+
+# Enough digits that weight x dose per kg is always exact (the default context has 28).
+_EXACT_PRECISION = 60
+
+
+def planned_cells(*, weight_kg: Decimal, dose_per_kg: Decimal = protocol.DOSE_PER_KG) -> int:
+    """Dose per kg x dosing weight, exact, rounded half-up to a whole number of cells.
+
+    With the registry dose (10^8/kg) and weights of one decimal the product is already whole;
+    the rounding only matters for a configured dose per kg with decimals.
+    """
+    if weight_kg <= 0:
+        raise ValueError("The dosing weight must be positive.")
+    if dose_per_kg <= 0:
+        raise ValueError("The dose per kg must be positive.")
+    with localcontext() as ctx:
+        ctx.prec = _EXACT_PRECISION
+        product = Decimal(weight_kg) * Decimal(dose_per_kg)
+        return int(product.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def deviation_pct(*, actual_cells: int, planned_cells: int) -> Decimal:
+    """(actual - planned) / planned x 100, rounded half-up (away from zero) to 0.01.
+
+    For display and export only: whether a dose deviates is decided by
+    `is_dose_deviation`, on the unrounded value. Computed in integers, so the only rounding
+    is the final one.
+    """
+    if planned_cells <= 0:
+        raise ValueError("The planned cell count must be positive.")
+    hundredths = (actual_cells - planned_cells) * 100 * 100
+    quotient, remainder = divmod(abs(hundredths), planned_cells)
+    if 2 * remainder >= planned_cells:
+        quotient += 1
+    signed = -quotient if hundredths < 0 else quotient
+    return Decimal(signed).scaleb(-2)
+
+
+def is_dose_deviation(
+    *,
+    actual_cells: int,
+    planned_cells: int,
+    tolerance_pct: Decimal = protocol.DOSE_TOLERANCE_PCT,
+) -> bool:
+    """True when |deviation %| is strictly above the tolerance, computed exactly.
+
+    |actual - planned| x 100 > tolerance x planned: no division and no rounding, so a dose
+    exactly at the tolerance (10.0 %) is not a deviation and one a single cell beyond it is.
+    """
+    if planned_cells <= 0:
+        raise ValueError("The planned cell count must be positive.")
+    with localcontext() as ctx:
+        ctx.prec = _EXACT_PRECISION
+        return abs(actual_cells - planned_cells) * 100 > Decimal(tolerance_pct) * planned_cells
+
+
+@dataclass(frozen=True)
+class DoseAssessment:
+    dose_per_kg: Decimal
+    planned_cells: int
+    deviation_pct: Decimal
+    deviation: bool
+
+
+def dose_assess(
+    *,
+    weight_kg: Decimal,
+    actual_cells: int,
+    dose_per_kg: Decimal = protocol.DOSE_PER_KG,
+) -> DoseAssessment:
+    """The derived dose columns of one infusion (dose_per_kg, planned, deviation %, flag)."""
+    planned = planned_cells(weight_kg=weight_kg, dose_per_kg=dose_per_kg)
+    return DoseAssessment(
+        dose_per_kg=dose_per_kg,
+        planned_cells=planned,
+        deviation_pct=deviation_pct(actual_cells=actual_cells, planned_cells=planned),
+        deviation=is_dose_deviation(actual_cells=actual_cells, planned_cells=planned),
+    )

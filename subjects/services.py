@@ -1,0 +1,287 @@
+"""Writes on participants: screening, eligibility, enrolment, discontinuation, withdrawal."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
+
+from itp_trial import protocol
+from itp_trial.audit import audited_save
+from visits.models import Visit
+from visits.services import participant_changed
+
+from . import rules
+from .models import EligibilityAnswer, Participant, ParticipantStatus, SequenceCounter
+
+SUBJECT_ID_FORMAT = "ITP-{:03d}"
+SCREENING_NUMBER_FORMAT = "SCR-{:03d}"
+
+
+def sequence_next(*, name: str) -> int:
+    """The next number of a sequence, safe when two coordinators screen at the same moment.
+
+    The UPDATE takes the row's write lock before the value is read, so concurrent
+    transactions queue on it instead of reading the same value.
+    """
+    updated = SequenceCounter.objects.filter(name=name).update(value=F("value") + 1)
+    if not updated:
+        SequenceCounter.objects.create(name=name, value=1)
+    return SequenceCounter.objects.get(name=name).value
+
+
+def _today(today: date | None) -> date:
+    return today or timezone.localdate()
+
+
+def date_not_future(value: date | None, *, field: str, today: date) -> None:
+    if value is not None and value > today:
+        raise ValidationError({field: _("The date cannot be in the future.")})
+
+
+def _validate_consent(participant: Participant, *, today: date) -> None:
+    errors: dict[str, list[str]] = {}
+    if participant.consent_date and participant.consent_date > today:
+        errors.setdefault("consent_date", []).append(_("The date cannot be in the future."))
+    if participant.birth_date and participant.birth_date > today:
+        errors.setdefault("birth_date", []).append(_("The date cannot be in the future."))
+    if participant.birth_date and participant.consent_date:
+        if participant.birth_date >= participant.consent_date:
+            errors.setdefault("birth_date", []).append(
+                _("The date of birth must be before the consent date.")
+            )
+        elif not rules.age_eligible(participant.birth_date, participant.consent_date):
+            errors.setdefault("birth_date", []).append(
+                _("Age at consent is %(age)s years; the trial takes ages %(low)s to %(high)s.")
+                % {
+                    "age": rules.age_years(participant.birth_date, participant.consent_date),
+                    "low": protocol.AGE_MIN_YEARS,
+                    "high": protocol.AGE_MAX_YEARS,
+                }
+            )
+        elif rules.is_minor(participant.birth_date, participant.consent_date):
+            for field in ("guardian_consent", "child_assent"):
+                if not getattr(participant, field):
+                    errors.setdefault(field, []).append(
+                        _("Required for a participant under %(age)s.")
+                        % {"age": protocol.ADULT_AGE_YEARS}
+                    )
+    if participant.itp_diagnosis_date:
+        if participant.itp_diagnosis_date > today:
+            errors.setdefault("itp_diagnosis_date", []).append(
+                _("The date cannot be in the future.")
+            )
+        elif participant.birth_date and participant.itp_diagnosis_date < participant.birth_date:
+            errors.setdefault("itp_diagnosis_date", []).append(
+                _("The diagnosis cannot be before the date of birth.")
+            )
+    if participant.splenectomy and participant.splenectomy_date is None:
+        errors.setdefault("splenectomy_date", []).append(_("Give the date of the splenectomy."))
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def participant_screen(
+    *, user: Any, data: Mapping[str, Any], screening_date: date | None = None, today: date | None = None
+) -> Participant:
+    """Screen a new participant: allocate the identifiers, create the schedule.
+
+    `data` holds the consent, demographic and history fields; `screening_date` is V1's date
+    (the consent date when not given).
+    """
+    today = _today(today)
+    participant = Participant(**data)
+    _validate_consent(participant, today=today)
+    participant.subject_id = SUBJECT_ID_FORMAT.format(sequence_next(name="subject_id"))
+    participant.screening_number = SCREENING_NUMBER_FORMAT.format(
+        sequence_next(name="screening_number")
+    )
+    audited_save(participant, user=user)
+    screening_date = screening_date or participant.consent_date
+    date_not_future(screening_date, field="screening_date", today=today)
+    if screening_date < participant.consent_date:
+        raise ValidationError({"screening_date": _("The visit cannot be before the consent date.")})
+    visits = [
+        Visit(
+            participant=participant,
+            code=definition.code,
+            actual_date=screening_date if definition.kind == protocol.KIND_SCREENING else None,
+        )
+        for definition in protocol.VISITS
+    ]
+    bulk_create_with_history(visits, Visit, default_user=user if user.is_authenticated else None)
+    participant_changed(participant_id=participant.pk, today=today)
+    return participant
+
+
+@transaction.atomic
+def participant_update(
+    *, participant: Participant, user: Any, data: Mapping[str, Any], reason: str, today: date | None = None
+) -> bool:
+    """Change a participant's consent, demographic or history fields, with a reason."""
+    today = _today(today)
+    for field, value in data.items():
+        setattr(participant, field, value)
+    _validate_consent(participant, today=today)
+    changed = audited_save(participant, user=user, reason=reason)
+    if changed:
+        participant_changed(participant_id=participant.pk, today=today)
+    return changed
+
+
+def _answers_check_dates(participant: Participant, answers: Mapping[str, bool | None]) -> None:
+    """I2 is computed from the dates: an answer that contradicts them is refused."""
+    answer = answers.get(protocol.AGE_CRITERION_CODE)
+    if answer is None:
+        return
+    expected = rules.age_eligible(participant.birth_date, participant.consent_date)
+    if answer != expected:
+        age = rules.age_years(participant.birth_date, participant.consent_date)
+        raise ValidationError(
+            {
+                protocol.AGE_CRITERION_CODE: _(
+                    "I2 contradicts the dates: age at consent is %(age)s years, so I2 is %(answer)s."
+                )
+                % {"age": age, "answer": _("met") if expected else _("not met")}
+            }
+        )
+
+
+@transaction.atomic
+def eligibility_record(
+    *,
+    participant: Participant,
+    user: Any,
+    answers: Mapping[str, bool | None],
+    reason: str = "",
+    today: date | None = None,
+) -> rules.EligibilityDecision:
+    """Store the V1 checklist answers per criterion and derive the decision."""
+    today = _today(today)
+    if participant.withdrawal_date:
+        raise ValidationError(_("The participant has withdrawn; nothing new can be recorded."))
+    if participant.enrolled_on:
+        raise ValidationError(_("The participant is enrolled; eligibility can no longer change."))
+    unknown = set(answers) - set(protocol.CRITERIA_BY_CODE)
+    if unknown:
+        raise ValidationError(_("Unknown criteria: %(codes)s") % {"codes": ", ".join(sorted(unknown))})
+    _answers_check_dates(participant, answers)
+    existing = {a.criterion: a for a in participant.eligibility_answers.all()}
+    for code, met in answers.items():
+        if met is None:
+            continue
+        answer = existing.get(code) or EligibilityAnswer(participant=participant, criterion=code)
+        answer.met = met
+        audited_save(answer, user=user, reason=reason)
+        existing[code] = answer
+    decision = rules.eligibility_decide({code: a.met for code, a in existing.items()})
+    participant.eligible = decision.eligible
+    participant.eligibility_assessed_on = today if decision.complete else None
+    Participant.objects.filter(pk=participant.pk).update(
+        eligible=participant.eligible, eligibility_assessed_on=participant.eligibility_assessed_on
+    )
+    participant_changed(participant_id=participant.pk, today=today)
+    return decision
+
+
+@transaction.atomic
+def participant_enrol(
+    *, participant: Participant, user: Any, planned_first_infusion_date: date, today: date | None = None
+) -> Participant:
+    """Enrol an eligible participant with the planned date of infusion 1, within the cap."""
+    today = _today(today)
+    # Serialise enrolments so two at the same moment cannot both take the last place.
+    SequenceCounter.objects.select_for_update().filter(name="subject_id").first()
+    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    if participant.withdrawal_date:
+        raise ValidationError(_("The participant has withdrawn; nothing new can be recorded."))
+    if participant.eligible is not True:
+        raise ValidationError(_("Only an eligible participant can be enrolled."))
+    if participant.enrolled_on:
+        raise ValidationError(_("The participant is already enrolled."))
+    enrolled = Participant.objects.filter(enrolled_on__isnull=False).count()
+    if enrolled >= protocol.ENROLMENT_CAP:
+        raise ValidationError(
+            _("Enrolment is closed: the trial has reached its target of %(cap)s participants.")
+            % {"cap": protocol.ENROLMENT_CAP}
+        )
+    if planned_first_infusion_date < participant.consent_date:
+        raise ValidationError(
+            {"planned_first_infusion_date": _("Infusion 1 cannot be planned before consent.")}
+        )
+    participant.enrolled_on = today
+    participant.planned_first_infusion_date = planned_first_infusion_date
+    audited_save(participant, user=user, reason=_("Enrolment"))
+    participant_changed(participant_id=participant.pk, today=today)
+    return participant
+
+
+@transaction.atomic
+def treatment_discontinue(
+    *, participant: Participant, user: Any, on: date, reason: str, today: date | None = None
+) -> Participant:
+    """An investigator stops treatment early; the participant stays in follow-up."""
+    today = _today(today)
+    if not user.has_perm("subjects.discontinue_treatment"):
+        raise ValidationError(_("Only an investigator can discontinue treatment."))
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give the reason for discontinuing treatment.")})
+    if participant.enrolled_on is None:
+        raise ValidationError(_("Only an enrolled participant's treatment can be discontinued."))
+    if participant.withdrawal_date:
+        raise ValidationError(_("The participant has withdrawn; nothing new can be recorded."))
+    if participant.treatment_discontinued_date:
+        raise ValidationError(_("Treatment is already discontinued."))
+    given = list(participant.infusions.order_by("number").values_list("infusion_date", flat=True))
+    if len(given) >= protocol.INFUSION_COUNT:
+        raise ValidationError(_("All infusions have been given; there is nothing to discontinue."))
+    date_not_future(on, field="on", today=today)
+    if given and on < given[-1]:
+        raise ValidationError({"on": _("The date cannot be before the last infusion given.")})
+    if on < participant.consent_date:
+        raise ValidationError({"on": _("The date cannot be before the consent date.")})
+    participant.treatment_discontinued_date = on
+    participant.treatment_discontinued_reason = reason.strip()
+    audited_save(participant, user=user, reason=_("Treatment discontinued: %(r)s") % {"r": reason})
+    participant_changed(participant_id=participant.pk, today=today)
+    return participant
+
+
+@transaction.atomic
+def participant_withdraw(
+    *,
+    participant: Participant,
+    user: Any,
+    on: date,
+    withdrawal_reason: str,
+    detail: str = "",
+    today: date | None = None,
+) -> Participant:
+    """Withdraw a participant: nothing new is scheduled; everything entered is kept."""
+    today = _today(today)
+    if participant.withdrawal_date:
+        raise ValidationError(_("The participant has already withdrawn."))
+    if participant.status == ParticipantStatus.SCREEN_FAILED:
+        raise ValidationError(_("A screen failure has no visits to withdraw from."))
+    if not withdrawal_reason:
+        raise ValidationError({"withdrawal_reason": _("Choose the reason for withdrawal.")})
+    date_not_future(on, field="on", today=today)
+    if on < participant.consent_date:
+        raise ValidationError({"on": _("The date cannot be before the consent date.")})
+    last = participant.visits.filter(actual_date__isnull=False).order_by("-actual_date").first()
+    if last is not None and on < last.actual_date:
+        raise ValidationError({"on": _("The date cannot be before the last visit entered.")})
+    participant.withdrawal_date = on
+    participant.withdrawal_reason = withdrawal_reason
+    participant.withdrawal_detail = detail.strip()
+    audited_save(participant, user=user, reason=_("Withdrawal"))
+    participant_changed(participant_id=participant.pk, today=today)
+    return participant

@@ -1,0 +1,233 @@
+"""Platelet response of protocol section 4 (IWG 2009): category, confirmation, loss.
+
+Pure functions on plain values, no database: a selector loads a participant's counts, the
+rescue start dates and the date of infusion 1, and calls `response_summarise`.
+
+How the protocol text is read here:
+
+- Baseline is the last count dated on or before the date of infusion 1; without infusion 1
+  there is no baseline. Two counts on the same date (the database allows one per day) are
+  kept in the order given, and the later one wins.
+- Assessments are the counts dated strictly after infusion 1, in date order (same-date ties
+  in the order given).
+- A count is not evaluable (NE) from the start date of a rescue therapy to
+  RESCUE_NOT_EVALUABLE_DAYS after it, both ends included, whatever its other values. A
+  rescue started before infusion 1 still covers the counts after infusion 1 in its span.
+- Without a baseline R cannot be met (it needs "at least twice baseline"); CR, which does not
+  refer to baseline, still can.
+- A run is a longest stretch of consecutive evaluable assessments (NE skipped) that all reach
+  a level: "R or better" (R or CR) or "CR". A level is confirmed when one of its runs spans
+  at least CONFIRMATION_DAYS (last date - first date).
+- Time to response is the first date of the earliest confirmed R-or-better run minus the date
+  of infusion 1, as a plain day difference (not a study day, which would be one more).
+- Loss of response is judged against the best confirmed level (below CR for a CR, below R or
+  better for an R), after the start of the earliest run confirming that level. The protocol
+  asks for "two assessments at least LOSS_OF_RESPONSE_APART_DAYS apart that fall below the
+  criteria"; they are read, like the confirmation, as a run: consecutive evaluable
+  assessments below the level with none reaching it between them. A single dip followed by a
+  recovery does not count, and two counts on the same day are one occasion. The loss date is
+  the date of the first assessment of that run dated at least LOSS_OF_RESPONSE_APART_DAYS
+  after the run's first one. Only the first loss is reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from itp_trial import protocol
+
+CR = "CR"
+R = "R"
+NR = "NR"
+NE = "NE"
+CATEGORIES: tuple[str, ...] = (CR, R, NR, NE)
+
+
+@dataclass(frozen=True)
+class PlateletSample:
+    sample_date: date
+    platelets: int
+    bleeding_grade: int | None = None
+
+
+@dataclass(frozen=True)
+class Assessment:
+    sample: PlateletSample
+    evaluable: bool
+    category: str  # CR, R, NR or NE
+
+
+@dataclass(frozen=True)
+class ResponseSummary:
+    baseline: int | None
+    assessments: tuple[Assessment, ...]  # the counts dated after infusion 1, in date order
+    best_response: str  # CR, R, NR or NE
+    time_to_response_days: int | None
+    loss_of_response: bool
+    loss_of_response_date: date | None
+
+
+def _by_date(samples: Iterable[PlateletSample]) -> list[PlateletSample]:
+    # sorted() is stable: same-date samples keep the order they were given in.
+    return sorted(samples, key=lambda s: s.sample_date)
+
+
+def baseline_platelets(
+    samples: Iterable[PlateletSample], *, first_infusion: date | None
+) -> int | None:
+    """The last count dated on or before infusion 1; None without infusion 1 or such a count."""
+    if first_infusion is None:
+        return None
+    before = [s for s in _by_date(samples) if s.sample_date <= first_infusion]
+    return before[-1].platelets if before else None
+
+
+def is_evaluable(sample_date: date, *, rescue_starts: Iterable[date]) -> bool:
+    """False when the date lies from a rescue start to RESCUE_NOT_EVALUABLE_DAYS after it."""
+    span = timedelta(days=protocol.RESCUE_NOT_EVALUABLE_DAYS)
+    return not any(start <= sample_date <= start + span for start in rescue_starts)
+
+
+def bleeding_present(grade: int | None) -> bool:
+    """WHO grade 1 or more; a missing grade counts as no bleeding."""
+    return grade is not None and grade >= protocol.BLEEDING_PRESENT_FROM_GRADE
+
+
+def assessment_category(
+    *, platelets: int, bleeding_grade: int | None, baseline: int | None, evaluable: bool
+) -> str:
+    """IWG category of one assessment, the first that applies: NE, CR, R, NR.
+
+    R needs a baseline (count >= R_BASELINE_FACTOR x baseline); with none it cannot be met.
+    """
+    if not evaluable:
+        return NE
+    bleeding = bleeding_present(bleeding_grade)
+    if platelets >= protocol.CR_PLATELETS and not bleeding:
+        return CR
+    if (
+        baseline is not None
+        and platelets >= protocol.R_PLATELETS
+        and platelets >= protocol.R_BASELINE_FACTOR * baseline
+        and not bleeding
+    ):
+        return R
+    return NR
+
+
+def _reaches_r(category: str) -> bool:
+    return category in (CR, R)
+
+
+def _reaches_cr(category: str) -> bool:
+    return category == CR
+
+
+def _runs(
+    assessments: Sequence[Assessment], test: Callable[[str], bool]
+) -> list[tuple[Assessment, ...]]:
+    """The longest stretches of consecutive assessments whose category passes `test`."""
+    runs: list[tuple[Assessment, ...]] = []
+    current: list[Assessment] = []
+    for a in assessments:
+        if test(a.category):
+            current.append(a)
+        elif current:
+            runs.append(tuple(current))
+            current = []
+    if current:
+        runs.append(tuple(current))
+    return runs
+
+
+def _span_days(run: Sequence[Assessment]) -> int:
+    return (run[-1].sample.sample_date - run[0].sample.sample_date).days
+
+
+def _first_confirmed_run(
+    evaluable: Sequence[Assessment], test: Callable[[str], bool]
+) -> tuple[Assessment, ...] | None:
+    for run in _runs(evaluable, test):
+        if _span_days(run) >= protocol.CONFIRMATION_DAYS:
+            return run
+    return None
+
+
+def _loss_date(
+    evaluable: Sequence[Assessment], *, after: date, test: Callable[[str], bool]
+) -> date | None:
+    """Date the response is lost: see the module docstring."""
+    later = [a for a in evaluable if a.sample.sample_date > after]
+    for run in _runs(later, lambda category: not test(category)):
+        first = run[0].sample.sample_date
+        for a in run[1:]:
+            if (a.sample.sample_date - first).days >= protocol.LOSS_OF_RESPONSE_APART_DAYS:
+                return a.sample.sample_date
+    return None
+
+
+def response_summarise(
+    samples: Iterable[PlateletSample],
+    *,
+    first_infusion: date | None,
+    rescue_starts: Iterable[date] = (),
+) -> ResponseSummary:
+    """Baseline, categorised assessments, best response, time to response and loss of response.
+
+    The rules and the reading of the protocol behind them are in the module docstring.
+    """
+    samples = _by_date(samples)
+    rescue_starts = tuple(rescue_starts)
+    if first_infusion is None:
+        return ResponseSummary(
+            baseline=None,
+            assessments=(),
+            best_response=NE,
+            time_to_response_days=None,
+            loss_of_response=False,
+            loss_of_response_date=None,
+        )
+
+    baseline = baseline_platelets(samples, first_infusion=first_infusion)
+    assessments: list[Assessment] = []
+    for s in samples:
+        if s.sample_date <= first_infusion:
+            continue
+        evaluable = is_evaluable(s.sample_date, rescue_starts=rescue_starts)
+        category = assessment_category(
+            platelets=s.platelets,
+            bleeding_grade=s.bleeding_grade,
+            baseline=baseline,
+            evaluable=evaluable,
+        )
+        assessments.append(Assessment(sample=s, evaluable=evaluable, category=category))
+    evaluable_ones = [a for a in assessments if a.evaluable]
+
+    r_run = _first_confirmed_run(evaluable_ones, _reaches_r)
+    cr_run = _first_confirmed_run(evaluable_ones, _reaches_cr)
+    if cr_run is not None:
+        best, confirming, level = CR, cr_run, _reaches_cr
+    elif r_run is not None:
+        best, confirming, level = R, r_run, _reaches_r
+    else:
+        best, confirming, level = (NR if evaluable_ones else NE), None, None
+
+    time_to_response = None
+    loss_date = None
+    if r_run is not None:  # a confirmed CR run always lies inside a confirmed R-or-better run
+        time_to_response = (r_run[0].sample.sample_date - first_infusion).days
+    if confirming is not None and level is not None:
+        loss_date = _loss_date(
+            evaluable_ones, after=confirming[0].sample.sample_date, test=level
+        )
+
+    return ResponseSummary(
+        baseline=baseline,
+        assessments=tuple(assessments),
+        best_response=best,
+        time_to_response_days=time_to_response,
+        loss_of_response=loss_date is not None,
+        loss_of_response_date=loss_date,
+    )
