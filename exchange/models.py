@@ -21,6 +21,9 @@ class DataExport(models.Model):
             ("import_data", "Can import data files"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.datasets} by {self.exported_by} at {self.exported_at:%Y-%m-%d %H:%M}"
+
 
 class DataImport(models.Model):
     """One confirmed import: who loaded which files, with what reason and what it changed."""
@@ -35,3 +38,6 @@ class DataImport(models.Model):
 
     class Meta:
         ordering = ["-imported_at"]
+
+    def __str__(self) -> str:
+        return f"{self.files} by {self.imported_by} at {self.imported_at:%Y-%m-%d %H:%M}"

@@ -83,7 +83,9 @@ class Infusion(ClinicalModel):
     class Meta:
         ordering = ["participant", "number"]
         constraints = [
-            models.UniqueConstraint(fields=["participant", "number"], name="infusion_unique_number"),
+            models.UniqueConstraint(
+                fields=["participant", "number"], name="infusion_unique_number"
+            ),
             models.CheckConstraint(
                 condition=models.Q(number__gte=1) & models.Q(number__lte=protocol.INFUSION_COUNT),
                 name="infusion_number_range",

@@ -12,7 +12,9 @@ ACTIONS = {"+": _("Created"), "~": _("Changed"), "-": _("Deleted")}
 
 def history_rows(instance: models.Model, *, limit: int = 200) -> list[dict[str, Any]]:
     """The record's history, newest first, each with the fields it changed and the reason."""
-    records = list(instance.history.select_related("history_user").order_by("-history_date")[: limit + 1])
+    records = list(
+        instance.history.select_related("history_user").order_by("-history_date")[: limit + 1]
+    )
     rows = []
     for i, record in enumerate(records[:limit]):
         previous = records[i + 1] if i + 1 < len(records) else None

@@ -44,7 +44,9 @@ VISITS: tuple[VisitDefinition, ...] = (
     VisitDefinition("V1", _("Screening"), ANCHOR_INF1, -14, 14, 13, KIND_SCREENING),  # (assumed)
     VisitDefinition("V2", _("Baseline"), ANCHOR_INF1, -1, 6, 1, KIND_BASELINE),  # (assumed)
     VisitDefinition("V3-INF1", _("Infusion 1"), ANCHOR_PLANNED_INF1, 0, 0, 7, KIND_INFUSION, 1),
-    VisitDefinition("V3-INF2", _("Infusion 2"), ANCHOR_PREVIOUS_INFUSION, 7, 1, 1, KIND_INFUSION, 2),
+    VisitDefinition(
+        "V3-INF2", _("Infusion 2"), ANCHOR_PREVIOUS_INFUSION, 7, 1, 1, KIND_INFUSION, 2
+    ),
     VisitDefinition(
         "V3-INF3", _("Infusion 3"), ANCHOR_PREVIOUS_INFUSION, 14, 3, 3, KIND_INFUSION, 3
     ),
@@ -55,11 +57,21 @@ VISITS: tuple[VisitDefinition, ...] = (
         "V3-INF5", _("Infusion 5"), ANCHOR_PREVIOUS_INFUSION, 14, 3, 3, KIND_INFUSION, 5
     ),
     # (assumed) the registry skips V4; here it is the end-of-treatment visit.
-    VisitDefinition("V4", _("End of treatment"), ANCHOR_LAST_INFUSION, 0, 0, 3, KIND_END_OF_TREATMENT),
-    VisitDefinition("V5-D14", _("Follow-up day 14"), ANCHOR_LAST_INFUSION, 14, 3, 3, KIND_FOLLOW_UP),
-    VisitDefinition("V5-M1", _("Follow-up month 1"), ANCHOR_LAST_INFUSION, 30, 7, 7, KIND_FOLLOW_UP),
-    VisitDefinition("V5-M2", _("Follow-up month 2"), ANCHOR_LAST_INFUSION, 60, 7, 7, KIND_FOLLOW_UP),
-    VisitDefinition("V5-M3", _("Follow-up month 3"), ANCHOR_LAST_INFUSION, 90, 7, 7, KIND_FOLLOW_UP),
+    VisitDefinition(
+        "V4", _("End of treatment"), ANCHOR_LAST_INFUSION, 0, 0, 3, KIND_END_OF_TREATMENT
+    ),
+    VisitDefinition(
+        "V5-D14", _("Follow-up day 14"), ANCHOR_LAST_INFUSION, 14, 3, 3, KIND_FOLLOW_UP
+    ),
+    VisitDefinition(
+        "V5-M1", _("Follow-up month 1"), ANCHOR_LAST_INFUSION, 30, 7, 7, KIND_FOLLOW_UP
+    ),
+    VisitDefinition(
+        "V5-M2", _("Follow-up month 2"), ANCHOR_LAST_INFUSION, 60, 7, 7, KIND_FOLLOW_UP
+    ),
+    VisitDefinition(
+        "V5-M3", _("Follow-up month 3"), ANCHOR_LAST_INFUSION, 90, 7, 7, KIND_FOLLOW_UP
+    ),
     VisitDefinition(
         "V5-M6", _("Follow-up month 6"), ANCHOR_LAST_INFUSION, 180, 14, 14, KIND_FOLLOW_UP
     ),

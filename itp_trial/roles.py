@@ -47,7 +47,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "subjects.add_signoff",
         "safety.acknowledge_flag",
     },
-    MONITOR: _VIEW_ALL | {"safety.acknowledge_flag", "safety.add_dataquery", "exchange.export_data"},
+    MONITOR: _VIEW_ALL
+    | {"safety.acknowledge_flag", "safety.add_dataquery", "exchange.export_data"},
     DATA_MANAGER: _VIEW_ALL | {"exchange.export_data", "exchange.import_data"},
 }
 

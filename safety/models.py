@@ -204,7 +204,9 @@ class Flag(models.Model):
         permissions = [("acknowledge_flag", "Can acknowledge a flag")]
         constraints = [
             models.UniqueConstraint(
-                fields=["kind", "visit"], condition=models.Q(visit__isnull=False), name="flag_unique_visit"
+                fields=["kind", "visit"],
+                condition=models.Q(visit__isnull=False),
+                name="flag_unique_visit",
             ),
             models.UniqueConstraint(
                 fields=["kind", "infusion"],
@@ -241,7 +243,9 @@ class DataQuery(models.Model):
         "visits.Visit", on_delete=models.PROTECT, null=True, blank=True, related_name="queries"
     )
     question = models.TextField(_("question"))
-    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     raised_at = models.DateTimeField(auto_now_add=True)
     answer = models.TextField(_("answer"), blank=True)
     answered_by = models.ForeignKey(
@@ -256,3 +260,6 @@ class DataQuery(models.Model):
         ordering = ["-raised_at"]
         verbose_name = _("data query")
         verbose_name_plural = _("data queries")
+
+    def __str__(self) -> str:
+        return f"{self.participant_id}: {self.question[:40]}"

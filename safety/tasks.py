@@ -35,6 +35,8 @@ def checks_enqueue_for_participant(participant_id: int) -> None:
         try:
             checks_run_for_participant.delay(participant_id)
         except Exception:
-            logger.warning("checks: could not enqueue for participant %s", participant_id, exc_info=True)
+            logger.warning(
+                "checks: could not enqueue for participant %s", participant_id, exc_info=True
+            )
 
     transaction.on_commit(enqueue)

@@ -42,6 +42,9 @@ class SequenceCounter(models.Model):
     name = models.CharField(max_length=32, primary_key=True)
     value = models.PositiveIntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
 
 class Participant(ClinicalModel):
     subject_id = models.CharField(_("subject ID"), max_length=16, unique=True, editable=False)
@@ -153,9 +156,7 @@ class EligibilityAnswer(ClinicalModel):
 class SignOff(models.Model):
     """An investigator's signature on a participant's data as it stood at that moment."""
 
-    participant = models.ForeignKey(
-        Participant, on_delete=models.PROTECT, related_name="sign_offs"
-    )
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="sign_offs")
     signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     signed_at = models.DateTimeField(auto_now_add=True)
     statement = models.TextField(_("statement"))
@@ -164,3 +165,6 @@ class SignOff(models.Model):
 
     class Meta:
         ordering = ["-signed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.participant_id} signed by {self.signed_by_id}"

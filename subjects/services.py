@@ -90,7 +90,11 @@ def _validate_consent(participant: Participant, *, today: date) -> None:
 
 @transaction.atomic
 def participant_screen(
-    *, user: Any, data: Mapping[str, Any], screening_date: date | None = None, today: date | None = None
+    *,
+    user: Any,
+    data: Mapping[str, Any],
+    screening_date: date | None = None,
+    today: date | None = None,
 ) -> Participant:
     """Screen a new participant: allocate the identifiers, create the schedule.
 
@@ -124,7 +128,12 @@ def participant_screen(
 
 @transaction.atomic
 def participant_update(
-    *, participant: Participant, user: Any, data: Mapping[str, Any], reason: str, today: date | None = None
+    *,
+    participant: Participant,
+    user: Any,
+    data: Mapping[str, Any],
+    reason: str,
+    today: date | None = None,
 ) -> bool:
     """Change a participant's consent, demographic or history fields, with a reason."""
     today = _today(today)
@@ -172,7 +181,9 @@ def eligibility_record(
         raise ValidationError(_("The participant is enrolled; eligibility can no longer change."))
     unknown = set(answers) - set(protocol.CRITERIA_BY_CODE)
     if unknown:
-        raise ValidationError(_("Unknown criteria: %(codes)s") % {"codes": ", ".join(sorted(unknown))})
+        raise ValidationError(
+            _("Unknown criteria: %(codes)s") % {"codes": ", ".join(sorted(unknown))}
+        )
     _answers_check_dates(participant, answers)
     existing = {a.criterion: a for a in participant.eligibility_answers.all()}
     for code, met in answers.items():
@@ -194,7 +205,11 @@ def eligibility_record(
 
 @transaction.atomic
 def participant_enrol(
-    *, participant: Participant, user: Any, planned_first_infusion_date: date, today: date | None = None
+    *,
+    participant: Participant,
+    user: Any,
+    planned_first_infusion_date: date,
+    today: date | None = None,
 ) -> Participant:
     """Enrol an eligible participant with the planned date of infusion 1, within the cap."""
     today = _today(today)

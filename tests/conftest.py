@@ -52,7 +52,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 def _fail_missing_service(request: pytest.FixtureRequest) -> None:
-    pytest.fail("REQUIRE_SERVICES=1 but " + request.node.get_closest_marker("xfail").kwargs["reason"])
+    pytest.fail(
+        "REQUIRE_SERVICES=1 but " + request.node.get_closest_marker("xfail").kwargs["reason"]
+    )
 
 
 @pytest.fixture(scope="session")
@@ -74,36 +76,34 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 @pytest.fixture
 def coordinator(db):
-    from tests.factories import user_with_role
-
     from itp_trial.roles import COORDINATOR
+    from tests.factories import user_with_role
 
     return user_with_role(COORDINATOR, username="coordinator", first_name="Chen", last_name="Li")
 
 
 @pytest.fixture
 def investigator(db):
+    from itp_trial.roles import INVESTIGATOR
     from tests.factories import user_with_role
 
-    from itp_trial.roles import INVESTIGATOR
-
-    return user_with_role(INVESTIGATOR, username="investigator", first_name="Wang", last_name="Fang")
+    return user_with_role(
+        INVESTIGATOR, username="investigator", first_name="Wang", last_name="Fang"
+    )
 
 
 @pytest.fixture
 def monitor(db):
-    from tests.factories import user_with_role
-
     from itp_trial.roles import MONITOR
+    from tests.factories import user_with_role
 
     return user_with_role(MONITOR, username="monitor", first_name="Zhao", last_name="Min")
 
 
 @pytest.fixture
 def data_manager(db):
-    from tests.factories import user_with_role
-
     from itp_trial.roles import DATA_MANAGER
+    from tests.factories import user_with_role
 
     return user_with_role(DATA_MANAGER, username="datamanager", first_name="Liu", last_name="Yang")
 

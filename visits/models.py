@@ -78,7 +78,9 @@ class Visit(ClinicalModel, VitalSigns):
             MaxValueValidator(protocol.HEIGHT_RANGE_CM[1]),
         ],
     )
-    physical_exam_normal = models.BooleanField(_("physical examination normal"), null=True, blank=True)
+    physical_exam_normal = models.BooleanField(
+        _("physical examination normal"), null=True, blank=True
+    )
     physical_exam_findings = models.TextField(_("abnormal findings"), blank=True)
     new_adverse_event = models.BooleanField(
         _("any new adverse event since the last visit?"), null=True, blank=True
@@ -102,7 +104,13 @@ class Visit(ClinicalModel, VitalSigns):
     )
 
     history = HistoricalRecords(
-        excluded_fields=["target_date", "window_start", "window_end", "provisional", "window_status"]
+        excluded_fields=[
+            "target_date",
+            "window_start",
+            "window_end",
+            "provisional",
+            "window_status",
+        ]
     )
 
     class Meta:
@@ -137,7 +145,10 @@ class PlateletCount(ClinicalModel):
     sample_date = models.DateField(_("sample date"))
     platelets = models.PositiveIntegerField(
         _("platelets (10⁹/L)"),
-        validators=[MinValueValidator(protocol.PLATELET_MIN), MaxValueValidator(protocol.PLATELET_MAX)],
+        validators=[
+            MinValueValidator(protocol.PLATELET_MIN),
+            MaxValueValidator(protocol.PLATELET_MAX),
+        ],
         help_text=_("10⁹/L, %(low)s to %(high)s")
         % {"low": protocol.PLATELET_MIN, "high": protocol.PLATELET_MAX},
     )

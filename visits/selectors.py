@@ -14,7 +14,9 @@ from . import response, schedule
 from .models import Visit
 
 
-def schedule_input(participant, *, visits: Iterable[Visit], infusions: Iterable) -> schedule.ScheduleInput:
+def schedule_input(
+    participant, *, visits: Iterable[Visit], infusions: Iterable
+) -> schedule.ScheduleInput:
     """The engine's input for one participant, from rows already loaded."""
     return schedule.ScheduleInput(
         planned_first_infusion=participant.planned_first_infusion_date,
@@ -40,7 +42,9 @@ def participants_with_schedule(queryset: QuerySet) -> QuerySet:
     )
 
 
-def participant_schedule(participant, *, today: date | None = None) -> list[schedule.ScheduledVisit]:
+def participant_schedule(
+    participant, *, today: date | None = None
+) -> list[schedule.ScheduledVisit]:
     """The computed schedule of a participant whose visits and infusions are prefetched."""
     data = schedule_input(
         participant, visits=participant.visits.all(), infusions=participant.infusions.all()

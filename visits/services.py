@@ -6,7 +6,6 @@ import logging
 from collections.abc import Iterable
 from datetime import date
 
-from django.db import transaction
 from django.utils import timezone
 
 from itp_trial import protocol
@@ -20,7 +19,9 @@ logger = logging.getLogger(__name__)
 SCHEDULE_FIELDS = ("target_date", "window_start", "window_end", "provisional", "window_status")
 
 
-def schedule_sync(*, participant_ids: Iterable[int] | None = None, today: date | None = None) -> int:
+def schedule_sync(
+    *, participant_ids: Iterable[int] | None = None, today: date | None = None
+) -> int:
     """Recompute the schedule and status of participants and store what changed.
 
     Set-based: three reads for any number of participants, then bulk updates of the rows

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,31 +14,62 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='DataExport',
+            name="DataExport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('exported_at', models.DateTimeField(auto_now_add=True)),
-                ('datasets', models.CharField(max_length=300)),
-                ('manifest', models.JSONField(blank=True, default=list)),
-                ('exported_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("exported_at", models.DateTimeField(auto_now_add=True)),
+                ("datasets", models.CharField(max_length=300)),
+                ("manifest", models.JSONField(blank=True, default=list)),
+                (
+                    "exported_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-exported_at'],
-                'permissions': [('export_data', 'Can export the study data'), ('import_data', 'Can import data files')],
+                "ordering": ["-exported_at"],
+                "permissions": [
+                    ("export_data", "Can export the study data"),
+                    ("import_data", "Can import data files"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DataImport',
+            name="DataImport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('imported_at', models.DateTimeField(auto_now_add=True)),
-                ('files', models.CharField(max_length=300)),
-                ('reason', models.TextField(blank=True)),
-                ('summary', models.JSONField(blank=True, default=dict)),
-                ('imported_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("imported_at", models.DateTimeField(auto_now_add=True)),
+                ("files", models.CharField(max_length=300)),
+                ("reason", models.TextField(blank=True)),
+                ("summary", models.JSONField(blank=True, default=dict)),
+                (
+                    "imported_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-imported_at'],
+                "ordering": ["-imported_at"],
             },
         ),
     ]

@@ -67,8 +67,8 @@ def test_it_refuses_a_weight_that_is_not_positive(weight_kg: Decimal) -> None:
         (2_114_765_000, Decimal("-10.01"), True),  # -10.01 %
         (1_997_500_000, Decimal("-15.00"), True),  # -15 %
         (2_702_500_000, Decimal("15.00"), True),  # +15 %
-        (2_584_882_500, Decimal("9.99"), False),  # +9.995 %, rounded half-up for display
-        (2_115_117_500, Decimal("-9.99"), False),  # -9.995 %, half-up is away from zero
+        (2_584_647_500, Decimal("9.99"), False),  # +9.985 %, rounded half-up for display
+        (2_115_352_500, Decimal("-9.99"), False),  # -9.985 %, half-up is away from zero
         (0, Decimal("-100.00"), True),
     ],
 )
