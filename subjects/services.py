@@ -157,7 +157,8 @@ def _answers_check_dates(participant: Participant, answers: Mapping[str, bool | 
         raise ValidationError(
             {
                 protocol.AGE_CRITERION_CODE: _(
-                    "I2 contradicts the dates: age at consent is %(age)s years, so I2 is %(answer)s."
+                    "I2 contradicts the dates: age at consent is %(age)s years, "
+                    "so I2 is %(answer)s."
                 )
                 % {"age": age, "answer": _("met") if expected else _("not met")}
             }
