@@ -40,6 +40,10 @@ class Infusion(ClinicalModel):
         editable=False,
         help_text=_("The protocol dose in force when the infusion was recorded."),
     )
+    # Derived by infusions.dosing at save time and stored, so the checks can find deviations
+    # with one query; the infusion service keeps them in step.
+    planned_cells = models.PositiveBigIntegerField(_("planned cells"), editable=False)
+    dose_deviation = models.BooleanField(_("dose deviation"), default=False, editable=False)
     actual_cells = models.PositiveBigIntegerField(
         _("actual cells infused"), help_text=_("The number of MSC actually infused.")
     )

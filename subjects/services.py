@@ -37,6 +37,22 @@ def sequence_next(*, name: str) -> int:
     return SequenceCounter.objects.get(name=name).value
 
 
+def _identifier(given: str | None, *, name: str, fmt: str) -> str:
+    if not given:
+        return fmt.format(sequence_next(name=name))
+    prefix = fmt.split("{")[0]
+    number = given.removeprefix(prefix)
+    if not given.startswith(prefix) or not number.isdigit():
+        raise ValidationError(
+            {name: _("Expected an identifier like %(example)s.") % {"example": fmt.format(1)}}
+        )
+    if Participant.objects.filter(**{name: given}).exists():
+        raise ValidationError({name: _("%(id)s is already taken.") % {"id": given}})
+    SequenceCounter.objects.get_or_create(name=name)
+    SequenceCounter.objects.filter(name=name, value__lt=int(number)).update(value=int(number))
+    return given
+
+
 def _today(today: date | None) -> date:
     return today or timezone.localdate()
 
@@ -94,19 +110,23 @@ def participant_screen(
     user: Any,
     data: Mapping[str, Any],
     screening_date: date | None = None,
+    subject_id: str | None = None,
+    screening_number: str | None = None,
     today: date | None = None,
 ) -> Participant:
     """Screen a new participant: allocate the identifiers, create the schedule.
 
     `data` holds the consent, demographic and history fields; `screening_date` is V1's date
-    (the consent date when not given).
+    (the consent date when not given). The identifiers are allocated in sequence unless
+    given (a CSV import of paper CRFs); given ones move their sequence past them so that
+    no identifier is ever handed out twice.
     """
     today = _today(today)
     participant = Participant(**data)
     _validate_consent(participant, today=today)
-    participant.subject_id = SUBJECT_ID_FORMAT.format(sequence_next(name="subject_id"))
-    participant.screening_number = SCREENING_NUMBER_FORMAT.format(
-        sequence_next(name="screening_number")
+    participant.subject_id = _identifier(subject_id, name="subject_id", fmt=SUBJECT_ID_FORMAT)
+    participant.screening_number = _identifier(
+        screening_number, name="screening_number", fmt=SCREENING_NUMBER_FORMAT
     )
     audited_save(participant, user=user)
     screening_date = screening_date or participant.consent_date

@@ -219,9 +219,7 @@ def response_summarise(
     if r_run is not None:  # a confirmed CR run always lies inside a confirmed R-or-better run
         time_to_response = (r_run[0].sample.sample_date - first_infusion).days
     if confirming is not None and level is not None:
-        loss_date = _loss_date(
-            evaluable_ones, after=confirming[0].sample.sample_date, test=level
-        )
+        loss_date = _loss_date(evaluable_ones, after=confirming[0].sample.sample_date, test=level)
 
     return ResponseSummary(
         baseline=baseline,
