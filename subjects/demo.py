@@ -1,0 +1,510 @@
+"""The demo trial: participants at every stage of the protocol, entered through the services.
+
+Each participant follows a course: consent, eligibility, enrolment, baseline, the infusions
+and follow-up visits that fall before today, each placed on the target the schedule
+engine gives it (plus a small shift where the course says so), so the windows chain on
+actual dates exactly as at the site.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+
+from itp_trial import protocol, roles
+
+DEMO_PASSWORD = "demo-ITP-2026"
+DEMO_USERS = (
+    ("coordinator", roles.COORDINATOR, "Chen", "Li"),
+    ("investigator", roles.INVESTIGATOR, "Wang", "Fang"),
+    ("monitor", roles.MONITOR, "Zhao", "Min"),
+    ("datamanager", roles.DATA_MANAGER, "Liu", "Yang"),
+)
+
+
+@dataclass
+class AdverseEventPlan:
+    term: str
+    day: int  # study day of onset
+    grade: int
+    relationship: str
+    duration: int | None = 3  # None: ongoing
+    serious_criteria: tuple[str, ...] = ()
+    outcome: str = "recovered"
+    reported_after_hours: float | None = 6  # None: not reported yet
+    infusion: int | None = None
+    action: str = "none"
+
+
+@dataclass
+class Course:
+    subject_id: str
+    sex: str
+    age: int
+    inf1_days_ago: int | None  # None: not yet planned; negative: planned in the future
+    weight: Decimal = Decimal("62.0")
+    failed: tuple[str, ...] = ()  # criteria answered against the participant
+    eligibility_done: bool = True
+    infusions: int = 5  # how many are given (those due before today)
+    shifts: dict[str, int] = field(default_factory=dict)  # visit code -> days off target
+    dose_factor: dict[int, Decimal] = field(default_factory=dict)  # infusion -> actual/planned
+    missed: dict[str, str] = field(default_factory=dict)
+    skip: tuple[str, ...] = ()  # visits left unentered (they go overdue)
+    platelets: Callable[[int], int] = lambda day: 18
+    bleeding: Callable[[int], int] = lambda day: 0
+    discontinue_after: int | None = None
+    discontinue_reason: str = ""
+    withdraw_day: int | None = None
+    withdraw_reason: str = ""
+    adverse_events: tuple[AdverseEventPlan, ...] = ()
+    rescue_day: int | None = None
+    reaction_at: int | None = None
+
+
+def _responder(peak: int, onset: int = 20) -> Callable[[int], int]:
+    return lambda day: 15 if day <= 1 else min(peak, 15 + (peak - 15) * day // max(onset, 1))
+
+
+COURSES: tuple[Course, ...] = (
+    Course("ITP-001", "F", 41, 420, platelets=_responder(140, 30)),
+    Course("ITP-002", "M", 58, 300, platelets=_responder(75, 40), shifts={"V5-M2": 9}),
+    Course(
+        "ITP-003",
+        "F",
+        29,
+        200,
+        platelets=_responder(180, 20),
+        adverse_events=(
+            AdverseEventPlan(
+                "Pneumonia", 60, 3, "unlikely", 9, ("hospitalisation",), reported_after_hours=20
+            ),
+        ),
+    ),
+    Course(
+        "ITP-004",
+        "M",
+        67,
+        150,
+        platelets=lambda day: 12 if day < 50 or day > 70 else 22,
+        bleeding=lambda day: 1 if day in range(40, 60) else 0,
+        rescue_day=45,
+        missed={"V5-M1": "Participant travelling; could not attend"},
+        adverse_events=(AdverseEventPlan("Epistaxis", 44, 2, "not_related", 2),),
+    ),
+    Course(
+        "ITP-005",
+        "F",
+        9,
+        120,
+        weight=Decimal("28.5"),
+        platelets=_responder(95, 25),
+        dose_factor={2: Decimal("0.85")},
+    ),
+    Course(
+        "ITP-006",
+        "M",
+        36,
+        90,
+        platelets=_responder(60, 30),
+        discontinue_after=3,
+        discontinue_reason="Grade 3 infusion reaction at infusion 3",
+        reaction_at=3,
+        adverse_events=(
+            AdverseEventPlan(
+                "Infusion related reaction",
+                22,
+                3,
+                "probable",
+                1,
+                infusion=3,
+                action="infusion_stopped",
+            ),
+        ),
+    ),
+    Course(
+        "ITP-007",
+        "F",
+        52,
+        70,
+        platelets=_responder(45, 30),
+        skip=("V5-D14",),
+        adverse_events=(
+            AdverseEventPlan(
+                "Deep vein thrombosis",
+                66,
+                3,
+                "possible",
+                None,
+                ("hospitalisation",),
+                outcome="recovering",
+                reported_after_hours=None,
+            ),
+            AdverseEventPlan("Headache", 2, 1, "possible", 1, infusion=1),
+        ),
+    ),
+    Course(
+        "ITP-008",
+        "M",
+        24,
+        45,
+        platelets=_responder(110, 15),
+        shifts={"V3-INF3": 2},
+        withdraw_day=44,
+        withdraw_reason="withdrew_consent",
+        skip=("V3-INF4",),
+        infusions=3,
+    ),
+    Course("ITP-009", "F", 45, 16, platelets=_responder(35, 20), dose_factor={3: Decimal("1.12")}),
+    Course("ITP-010", "M", 71, 4, platelets=lambda day: 20),
+    Course("ITP-011", "F", 33, -5),
+    Course("ITP-012", "M", 61, None, failed=("E3",)),
+    Course("ITP-013", "F", 17, None, eligibility_done=False, weight=Decimal("51.0")),
+)
+
+
+def demo_users_create() -> list[User]:
+    users = []
+    for username, role, first, last in DEMO_USERS:
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={"first_name": first, "last_name": last, "email": f"{username}@demo.test"},
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        user.groups.add(Group.objects.get(name=role))
+        users.append(user)
+    admin, created = User.objects.get_or_create(
+        username="admin",
+        defaults={"is_staff": True, "is_superuser": True, "email": "admin@demo.test"},
+    )
+    if created:
+        admin.set_password(DEMO_PASSWORD)
+        admin.save()
+    return users
+
+
+def _aware(day: date, hour: int = 10) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time(hour, 0)))
+
+
+class _Player:
+    """Plays one course through the services, as the site would have entered it."""
+
+    def __init__(self, course: Course, *, coordinator: User, investigator: User, today: date):
+        self.c = course
+        self.coordinator = coordinator
+        self.investigator = investigator
+        self.today = today
+        self.participant: Any = None
+        self.inf1: date | None = None
+
+    def play(self) -> None:
+        from subjects.services import eligibility_record, participant_enrol, participant_screen
+
+        c = self.c
+        inf1_planned = self.today - timedelta(days=c.inf1_days_ago) if c.inf1_days_ago else None
+        consent = (inf1_planned or self.today) - timedelta(days=21)
+        birth = date(consent.year - c.age, 4, 12)
+        if birth > consent.replace(year=consent.year - c.age):
+            birth = date(consent.year - c.age - 1, 4, 12)
+        data = {
+            "sex": c.sex,
+            "birth_date": birth,
+            "consent_date": consent,
+            "consent_version": "2.1",
+            "itp_diagnosis_date": consent - timedelta(days=900),
+            "prior_therapies": "Prednisone; IVIg; eltrombopag; rituximab (no sustained response)",
+            "splenectomy": False,
+            "height_cm": Decimal("165.0") if c.age >= 18 else Decimal("132.0"),
+        }
+        if c.age < protocol.ADULT_AGE_YEARS:
+            data.update(guardian_consent=True, child_assent=True)
+        self.participant = participant_screen(
+            user=self.coordinator, data=data, subject_id=c.subject_id, today=self.today
+        )
+        if not c.eligibility_done:
+            return
+        answers = {cr.code: cr.required_answer for cr in protocol.CRITERIA}
+        for code in c.failed:
+            answers[code] = not protocol.CRITERIA_BY_CODE[code].required_answer
+        eligibility_record(
+            participant=self.participant, user=self.investigator, answers=answers, today=consent
+        )
+        if c.failed or inf1_planned is None:
+            return
+        participant_enrol(
+            participant=self.participant,
+            user=self.investigator,
+            planned_first_infusion_date=inf1_planned,
+            today=consent + timedelta(days=1),
+        )
+        self._baseline()
+        self._infusions()
+        self._follow_up()
+        self._safety()
+        if c.withdraw_day is not None:
+            self._withdraw()
+
+    def _visit(self, code: str):
+        return self.participant.visits.get(code=code)
+
+    def _when(self, code: str) -> date | None:
+        visit = self._visit(code)
+        if visit.target_date is None:
+            return None
+        return visit.target_date + timedelta(days=self.c.shifts.get(code, 0))
+
+    def _day(self, on: date) -> int:
+        return (on - self.inf1).days + 1 if self.inf1 else 0
+
+    def _vitals(self) -> dict[str, Any]:
+        return {
+            "systolic_bp": 118 if self.c.age >= 18 else 104,
+            "diastolic_bp": 76 if self.c.age >= 18 else 66,
+            "heart_rate": 74 if self.c.age >= 18 else 92,
+            "respiratory_rate": 16 if self.c.age >= 18 else 20,
+            "temperature_c": Decimal("36.6"),
+        }
+
+    def _platelets(self, on: date, visit: Any) -> None:
+        from visits.services import platelet_record
+
+        day = self._day(on) if self.inf1 else -1
+        platelet_record(
+            participant=self.participant,
+            user=self.coordinator,
+            sample_date=on,
+            platelets=self.c.platelets(day),
+            who_bleeding_grade=self.c.bleeding(day),
+            visit=visit,
+            today=self.today,
+        )
+
+    def _baseline(self) -> None:
+        from visits.services import visit_record
+
+        on = self._visit("V3-INF1").target_date - timedelta(days=2)
+        if on > self.today:
+            return
+        visit = self._visit("V2")
+        visit_record(
+            visit=visit,
+            user=self.coordinator,
+            data={
+                "actual_date": on,
+                **self._vitals(),
+                "weight_kg": self.c.weight,
+                "height_cm": self.participant.height_cm,
+                "physical_exam_normal": True,
+            },
+            today=self.today,
+        )
+        self._platelets(on, visit)
+
+    def _infusions(self) -> None:
+        from infusions.dosing import planned_cells
+        from infusions.services import infusion_record
+
+        for number in range(1, self.c.infusions + 1):
+            if self.c.discontinue_after is not None and number > self.c.discontinue_after:
+                break
+            code = protocol.INFUSION_VISIT_CODES[number]
+            on = self._when(code)
+            if on is None or on > self.today or code in self.c.skip:
+                break
+            planned = planned_cells(weight_kg=self.c.weight)
+            factor = self.c.dose_factor.get(number, Decimal("1"))
+            infusion_record(
+                participant=self.participant,
+                user=self.coordinator,
+                number=number,
+                data={
+                    "infusion_date": on,
+                    "start_time": time(9, 30),
+                    "end_time": time(10, 15),
+                    "dosing_weight_kg": self.c.weight,
+                    "actual_cells": int(planned * factor),
+                    "lot_number": f"MSC-26-{number:02d}{self.c.subject_id[-2:]}",
+                    "viability_pct": Decimal("94.5"),
+                    "volume_ml": Decimal("100.0"),
+                    "pre_systolic_bp": 120,
+                    "pre_diastolic_bp": 78,
+                    "pre_heart_rate": 76,
+                    "pre_temperature_c": Decimal("36.7"),
+                    "post_systolic_bp": 124,
+                    "post_diastolic_bp": 80,
+                    "post_heart_rate": 80,
+                    "post_temperature_c": Decimal("37.9")
+                    if self.c.reaction_at == number
+                    else Decimal("36.8"),
+                    "interrupted": self.c.reaction_at == number,
+                    "reaction": self.c.reaction_at == number,
+                },
+                today=self.today,
+            )
+            if number == 1:
+                self.inf1 = on
+            if self.c.discontinue_after == number:
+                from subjects.services import treatment_discontinue
+
+                treatment_discontinue(
+                    participant=self.participant,
+                    user=self.investigator,
+                    on=on,
+                    reason=self.c.discontinue_reason,
+                    today=self.today,
+                )
+                self.participant.refresh_from_db()
+
+    def _follow_up(self) -> None:
+        from visits.services import visit_mark_missed, visit_record
+
+        if self.inf1 is None:
+            return
+        codes = [
+            v.code
+            for v in protocol.VISITS
+            if v.kind in (protocol.KIND_END_OF_TREATMENT, protocol.KIND_FOLLOW_UP)
+        ]
+        for code in codes:
+            visit = self._visit(code)
+            if visit.provisional or visit.window_status == "not_expected":
+                break
+            on = self._when(code)
+            limit = self.today
+            if self.c.withdraw_day is not None:
+                limit = min(limit, self.inf1 + timedelta(days=self.c.withdraw_day - 1))
+            if on is None or on > limit:
+                break
+            if code in self.c.skip:
+                continue
+            if code in self.c.missed:
+                visit_mark_missed(
+                    visit=visit,
+                    user=self.coordinator,
+                    missed_reason=self.c.missed[code],
+                    today=self.today,
+                )
+                continue
+            visit_record(
+                visit=visit,
+                user=self.coordinator,
+                data={
+                    "actual_date": on,
+                    **self._vitals(),
+                    "weight_kg": self.c.weight,
+                    "new_adverse_event": False,
+                    "medication_change": False,
+                },
+                today=self.today,
+            )
+            self._platelets(on, visit)
+
+    def _safety(self) -> None:
+        from safety.services import adverse_event_record, conmed_record
+
+        if self.inf1 is None:
+            return
+        if self.c.rescue_day is not None:
+            start = self.inf1 + timedelta(days=self.c.rescue_day - 1)
+            conmed_record(
+                participant=self.participant,
+                user=self.coordinator,
+                data={
+                    "drug": "Immunoglobulin (IVIg)",
+                    "indication": "Bleeding with platelets below 20",
+                    "dose": "1 g/kg/day for 2 days",
+                    "start_date": start,
+                    "end_date": start + timedelta(days=1),
+                    "rescue": True,
+                },
+                today=self.today,
+            )
+        conmed_record(
+            participant=self.participant,
+            user=self.coordinator,
+            data={
+                "drug": "Omeprazole",
+                "indication": "Gastric protection",
+                "dose": "20 mg daily",
+                "start_date": self.participant.consent_date - timedelta(days=200),
+                "end_date": None,
+                "rescue": False,
+            },
+            today=self.today,
+        )
+        for plan in self.c.adverse_events:
+            onset = self.inf1 + timedelta(days=plan.day - 1)
+            if onset > self.today:
+                continue
+            aware = _aware(onset, 11)
+            reported = (
+                aware + timedelta(hours=plan.reported_after_hours)
+                if plan.serious_criteria and plan.reported_after_hours is not None
+                else None
+            )
+            infusion = (
+                self.participant.infusions.get(number=plan.infusion) if plan.infusion else None
+            )
+            adverse_event_record(
+                participant=self.participant,
+                user=self.coordinator,
+                data={
+                    "term": plan.term,
+                    "onset_date": onset,
+                    "end_date": onset + timedelta(days=plan.duration)
+                    if plan.duration is not None
+                    else None,
+                    "ongoing": plan.duration is None,
+                    "ctcae_grade": plan.grade,
+                    "serious": bool(plan.serious_criteria),
+                    "serious_criteria": list(plan.serious_criteria),
+                    "relationship": plan.relationship,
+                    "related_infusion": infusion,
+                    "action_taken": plan.action,
+                    "outcome": plan.outcome,
+                    "awareness_at": aware,
+                    "reported_at": reported,
+                },
+                now=timezone.now(),
+            )
+
+    def _withdraw(self) -> None:
+        from subjects.services import participant_withdraw
+
+        participant_withdraw(
+            participant=self.participant,
+            user=self.investigator,
+            on=self.inf1 + timedelta(days=self.c.withdraw_day - 1),
+            withdrawal_reason=self.c.withdraw_reason,
+            detail="Moved to another province",
+            today=self.today,
+        )
+
+
+def demo_seed(*, today: date | None = None) -> dict[str, int]:
+    """Create the demo users and trial; participants already there are left as they are."""
+    from subjects.models import Participant
+
+    today = today or timezone.localdate()
+    users = {u.username: u for u in demo_users_create()}
+    existing = set(Participant.objects.values_list("subject_id", flat=True))
+    created = 0
+    for course in COURSES:
+        if course.subject_id in existing:
+            continue
+        _Player(
+            course,
+            coordinator=users["coordinator"],
+            investigator=users["investigator"],
+            today=today,
+        ).play()
+        created += 1
+    return {"participants_created": created, "participants": Participant.objects.count()}

@@ -1,0 +1,25 @@
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from subjects.demo import DEMO_PASSWORD, DEMO_USERS, demo_seed
+
+
+class Command(BaseCommand):
+    help = "Load the demo trial and one user per role. Running it twice adds nothing."
+
+    def handle(self, *args, **options) -> None:
+        with transaction.atomic():
+            result = demo_seed()
+        from safety.checks import checks_run
+
+        checks_run(full=True)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo trial: {result['participants']} participants "
+                f"({result['participants_created']} new)."
+            )
+        )
+        self.stdout.write(f"Demo users (password for all: {DEMO_PASSWORD}):")
+        for username, role, _first, _last in DEMO_USERS:
+            self.stdout.write(f"  {username:<13} {role}")
+        self.stdout.write("  admin         superuser (Django admin: unlock accounts, users)")

@@ -1,0 +1,109 @@
+from datetime import date
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from itp_trial.audit import ClinicalRecordDeletionError
+from subjects.models import Participant
+from subjects.services import participant_update
+from tests.factories import screened
+
+
+@pytest.mark.django_db
+def test_it_refuses_an_edit_without_a_reason_and_changes_nothing(coordinator):
+    participant = screened(coordinator)
+    history_before = participant.history.count()
+
+    with pytest.raises(ValidationError) as refused:
+        participant_update(
+            participant=participant, user=coordinator, data={"consent_version": "3.0"}, reason=""
+        )
+
+    assert "reason" in refused.value.message_dict
+    participant = Participant.objects.get(pk=participant.pk)
+    assert participant.consent_version == "2.1"
+    assert participant.history.count() == history_before
+
+
+@pytest.mark.django_db
+def test_it_records_an_edit_with_its_user_and_reason(coordinator, investigator):
+    participant = screened(coordinator)
+
+    participant_update(
+        participant=participant,
+        user=investigator,
+        data={"consent_version": "3.0"},
+        reason="Transcription error: form version is 3.0",
+    )
+
+    latest = participant.history.latest()
+    assert latest.consent_version == "3.0"
+    assert latest.history_user == investigator
+    assert latest.history_change_reason == "Transcription error: form version is 3.0"
+    assert latest.history_type == "~"
+    assert latest.prev_record.consent_version == "2.1"
+
+
+@pytest.mark.django_db
+def test_it_records_who_created_a_record_without_asking_a_reason(coordinator):
+    participant = screened(coordinator)
+    created = participant.history.earliest()
+    assert created.history_type == "+"
+    assert created.history_user == coordinator
+
+
+@pytest.mark.django_db
+def test_it_never_hard_deletes_a_clinical_record(coordinator):
+    participant = screened(coordinator)
+    with pytest.raises(ClinicalRecordDeletionError):
+        participant.delete()
+    with pytest.raises(ClinicalRecordDeletionError):
+        Participant.objects.filter(pk=participant.pk).delete()
+    with pytest.raises(ClinicalRecordDeletionError):
+        participant.visits.all().delete()
+    assert Participant.objects.filter(pk=participant.pk).exists()
+    assert participant.visits.count() == 15
+
+
+@pytest.mark.django_db
+def test_it_keeps_the_admin_read_only_for_clinical_records(admin_client, coordinator):
+    participant = screened(coordinator)
+    change_url = f"/admin/subjects/participant/{participant.pk}/change/"
+    delete_url = f"/admin/subjects/participant/{participant.pk}/delete/"
+
+    assert admin_client.get("/admin/subjects/participant/add/").status_code == 403
+    response = admin_client.post(change_url, {"consent_version": "9.9"})
+    assert response.status_code == 403
+    assert admin_client.post(delete_url, {"post": "yes"}).status_code == 403
+    participant.refresh_from_db()
+    assert participant.consent_version == "2.1"
+    assert (
+        admin_client.get(f"/admin/subjects/participant/{participant.pk}/history/").status_code
+        == 200
+    )
+
+
+@pytest.mark.django_db
+def test_it_does_not_write_history_when_nothing_changed(coordinator):
+    participant = screened(coordinator)
+    before = participant.history.count()
+    changed = participant_update(
+        participant=participant,
+        user=coordinator,
+        data={"consent_version": "2.1", "birth_date": participant.birth_date},
+        reason="",
+    )
+    assert changed is False
+    assert participant.history.count() == before
+
+
+@pytest.mark.django_db
+def test_it_refuses_an_age_outside_the_trial_and_writes_nothing(coordinator):
+    from subjects.services import participant_screen
+    from tests.factories import participant_data
+
+    data = participant_data(birth_date=date(2024, 1, 1))
+    with pytest.raises(ValidationError) as refused:
+        participant_screen(user=coordinator, data=data)
+    assert "birth_date" in refused.value.message_dict
+    assert Participant.objects.count() == 0
