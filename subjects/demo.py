@@ -72,7 +72,14 @@ def _responder(peak: int, onset: int = 20) -> Callable[[int], int]:
 
 
 COURSES: tuple[Course, ...] = (
-    Course("ITP-001", "F", 41, 420, platelets=_responder(140, 30)),
+    # A complete response that is lost after month 6 (two low counts, months 9 and 12).
+    Course(
+        "ITP-001",
+        "F",
+        41,
+        420,
+        platelets=lambda day: 25 if day > 250 else _responder(140, 30)(day),
+    ),
     Course("ITP-002", "M", 58, 300, platelets=_responder(75, 40), shifts={"V5-M2": 9}),
     Course(
         "ITP-003",
@@ -245,6 +252,7 @@ class _Player:
             planned_first_infusion_date=inf1_planned,
             today=consent + timedelta(days=1),
         )
+        self.participant.refresh_from_db()
         self._baseline()
         self._infusions()
         self._follow_up()
@@ -276,6 +284,8 @@ class _Player:
     def _platelets(self, on: date, visit: Any) -> None:
         from visits.services import platelet_record
 
+        if self.participant.platelet_counts.filter(sample_date=on).exists():
+            return  # one count a day: the end-of-treatment visit shares the last infusion's
         day = self._day(on) if self.inf1 else -1
         platelet_record(
             participant=self.participant,
@@ -351,6 +361,7 @@ class _Player:
             )
             if number == 1:
                 self.inf1 = on
+            self._platelets(on, None)  # the pre-infusion count, an unscheduled lab result
             if self.c.discontinue_after == number:
                 from subjects.services import treatment_discontinue
 

@@ -53,6 +53,14 @@ def _identifier(given: str | None, *, name: str, fmt: str) -> str:
     return given
 
 
+def _locked(participant: Participant) -> Participant:
+    """The participant's current row, locked until the transaction ends.
+
+    Services decide on the stored state, never on a copy a page loaded earlier.
+    """
+    return Participant.objects.select_for_update().get(pk=participant.pk)
+
+
 def _today(today: date | None) -> date:
     return today or timezone.localdate()
 
@@ -196,6 +204,7 @@ def eligibility_record(
 ) -> rules.EligibilityDecision:
     """Store the V1 checklist answers per criterion and derive the decision."""
     today = _today(today)
+    participant = _locked(participant)
     if participant.withdrawal_date:
         raise ValidationError(_("The participant has withdrawn; nothing new can be recorded."))
     if participant.enrolled_on:
@@ -236,7 +245,7 @@ def participant_enrol(
     today = _today(today)
     # Serialise enrolments so two at the same moment cannot both take the last place.
     SequenceCounter.objects.select_for_update().filter(name="subject_id").first()
-    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    participant = _locked(participant)
     if participant.withdrawal_date:
         raise ValidationError(_("The participant has withdrawn; nothing new can be recorded."))
     if participant.eligible is not True:
@@ -266,6 +275,7 @@ def treatment_discontinue(
 ) -> Participant:
     """An investigator stops treatment early; the participant stays in follow-up."""
     today = _today(today)
+    participant = _locked(participant)
     if not user.has_perm("subjects.discontinue_treatment"):
         raise ValidationError(_("Only an investigator can discontinue treatment."))
     if not reason.strip():
@@ -303,6 +313,7 @@ def participant_withdraw(
 ) -> Participant:
     """Withdraw a participant: nothing new is scheduled; everything entered is kept."""
     today = _today(today)
+    participant = _locked(participant)
     if participant.withdrawal_date:
         raise ValidationError(_("The participant has already withdrawn."))
     if participant.status == ParticipantStatus.SCREEN_FAILED:
