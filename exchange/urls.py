@@ -1,3 +1,12 @@
+from django.urls import path
+
+from . import views
+
 app_name = "exchange"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("exports/", views.exports, name="exports"),
+    path("exports/study.zip", views.export_zip, name="export_zip"),
+    path("exports/<slug:name>.csv", views.export_dataset, name="export_dataset"),
+    path("import/platelets/", views.import_platelets, name="import_platelets"),
+]

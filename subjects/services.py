@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -19,7 +19,7 @@ from visits.models import Visit
 from visits.services import participant_changed
 
 from . import rules
-from .models import EligibilityAnswer, Participant, ParticipantStatus, SequenceCounter
+from .models import EligibilityAnswer, Participant, ParticipantStatus, SequenceCounter, SignOff
 
 SUBJECT_ID_FORMAT = "ITP-{:03d}"
 SCREENING_NUMBER_FORMAT = "SCR-{:03d}"
@@ -332,3 +332,13 @@ def participant_withdraw(
     audited_save(participant, user=user, reason=_("Withdrawal"))
     participant_changed(participant_id=participant.pk, today=today)
     return participant
+
+
+@transaction.atomic
+def signoff_record(*, participant: Participant, user: Any, statement: str) -> SignOff:
+    """An investigator signs the participant's data as it stands now."""
+    if not user.has_perm("subjects.add_signoff"):
+        raise PermissionDenied(_("Only an investigator can sign off a participant's data."))
+    sign_off = SignOff(participant=participant, signed_by=user, statement=statement.strip())
+    audited_save(sign_off, user=user)
+    return sign_off

@@ -1,4 +1,27 @@
 
+from django.urls import path
+
+from .views import dashboard, participants
+
 app_name = "subjects"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("", participants.participant_list, name="list"),
+    path("screen/", participants.participant_screen, name="screen"),
+    path("<int:participant_id>/", participants.participant_detail, name="detail"),
+    path("<int:participant_id>/edit/", participants.participant_edit, name="edit"),
+    path(
+        "<int:participant_id>/eligibility/",
+        participants.participant_eligibility,
+        name="eligibility",
+    ),
+    path("<int:participant_id>/enrol/", participants.participant_enrol, name="enrol"),
+    path("<int:participant_id>/withdraw/", participants.participant_withdraw, name="withdraw"),
+    path(
+        "<int:participant_id>/discontinue/",
+        participants.participant_discontinue,
+        name="discontinue",
+    ),
+    path("<int:participant_id>/dashboard/", dashboard.dashboard, name="dashboard"),
+    path("overview/", dashboard.overview, name="overview"),
+]

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from itp_trial import protocol
+from itp_trial import protocol, roles
 
 PASSWORD = "Trial-pass-2026!"
 
@@ -32,7 +32,18 @@ class UserFactory(DjangoModelFactory):
             obj.save()
 
 
+def roles_ensure() -> None:
+    """Put the four roles back when a transactional test's flush has emptied them."""
+    if Group.objects.filter(name__in=roles.ROLES).count() == len(roles.ROLES):
+        return
+    from django.contrib.auth.models import Permission
+
+    roles.permissions_create_all()
+    roles.roles_sync(group_model=Group, permission_model=Permission)
+
+
 def user_with_role(role: str, **kwargs: Any) -> User:
+    roles_ensure()
     user = UserFactory(**kwargs)
     user.groups.add(Group.objects.get(name=role))
     return user
@@ -92,3 +103,147 @@ def enrolled(
     )
     participant.refresh_from_db()
     return participant
+
+
+# --- Safety checks at scale, and the Celery app pointed at a broker (tests/safety). ---
+
+
+def schedules_bulk(
+    *, participants: int, visits: dict[str, tuple[str, int]], today: date, prefix: str = "B"
+) -> list[int]:
+    """Participants and their visits written directly with chosen stored schedule values.
+
+    `visits` maps a visit code to (window_status, window end in days from `today`); a done
+    status gets an actual date, `missed` the missed mark. For the checks at scale only: no
+    service runs, so nothing is validated or resynced (10,000 visits through the services
+    would take minutes). Returns the participant ids.
+    """
+    from subjects.models import Participant
+    from visits.models import Visit
+
+    consent = today - timedelta(days=60)
+    created = Participant.objects.bulk_create(
+        Participant(
+            subject_id=f"{prefix}{n:05d}",
+            screening_number=f"S{prefix}{n:05d}",
+            sex="F",
+            birth_date=date(consent.year - 36, 3, 15),
+            consent_date=consent,
+            consent_version="2.1",
+            status="enrolled",
+        )
+        for n in range(participants)
+    )
+    ids = [p.pk for p in created]
+    rows = []
+    for pk in ids:
+        for code, (status, end_days) in visits.items():
+            end = today + timedelta(days=end_days)
+            # The window is end-6 .. end: early before it, late after it, in window inside.
+            actual_days = {"in_window": -2, "early": -8, "late": 1}.get(status)
+            rows.append(
+                Visit(
+                    participant_id=pk,
+                    code=code,
+                    window_start=end - timedelta(days=6),
+                    window_end=end,
+                    target_date=end - timedelta(days=3),
+                    window_status=status,
+                    actual_date=None if actual_days is None else end + timedelta(days=actual_days),
+                    missed=status == "missed",
+                    missed_reason="Travelling" if status == "missed" else "",
+                )
+            )
+    Visit.objects.bulk_create(rows, batch_size=2000)
+    return ids
+
+
+def celery_configured(app: Any, **conf: Any):
+    """The Celery app with `conf` applied, restored afterwards (a context manager).
+
+    Celery reads CELERY_BROKER_URL and CELERY_RESULT_BACKEND from the environment before
+    its configuration, so those are set too. Switching the broker needs the cached
+    connection pools and result backend dropped; Celery keeps them on private attributes,
+    so this is the one place that touches them.
+    """
+    import os
+    from contextlib import contextmanager
+
+    from kombu import pools
+
+    environment = {"broker_url": "CELERY_BROKER_URL", "result_backend": "CELERY_RESULT_BACKEND"}
+
+    def reset() -> None:
+        pools.reset()  # closes and forgets every pool, so none is reused closed
+        app._pool = None
+        app.amqp._producer_pool = None
+        app._backend_cache = None
+        app._local.__dict__.pop("backend", None)
+
+    def set_environment(values: dict[str, str | None]) -> None:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    @contextmanager
+    def configured():
+        saved = {key: app.conf[key] for key in conf}
+        saved_environment = {
+            name: os.environ.get(name) for key, name in environment.items() if key in conf
+        }
+        app.conf.update(conf)
+        set_environment({name: conf[key] for key, name in environment.items() if key in conf})
+        reset()
+        try:
+            yield app
+        finally:
+            app.conf.update(saved)
+            set_environment(saved_environment)
+            reset()
+
+    return configured()
+
+
+# --- Infusions, through the real service (tests/infusions). ---
+
+
+def infused(
+    user: User,
+    participant: Any,
+    number: int = 1,
+    *,
+    on: date | None = None,
+    weight: Decimal = Decimal("60.0"),
+    actual: int | None = None,
+    today: date | None = None,
+    **data: Any,
+):
+    """Record infusion `number` through infusions.services.infusion_record.
+
+    By default it is given on its target: infusion 1 on the planned date, infusion n the
+    protocol offset after infusion n-1; the cells are exactly the planned dose. Pass
+    `actual` for another dose and any other infusion field as a keyword.
+    """
+    from infusions import dosing
+    from infusions.models import Infusion
+    from infusions.services import infusion_record
+
+    if on is None:
+        if number == 1:
+            on = participant.planned_first_infusion_date
+        else:
+            previous = Infusion.objects.get(participant=participant, number=number - 1)
+            code = protocol.INFUSION_VISIT_CODES[number]
+            on = previous.infusion_date + timedelta(days=protocol.VISITS_BY_CODE[code].offset)
+    values = {
+        "infusion_date": on,
+        "dosing_weight_kg": weight,
+        "actual_cells": actual if actual is not None else dosing.planned_cells(weight_kg=weight),
+        "lot_number": f"LOT-{number:03d}",
+        **data,
+    }
+    return infusion_record(
+        participant=participant, user=user, number=number, data=values, today=today
+    )

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import transaction
 from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from itp_trial import protocol
+from itp_trial.audit import audited_save
 
 from . import schedule
-from .models import Visit
+from .models import PlateletCount, Visit, WindowStatus
 from .selectors import participants_with_schedule, schedule_input
 
 logger = logging.getLogger(__name__)
@@ -76,3 +85,440 @@ def participant_changed(*, participant_id: int, today: date | None = None) -> No
     from safety.tasks import checks_enqueue_for_participant
 
     checks_enqueue_for_participant(participant_id)
+
+
+# Data entry: visits, missed visits and platelet counts (protocol sections 1 and 4).
+
+Errors = dict[str, list[Any]]
+
+VITAL_FIELDS = ("systolic_bp", "diastolic_bp", "heart_rate", "respiratory_rate", "temperature_c")
+PLATELET_FIELDS = ("platelets", "who_bleeding_grade")
+_FOLLOW_UP_FIELDS = (
+    *VITAL_FIELDS,
+    "weight_kg",
+    *PLATELET_FIELDS,
+    "new_adverse_event",
+    "medication_change",
+)
+# What the site enters at each kind of visit besides its date. Infusion visits are entered
+# with their infusion (infusions.services), the screening visit's other data on the
+# participant (subjects.services).
+VISIT_FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
+    protocol.KIND_SCREENING: (),
+    protocol.KIND_BASELINE: (
+        *VITAL_FIELDS,
+        "weight_kg",
+        "height_cm",
+        *PLATELET_FIELDS,
+        "physical_exam_normal",
+        "physical_exam_findings",
+    ),
+    protocol.KIND_INFUSION: (),
+    protocol.KIND_END_OF_TREATMENT: _FOLLOW_UP_FIELDS,
+    protocol.KIND_FOLLOW_UP: _FOLLOW_UP_FIELDS,
+}
+UNITS: dict[str, Any] = {
+    "systolic_bp": "mmHg",
+    "diastolic_bp": "mmHg",
+    "heart_rate": gettext_lazy("/min"),
+    "respiratory_rate": gettext_lazy("/min"),
+    "temperature_c": "°C",
+    "weight_kg": "kg",
+    "height_cm": "cm",
+    "platelets": "×10⁹/L",
+    "who_bleeding_grade": "",
+}
+
+
+def value_ranges() -> dict[str, tuple[Decimal | int, Decimal | int]]:
+    """The accepted range of every number entered at a visit, from the protocol."""
+    return {
+        **protocol.VITAL_RANGES,
+        "weight_kg": protocol.WEIGHT_RANGE_KG,
+        "height_cm": protocol.HEIGHT_RANGE_CM,
+        "platelets": (protocol.PLATELET_MIN, protocol.PLATELET_MAX),
+        "who_bleeding_grade": (protocol.WHO_BLEEDING_MIN, protocol.WHO_BLEEDING_MAX),
+    }
+
+
+def _field(name: str) -> Any:
+    model = PlateletCount if name in PLATELET_FIELDS else Visit
+    return model._meta.get_field(name)
+
+
+def range_error(name: str, value: Any) -> str | None:
+    """The message for a number outside its accepted range (units shown), else None."""
+    if value is None:
+        return None
+    low, high = value_ranges()[name]
+    if low <= value <= high:
+        return None
+    unit = UNITS.get(name, "")
+    return _("%(label)s must be between %(low)s and %(high)s%(unit)s; %(value)s was entered.") % {
+        "label": capfirst(_field(name).verbose_name),
+        "low": low,
+        "high": high,
+        "unit": f" {unit}" if unit else "",
+        "value": value,
+    }
+
+
+def _add(errors: Errors, field: str, message: Any) -> None:
+    errors.setdefault(field, []).append(message)
+
+
+def _convert(model: Any, name: str, value: Any, errors: Errors) -> Any:
+    """`value` as the field's Python type: a CSV string and a form value end up the same."""
+    field = model._meta.get_field(name)
+    if value is None or value == "":
+        text = field.get_internal_type() in ("TextField", "CharField") and not field.null
+        return "" if text else None
+    try:
+        return field.to_python(value)
+    except ValidationError as error:
+        errors.setdefault(name, []).extend(error.messages)
+        return None
+
+
+def _date_errors(participant: Any, day: date, *, field: str, today: date, errors: Errors) -> None:
+    """A clinical date is never in the future, before consent, or after withdrawal."""
+    if day > today:
+        _add(errors, field, _("The date cannot be in the future."))
+    elif day < participant.consent_date:
+        _add(
+            errors,
+            field,
+            _("The date cannot be before the consent date (%(date)s).")
+            % {"date": participant.consent_date.isoformat()},
+        )
+    elif participant.withdrawal_date is not None and day > participant.withdrawal_date:
+        _add(
+            errors,
+            field,
+            _("The participant withdrew on %(date)s; nothing can be dated after withdrawal.")
+            % {"date": participant.withdrawal_date.isoformat()},
+        )
+
+
+def _not_expected_message(participant: Any) -> str:
+    if participant.withdrawal_date is not None:
+        return _(
+            "The participant withdrew on %(date)s: this visit is no longer expected and "
+            "cannot be recorded."
+        ) % {"date": participant.withdrawal_date.isoformat()}
+    if participant.eligible is False:
+        return _("A screen failure has no visits after screening.")
+    if participant.treatment_discontinued_date is not None:
+        return _("Treatment was discontinued: this visit is no longer expected.")
+    return _("This visit is not expected for this participant.")
+
+
+def _participant_loaded(participant_id: int) -> Any:
+    from subjects.models import Participant
+
+    return participants_with_schedule(Participant.objects.filter(pk=participant_id)).get()
+
+
+@dataclasses.dataclass(frozen=True)
+class _VisitEntry:
+    participant: Any
+    values: dict[str, Any]
+    status: str  # the window status the visit will have once recorded
+    platelet_count: PlateletCount | None  # the count this entry updates, if one exists
+
+
+def _visit_prepare(*, visit: Visit, data: Mapping[str, Any], today: date) -> _VisitEntry:
+    """Every refusal of visit_record, checked without writing; raises a ValidationError."""
+    definition = visit.definition
+    if definition.kind == protocol.KIND_INFUSION:
+        raise ValidationError(
+            _("An infusion visit is recorded with its infusion, on the infusion form.")
+        )
+    errors: Errors = {}
+    allowed = ("actual_date", *VISIT_FIELDS_BY_KIND[definition.kind])
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        _add(
+            errors,
+            NON_FIELD_ERRORS,
+            _("Not entered at %(code)s: %(names)s.")
+            % {"code": visit.code, "names": ", ".join(unknown)},
+        )
+    values = {
+        name: _convert(_field(name).model, name, data[name], errors)
+        for name in allowed
+        if name in data
+    }
+
+    participant = _participant_loaded(visit.participant_id)
+    current = schedule_input(
+        participant, visits=participant.visits.all(), infusions=participant.infusions.all()
+    )
+    computed = {s.code: s for s in schedule.schedule_compute(current, today=today)}
+    if computed[visit.code].status == WindowStatus.NOT_EXPECTED:
+        raise ValidationError(_not_expected_message(participant))
+
+    actual = values.get("actual_date")
+    if actual is None and "actual_date" not in errors:
+        _add(errors, "actual_date", _("Give the date of the visit."))
+    if actual is not None:
+        _date_errors(participant, actual, field="actual_date", today=today, errors=errors)
+        _order_errors(visit.code, actual, computed.values(), errors)
+
+    for name, value in values.items():
+        if name in value_ranges() and name not in errors:
+            message = range_error(name, value)
+            if message:
+                _add(errors, name, message)
+    if values.get("physical_exam_normal") is False and not values.get("physical_exam_findings"):
+        _add(errors, "physical_exam_findings", _("Describe the abnormal findings."))
+
+    count = _platelet_count_for(visit, participant, actual, values, errors)
+    if errors:
+        raise ValidationError(errors)
+
+    preview = dataclasses.replace(
+        current, visits={**current.visits, visit.code: schedule.VisitRecord(actual_date=actual)}
+    )
+    status = next(
+        s.status for s in schedule.schedule_compute(preview, today=today) if s.code == visit.code
+    )
+    return _VisitEntry(participant=participant, values=values, status=status, platelet_count=count)
+
+
+def _order_errors(
+    code: str, actual: date, computed: Iterable[schedule.ScheduledVisit], errors: Errors
+) -> None:
+    """Visits are dated in protocol order: not before an earlier done visit, not after a later."""
+    position = protocol.VISIT_ORDER[code]
+    done = [s for s in computed if s.code != code and s.actual_date is not None]
+    earlier = [s for s in done if protocol.VISIT_ORDER[s.code] < position]
+    later = [s for s in done if protocol.VISIT_ORDER[s.code] > position]
+    latest_earlier = max(earlier, key=lambda s: s.actual_date, default=None)
+    earliest_later = min(later, key=lambda s: s.actual_date, default=None)
+    if latest_earlier is not None and actual < latest_earlier.actual_date:
+        _add(
+            errors,
+            "actual_date",
+            _("Visits are dated in protocol order: %(code)s cannot be before %(other)s (%(date)s).")
+            % {
+                "code": code,
+                "other": latest_earlier.code,
+                "date": latest_earlier.actual_date.isoformat(),
+            },
+        )
+    if earliest_later is not None and actual > earliest_later.actual_date:
+        _add(
+            errors,
+            "actual_date",
+            _("Visits are dated in protocol order: %(code)s cannot be after %(other)s (%(date)s).")
+            % {
+                "code": code,
+                "other": earliest_later.code,
+                "date": earliest_later.actual_date.isoformat(),
+            },
+        )
+
+
+def _platelet_count_for(
+    visit: Visit, participant: Any, actual: date | None, values: Mapping[str, Any], errors: Errors
+) -> PlateletCount | None:
+    """The stored count a visit's entry updates: its own, or an unscheduled one that day."""
+    if not any(name in values for name in PLATELET_FIELDS):
+        return None
+    platelets, grade = values.get("platelets"), values.get("who_bleeding_grade")
+    own = PlateletCount.objects.filter(visit=visit).order_by("sample_date").first()
+    if platelets is None:
+        if own is not None and "platelets" in values and "platelets" not in errors:
+            _add(
+                errors,
+                "platelets",
+                _("A recorded platelet count cannot be removed; correct its value instead."),
+            )
+        elif grade is not None:
+            _add(errors, "platelets", _("Give the platelet count the bleeding grade goes with."))
+        return own
+    if actual is None:
+        return own
+    same_day = (
+        PlateletCount.objects.filter(participant=participant, sample_date=actual)
+        .exclude(pk=own.pk if own else None)
+        .first()
+    )
+    if same_day is not None and (own is not None or same_day.visit_id not in (None, visit.pk)):
+        _add(
+            errors,
+            "actual_date",
+            _("Another platelet count is already recorded on %(date)s.")
+            % {"date": actual.isoformat()},
+        )
+    return own or same_day
+
+
+def visit_validate(*, visit: Visit, data: Mapping[str, Any], today: date | None = None) -> str:
+    """Check what visit_record would refuse, without writing anything.
+
+    Raises the same ValidationError visit_record would; otherwise returns the window status
+    the visit would have once recorded, so that a page can warn before saving a visit that
+    falls outside its window (`early` or `late`), which is allowed but a protocol deviation.
+    """
+    return _visit_prepare(visit=visit, data=data, today=today or timezone.localdate()).status
+
+
+@transaction.atomic
+def visit_record(
+    *,
+    visit: Visit,
+    user: Any,
+    data: Mapping[str, Any],
+    reason: str = "",
+    today: date | None = None,
+) -> bool:
+    """Enter or correct a visit: its date and the clinical data of its kind.
+
+    `data` holds `actual_date` and any of VISIT_FIELDS_BY_KIND[kind], including the platelet
+    count and WHO bleeding grade, which are stored as the visit's PlateletCount dated on the
+    visit. Refused: a date in the future, before consent, after withdrawal or out of protocol
+    order; a visit that is not expected; an infusion visit (recorded with its infusion);
+    numbers out of range. A visit outside its window is accepted (the checks flag it).
+    Entering a visit for the first time needs no reason; changing an entered or missed one
+    does. Returns whether anything was written.
+    """
+    today = today or timezone.localdate()
+    original = visit
+    visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    entry = _visit_prepare(visit=visit, data=data, today=today)
+    first_entry = visit.actual_date is None and not visit.missed
+    values = dict(entry.values)
+    platelets = {name: values.pop(name) for name in PLATELET_FIELDS if name in values}
+    for name, value in values.items():
+        setattr(visit, name, value)
+    visit.missed, visit.missed_reason = False, ""  # a visit entered late is no longer missed
+    history_reason = reason or (_("Visit entered") if first_entry else "")
+    changed = audited_save(visit, user=user, reason=history_reason)
+    if platelets.get("platelets") is not None:
+        count = entry.platelet_count or PlateletCount(
+            participant_id=visit.participant_id, sample_date=visit.actual_date
+        )
+        count.sample_date = visit.actual_date
+        count.visit = visit
+        count.platelets = platelets["platelets"]
+        count.who_bleeding_grade = platelets.get("who_bleeding_grade")
+        changed = audited_save(count, user=user, reason=reason) or changed
+    if changed:
+        participant_changed(participant_id=visit.participant_id, today=today)
+    original.refresh_from_db()
+    return changed
+
+
+@transaction.atomic
+def visit_mark_missed(
+    *,
+    visit: Visit,
+    user: Any,
+    missed_reason: str,
+    reason: str = "",
+    today: date | None = None,
+) -> bool:
+    """The site marks a visit missed, with the reason; the overdue flag resolves.
+
+    Not for an infusion (given late, or treatment is discontinued), nor for a visit that was
+    done, that is not expected, or whose window has not opened yet. Changing the reason of a
+    visit already marked missed needs a reason for change. Returns whether it wrote.
+    """
+    today = today or timezone.localdate()
+    original = visit
+    visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    if visit.definition.kind == protocol.KIND_INFUSION:
+        raise ValidationError(
+            _(
+                "An infusion is never marked missed: it is given late, or the investigator "
+                "discontinues treatment."
+            )
+        )
+    if visit.actual_date is not None:
+        raise ValidationError(
+            _("This visit was done on %(date)s; it cannot be marked missed.")
+            % {"date": visit.actual_date.isoformat()}
+        )
+    text = (missed_reason or "").strip()
+    if not text:
+        raise ValidationError({"missed_reason": _("Give the reason the visit was missed.")})
+    participant = _participant_loaded(visit.participant_id)
+    computed = {
+        s.code: s
+        for s in schedule.schedule_compute(
+            schedule_input(
+                participant, visits=participant.visits.all(), infusions=participant.infusions.all()
+            ),
+            today=today,
+        )
+    }[visit.code]
+    if computed.status == WindowStatus.NOT_EXPECTED:
+        raise ValidationError(_not_expected_message(participant))
+    if computed.window_start is not None and today < computed.window_start:
+        raise ValidationError(
+            _("The window of this visit opens on %(date)s; it cannot be marked missed before.")
+            % {"date": computed.window_start.isoformat()}
+        )
+    first = not visit.missed
+    visit.missed, visit.missed_reason = True, text
+    changed = audited_save(
+        visit, user=user, reason=reason or (_("Visit marked missed") if first else "")
+    )
+    if changed:
+        participant_changed(participant_id=visit.participant_id, today=today)
+    original.refresh_from_db()
+    return changed
+
+
+@transaction.atomic
+def platelet_record(
+    *,
+    participant: Any,
+    user: Any,
+    sample_date: date,
+    platelets: int,
+    who_bleeding_grade: int | None,
+    visit: Visit | None = None,
+    reason: str = "",
+    today: date | None = None,
+) -> PlateletCount:
+    """Record a platelet count (and WHO bleeding grade), at a visit or as an unscheduled result.
+
+    One count per participant and sample date: a second one for the same date updates the
+    first, which needs a reason for change. Refused: a count outside PLATELET_MIN..MAX, a
+    grade outside the WHO scale, a date in the future, before consent or after withdrawal.
+    """
+    from subjects.models import Participant
+
+    today = today or timezone.localdate()
+    participant = Participant.objects.get(pk=participant.pk)
+    errors: Errors = {}
+    day = _convert(PlateletCount, "sample_date", sample_date, errors)
+    count_value = _convert(PlateletCount, "platelets", platelets, errors)
+    grade = _convert(PlateletCount, "who_bleeding_grade", who_bleeding_grade, errors)
+    if day is None and "sample_date" not in errors:
+        _add(errors, "sample_date", _("Give the date the sample was taken."))
+    if count_value is None and "platelets" not in errors:
+        _add(errors, "platelets", _("Give the platelet count."))
+    for name, value in (("platelets", count_value), ("who_bleeding_grade", grade)):
+        message = range_error(name, value)
+        if message:
+            _add(errors, name, message)
+    if day is not None:
+        _date_errors(participant, day, field="sample_date", today=today, errors=errors)
+    if visit is not None and visit.participant_id != participant.pk:
+        _add(errors, NON_FIELD_ERRORS, _("The visit belongs to another participant."))
+    if errors:
+        raise ValidationError(errors)
+    count = PlateletCount.objects.select_for_update().filter(
+        participant=participant, sample_date=day
+    ).first() or PlateletCount(participant=participant, sample_date=day)
+    count.platelets = count_value
+    count.who_bleeding_grade = grade
+    if visit is not None:
+        count.visit = visit
+    if audited_save(count, user=user, reason=reason):
+        participant_changed(participant_id=participant.pk, today=today)
+    return count

@@ -141,19 +141,24 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A save must not hang when the broker is down: give up quickly and let the next run catch up.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+# The schedule (beat): the checks hourly, a full pass nightly, then the digest of new flags.
+# A run queued while no worker was up expires instead of piling up: the next one catches up.
 CELERY_BEAT_SCHEDULE = {
     "checks-hourly": {
         "task": "safety.tasks.checks_run_all",
         "schedule": crontab(minute=protocol.CHECKS_HOURLY_MINUTE),
+        "options": {"expires": 55 * 60},
     },
     "checks-nightly-full-pass": {
         "task": "safety.tasks.checks_run_all",
         "schedule": crontab(minute=0, hour=protocol.CHECKS_NIGHTLY_HOUR),
         "kwargs": {"full": True},
+        "options": {"expires": 6 * 60 * 60},
     },
     "flags-daily-digest": {
         "task": "safety.tasks.flags_send_digest",
         "schedule": crontab(minute=30, hour=protocol.CHECKS_NIGHTLY_HOUR),
+        "options": {"expires": 6 * 60 * 60},
     },
 }
 

@@ -1,0 +1,459 @@
+"""The data exchange contract of protocol section 7, as data.
+
+One `Dataset` per file, its columns in file order: first the minimum the protocol lists
+(names are a contract: monitors, statisticians and import files rely on them), then the
+extra columns this system adds after them. The export writes these columns, the data
+dictionary describes them, and the importer reads the ones that are not derived.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+from itp_trial import protocol
+from safety.models import ActionTaken, FlagKind, FlagStatus, Outcome, Relationship, SeriousCriterion
+from subjects.models import ParticipantStatus, Sex, WithdrawalReason
+from visits.models import WindowStatus
+from visits.response import CATEGORIES
+
+TEXT = "text"
+INTEGER = "integer"
+DECIMAL = "decimal"
+DATE = "date"
+DATETIME = "datetime"
+TIME = "time"
+BOOLEAN = "boolean"
+CODE = "code"  # one of `allowed`
+CODES = "codes"  # any of `allowed`, ';'-separated
+
+TYPE_FORMATS = {
+    TEXT: "UTF-8 text",
+    INTEGER: "whole number",
+    DECIMAL: "decimal number, point as separator",
+    DATE: "YYYY-MM-DD",
+    DATETIME: "ISO 8601 with offset, e.g. 2026-03-01T14:30:00+08:00",
+    TIME: "HH:MM[:SS]",
+    BOOLEAN: "Y or N",
+    CODE: "one of the allowed values",
+    CODES: "allowed values separated by ;",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    label: Any
+    type: str = TEXT
+    unit: str = ""
+    allowed: tuple[str, ...] = ()
+    range: str = ""  # documented in the dictionary; the services enforce it
+    derived: bool = False  # computed by the system: exported, ignored on import
+    required: bool = False  # on import: the header must have it and the cell must be filled
+    past: bool = False  # on import: a date that cannot be in the future
+
+    @property
+    def allowed_values(self) -> str:
+        if self.allowed:
+            return "|".join(self.allowed)
+        if self.type == BOOLEAN:
+            return "Y|N"
+        return self.range
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    label: Any
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]  # the natural key of a row
+    importable: bool = True
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.csv"
+
+    @property
+    def header(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def raw_columns(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if not c.derived)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _values(choices: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in choices.values)
+
+
+def _d(name: str, label: Any, type_: str = TEXT, **kwargs: Any) -> Column:
+    return Column(name, label, type_, derived=True, **kwargs)
+
+
+SUBJECT = Column("subject_id", _("Subject ID"), required=True)
+VISIT_CODES = protocol.VISIT_CODES
+INFUSION_NUMBER_RANGE = f"1 to {protocol.INFUSION_COUNT}"
+PLATELET_RANGE = f"{protocol.PLATELET_MIN} to {protocol.PLATELET_MAX}"
+PLATELET_UNIT = "10^9/L"
+
+
+def _range(low: Any, high: Any) -> str:
+    return f"{low} to {high}"
+
+
+_VITAL_LABELS = {
+    "": (_("systolic BP"), _("diastolic BP"), _("heart rate"), _("temperature")),
+    "pre_": (
+        _("systolic BP before"),
+        _("diastolic BP before"),
+        _("heart rate before"),
+        _("temperature before"),
+    ),
+    "post_": (
+        _("systolic BP after"),
+        _("diastolic BP after"),
+        _("heart rate after"),
+        _("temperature after"),
+    ),
+}
+
+
+def _vital_columns(prefix: str) -> tuple[Column, ...]:
+    """Blood pressure, heart rate and temperature, named as the model fields are."""
+    r = protocol.VITAL_RANGES
+    systolic, diastolic, heart_rate, temperature = _VITAL_LABELS[prefix]
+    return (
+        Column(f"{prefix}systolic_bp", systolic, INTEGER, "mmHg", range=_range(*r["systolic_bp"])),
+        Column(
+            f"{prefix}diastolic_bp", diastolic, INTEGER, "mmHg", range=_range(*r["diastolic_bp"])
+        ),
+        Column(f"{prefix}heart_rate", heart_rate, INTEGER, "/min", range=_range(*r["heart_rate"])),
+        Column(
+            f"{prefix}temperature_c", temperature, DECIMAL, "°C", range=_range(*r["temperature_c"])
+        ),
+    )
+
+
+SUBJECTS = Dataset(
+    "subjects",
+    _("Participants"),
+    (
+        SUBJECT,
+        Column("screening_number", _("Screening number"), required=True),
+        Column("sex", _("Sex"), CODE, allowed=_values(Sex), required=True),
+        Column("birth_date", _("Date of birth"), DATE, required=True, past=True),
+        Column("consent_date", _("Consent date"), DATE, required=True, past=True),
+        Column("planned_first_infusion_date", _("Planned date of infusion 1"), DATE),
+        Column("treatment_discontinued_date", _("Treatment discontinued on"), DATE, past=True),
+        Column("treatment_discontinued_reason", _("Reason for discontinuing treatment")),
+        Column("withdrawal_date", _("Withdrawal date"), DATE, past=True),
+        Column(
+            "withdrawal_reason", _("Withdrawal reason"), CODE, allowed=_values(WithdrawalReason)
+        ),
+        _d("age_at_consent", _("Age at consent"), INTEGER, unit="years"),
+        _d("status", _("Status"), CODE, allowed=_values(ParticipantStatus)),
+        _d("baseline_platelets", _("Baseline platelets"), INTEGER, unit=PLATELET_UNIT),
+        _d("best_response", _("Best overall response"), CODE, allowed=CATEGORIES),
+        _d("time_to_response_days", _("Time to response"), INTEGER, unit="days"),
+        # Extra columns: the rest of the screening CRF, so that an export imports back whole.
+        Column("consent_version", _("Consent form version"), required=True),
+        Column("guardian_consent", _("Guardian consent signed"), BOOLEAN),
+        Column("child_assent", _("Child assent obtained"), BOOLEAN),
+        Column("itp_diagnosis_date", _("ITP diagnosis date"), DATE, past=True),
+        Column("prior_therapies", _("Prior ITP therapies")),
+        Column("splenectomy", _("Splenectomy"), BOOLEAN),
+        Column("splenectomy_date", _("Splenectomy date"), DATE, past=True),
+        Column("height_cm", _("Height"), DECIMAL, "cm", range=_range(*protocol.HEIGHT_RANGE_CM)),
+        Column("withdrawal_detail", _("Withdrawal details")),
+        _d("enrolled_on", _("Date the enrolment was recorded"), DATE),
+    ),
+    key=("subject_id",),
+)
+
+ELIGIBILITY = Dataset(
+    "eligibility",
+    _("Eligibility answers"),
+    (
+        SUBJECT,
+        Column(
+            "criterion",
+            _("Criterion"),
+            CODE,
+            allowed=tuple(c.code for c in protocol.CRITERIA),
+            required=True,
+        ),
+        Column("met", _("Met"), BOOLEAN, required=True),
+    ),
+    key=("subject_id", "criterion"),
+)
+
+VISITS = Dataset(
+    "visits",
+    _("Visits"),
+    (
+        SUBJECT,
+        Column("visit_code", _("Visit"), CODE, allowed=VISIT_CODES, required=True),
+        Column("actual_date", _("Visit date"), DATE, past=True),
+        Column("missed", _("Missed"), BOOLEAN),
+        Column("missed_reason", _("Reason the visit was missed")),
+        _d("target_date", _("Target date"), DATE),
+        _d("window_start", _("Window start"), DATE),
+        _d("window_end", _("Window end"), DATE),
+        _d("window_status", _("Window status"), CODE, allowed=_values(WindowStatus)),
+        _d("study_day", _("Study day"), INTEGER, unit="day"),
+        # Extra columns: the rest of the visit CRF.
+        Column("weight_kg", _("Weight"), DECIMAL, "kg", range=_range(*protocol.WEIGHT_RANGE_KG)),
+        Column("height_cm", _("Height"), DECIMAL, "cm", range=_range(*protocol.HEIGHT_RANGE_CM)),
+        *_vital_columns(""),
+        Column(
+            "respiratory_rate",
+            _("respiratory rate"),
+            INTEGER,
+            "/min",
+            range=_range(*protocol.VITAL_RANGES["respiratory_rate"]),
+        ),
+        Column("physical_exam_normal", _("Physical examination normal"), BOOLEAN),
+        Column("physical_exam_findings", _("Abnormal findings")),
+        Column("new_adverse_event", _("Any new adverse event since the last visit"), BOOLEAN),
+        Column("medication_change", _("Any change of medication since the last visit"), BOOLEAN),
+    ),
+    key=("subject_id", "visit_code"),
+)
+
+INFUSIONS = Dataset(
+    "infusions",
+    _("Infusions"),
+    (
+        SUBJECT,
+        Column(
+            "infusion_number",
+            _("Infusion number"),
+            INTEGER,
+            range=INFUSION_NUMBER_RANGE,
+            required=True,
+        ),
+        Column("infusion_date", _("Infusion date"), DATE, required=True, past=True),
+        Column(
+            "dosing_weight_kg",
+            _("Dosing weight"),
+            DECIMAL,
+            "kg",
+            range=_range(protocol.DOSING_WEIGHT_MIN_KG, protocol.DOSING_WEIGHT_MAX_KG),
+            required=True,
+        ),
+        Column("actual_cells", _("Actual cells infused"), INTEGER, "cells", required=True),
+        Column("lot_number", _("Product lot"), required=True),
+        Column(
+            "viability_pct",
+            _("Viability"),
+            DECIMAL,
+            "%",
+            range=_range(protocol.VIABILITY_MIN_PCT, protocol.VIABILITY_MAX_PCT),
+        ),
+        Column(
+            "volume_ml",
+            _("Volume"),
+            DECIMAL,
+            "mL",
+            range=_range(0, protocol.INFUSION_VOLUME_MAX_ML),
+        ),
+        Column("reaction", _("Infusion reaction"), BOOLEAN),
+        Column("interrupted", _("Infusion interrupted"), BOOLEAN),
+        _d("dose_per_kg", _("Dose per kg"), INTEGER, unit="cells/kg"),
+        _d("planned_cells", _("Planned cells"), INTEGER, unit="cells"),
+        _d("deviation_pct", _("Deviation from the planned dose"), DECIMAL, unit="%"),
+        _d("dose_deviation", _("Dose deviation"), BOOLEAN),
+        # Extra columns: the rest of the infusion CRF.
+        Column("start_time", _("Start time"), TIME),
+        Column("end_time", _("End time"), TIME),
+        *_vital_columns("pre_"),
+        *_vital_columns("post_"),
+    ),
+    key=("subject_id", "infusion_number"),
+)
+
+PLATELETS = Dataset(
+    "platelets",
+    _("Platelet counts"),
+    (
+        SUBJECT,
+        Column("sample_date", _("Sample date"), DATE, required=True, past=True),
+        Column(
+            "platelets_10e9_l",
+            _("Platelet count"),
+            INTEGER,
+            PLATELET_UNIT,
+            range=PLATELET_RANGE,
+            required=True,
+        ),
+        Column(
+            "who_bleeding_grade",
+            _("WHO bleeding grade"),
+            INTEGER,
+            range=_range(protocol.WHO_BLEEDING_MIN, protocol.WHO_BLEEDING_MAX),
+        ),
+        Column(
+            "visit_code",
+            _("Visit (UNS: unscheduled)"),
+            CODE,
+            allowed=(*VISIT_CODES, protocol.UNSCHEDULED_VISIT_CODE),
+            required=True,
+        ),
+        _d("study_day", _("Study day"), INTEGER, unit="day"),
+        _d("evaluable", _("Evaluable"), BOOLEAN),
+        _d(
+            "category", _("Response category (empty for baseline counts)"), CODE, allowed=CATEGORIES
+        ),
+    ),
+    key=("subject_id", "sample_date"),
+)
+
+ADVERSE_EVENTS = Dataset(
+    "adverse_events",
+    _("Adverse events"),
+    (
+        SUBJECT,
+        Column("ae_number", _("AE number"), INTEGER, required=True),
+        Column("term", _("Term (CTCAE v5.0)"), required=True),
+        Column("onset_date", _("Onset date"), DATE, required=True, past=True),
+        Column("end_date", _("End date"), DATE, past=True),
+        Column("ongoing", _("Ongoing"), BOOLEAN),
+        Column(
+            "ctcae_grade",
+            _("CTCAE grade"),
+            INTEGER,
+            range=_range(protocol.CTCAE_GRADE_MIN, protocol.CTCAE_GRADE_MAX),
+            required=True,
+        ),
+        Column("serious", _("Serious"), BOOLEAN),
+        Column(
+            "serious_criteria", _("Seriousness criteria"), CODES, allowed=_values(SeriousCriterion)
+        ),
+        Column(
+            "relationship",
+            _("Relationship to MSC"),
+            CODE,
+            allowed=_values(Relationship),
+            required=True,
+        ),
+        Column("related_infusion", _("Related infusion"), INTEGER, range=INFUSION_NUMBER_RANGE),
+        Column("action_taken", _("Action taken"), CODE, allowed=_values(ActionTaken)),
+        Column("outcome", _("Outcome"), CODE, allowed=_values(Outcome), required=True),
+        Column("awareness_at", _("Site aware at"), DATETIME, required=True),
+        Column("reported_at", _("Reported at"), DATETIME),
+        _d("report_due_at", _("Report due at (serious events)"), DATETIME),
+        _d("treatment_emergent", _("Treatment-emergent"), BOOLEAN),
+    ),
+    key=("subject_id", "ae_number"),
+)
+
+CONMEDS = Dataset(
+    "conmeds",
+    _("Concomitant medications"),
+    (
+        SUBJECT,
+        Column("drug", _("Drug"), required=True),
+        Column("indication", _("Indication"), required=True),
+        Column("start_date", _("Start date"), DATE, required=True, past=True),
+        Column("end_date", _("End date"), DATE, past=True),
+        Column("rescue", _("Rescue therapy"), BOOLEAN),
+        # Extra column.
+        Column("dose", _("Dose")),
+    ),
+    key=("subject_id", "drug", "start_date"),
+)
+
+FLAGS = Dataset(
+    "flags",
+    _("Flags"),
+    (
+        SUBJECT,
+        _d("kind", _("Kind"), CODE, allowed=_values(FlagKind)),
+        _d("visit_code", _("Visit"), CODE, allowed=VISIT_CODES),
+        _d("raised_at", _("Raised at"), DATETIME),
+        _d("resolved_at", _("Resolved at"), DATETIME),
+        _d("status", _("Status"), CODE, allowed=_values(FlagStatus)),
+        _d("detail", _("Detail")),
+        # Extra columns.
+        _d("ae_number", _("AE number"), INTEGER),
+        _d("acknowledged_at", _("Acknowledged at"), DATETIME),
+        _d("acknowledged_by", _("Acknowledged by")),
+        _d("acknowledgement_comment", _("Acknowledgement comment")),
+    ),
+    key=("subject_id", "kind", "visit_code", "ae_number"),
+    importable=False,
+)
+
+AUDIT_ACTIONS = ("created", "changed", "deleted", "exported", "imported")
+
+AUDIT_TRAIL = Dataset(
+    "audit_trail",
+    _("Audit trail"),
+    (
+        Column("timestamp", _("When"), DATETIME),
+        Column("user", _("User")),
+        Column("action", _("Action"), CODE, allowed=AUDIT_ACTIONS),
+        Column("dataset", _("Dataset")),
+        Column("subject_id", _("Subject ID")),
+        Column("record", _("Record (its natural key within the participant)")),
+        Column("field", _("Field (the column name where the field is exported)")),
+        Column("old_value", _("Old value")),
+        Column("new_value", _("New value")),
+        Column("reason", _("Reason for change")),
+    ),
+    key=(),
+    importable=False,
+)
+
+DATASETS: tuple[Dataset, ...] = (
+    SUBJECTS,
+    ELIGIBILITY,
+    VISITS,
+    INFUSIONS,
+    PLATELETS,
+    ADVERSE_EVENTS,
+    CONMEDS,
+    FLAGS,
+    AUDIT_TRAIL,
+)
+DATASETS_BY_NAME: dict[str, Dataset] = {d.name: d for d in DATASETS}
+IMPORTABLE: tuple[Dataset, ...] = tuple(d for d in DATASETS if d.importable)
+
+DICTIONARY_FILENAME = "data_dictionary.csv"
+MANIFEST_FILENAME = "manifest.csv"
+DICTIONARY_HEADER = [
+    "dataset",
+    "column",
+    "label",
+    "type",
+    "unit",
+    "allowed_values",
+    "derived",
+    "imported",
+]
+MANIFEST_HEADER = ["file", "rows", "sha256", "exported_at", "exported_by"]
+
+
+def dictionary_rows() -> list[list[Any]]:
+    """The data dictionary: one row per column of every dataset, with its format."""
+    rows = []
+    for dataset in DATASETS:
+        for column in dataset.columns:
+            rows.append(
+                [
+                    dataset.name,
+                    column.name,
+                    str(column.label),
+                    column.type,
+                    column.unit,
+                    column.allowed_values,
+                    column.derived,
+                    dataset.importable and not column.derived,
+                ]
+            )
+    return rows

@@ -1,0 +1,186 @@
+"""CSV import of the contract datasets: parsed, applied through the services, all or nothing.
+
+`import_files` reads every file, then applies the rows in dependency order inside one
+transaction: participants are screened before their eligibility, enrolled before their
+infusions, their treatment discontinued after the infusions, visits and counts entered
+after that, and withdrawals come last (nothing new can be recorded after one). Every
+refusal is collected with its file, row and column; if there is any, or for a preview,
+the transaction is rolled back and nothing is saved.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from itp_trial import protocol
+
+from .. import datasets
+from ..models import DataImport
+from . import clinical, subjects
+from .parse import Issue, ParsedRow, parse_file
+from .run import CHANGED, NEW, UNCHANGED, Outcome, Run
+
+IMPORT_ORDER: tuple[str, ...] = (
+    "subjects",
+    "eligibility",
+    "visits",
+    "infusions",
+    "platelets",
+    "adverse_events",
+    "conmeds",
+)
+assert set(IMPORT_ORDER) == {d.name for d in datasets.IMPORTABLE}
+SCREENING_CODE = next(v.code for v in protocol.VISITS if v.kind == protocol.KIND_SCREENING)
+
+__all__ = ["CHANGED", "IMPORT_ORDER", "NEW", "UNCHANGED", "ImportResult", "Issue", "import_files"]
+
+
+@dataclass
+class ImportResult:
+    issues: list[Issue] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    applied: bool = False
+    record: DataImport | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues
+
+    @property
+    def needs_reason(self) -> bool:
+        return any(o.action == CHANGED and o.needs_reason for o in self.outcomes)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per file: how many rows are new, changed and unchanged."""
+        result: dict[str, Counter] = {}
+        for outcome in self.outcomes:
+            result.setdefault(outcome.file, Counter())[outcome.action] += 1
+        return {
+            file: {action: counter[action] for action in (NEW, CHANGED, UNCHANGED)}
+            for file, counter in result.items()
+        }
+
+
+def _decode(name: str, content: bytes | str) -> tuple[str | None, Issue | None]:
+    if isinstance(content, str):
+        return content, None
+    try:
+        return content.decode("utf-8-sig"), None
+    except UnicodeDecodeError as error:
+        return None, Issue(
+            f"{name}.csv",
+            None,
+            None,
+            "",
+            _("The file is not UTF-8 (byte %(at)s).") % {"at": error.start},
+        )
+
+
+def _duplicates(rows: list[ParsedRow]) -> list[Issue]:
+    seen: dict[tuple[Any, ...], ParsedRow] = {}
+    issues = []
+    for row in rows:
+        key = row.key()
+        if key in seen:
+            row.ok = False
+            issues.append(
+                row.issue(
+                    "",
+                    _("Same %(key)s as row %(row)s.")
+                    % {"key": " + ".join(row.dataset.key), "row": seen[key].row},
+                )
+            )
+        else:
+            seen[key] = row
+    return issues
+
+
+def import_files(
+    *,
+    files: Mapping[str, bytes | str],
+    user: Any,
+    reason: str = "",
+    preview: bool = False,
+    reason_later: bool = False,
+    source: str = "",
+    today: date | None = None,
+) -> ImportResult:
+    """Import contract files ({dataset name: content}) as `user`, all or nothing.
+
+    With `preview` everything is judged by the services and then rolled back. With
+    `reason_later` (a preview whose confirmation will ask for it) a change needing a reason
+    is not refused for want of one. A confirmed import is recorded as a DataImport.
+    """
+    today = today or timezone.localdate()
+    result = ImportResult()
+    parsed: dict[str, list[ParsedRow]] = {}
+    for name, content in files.items():
+        if name not in IMPORT_ORDER:
+            result.issues.append(
+                Issue(f"{name}.csv", None, None, "", _("This dataset cannot be imported."))
+            )
+            continue
+        text, issue = _decode(name, content)
+        if issue is not None:
+            result.issues.append(issue)
+            continue
+        rows, header_issues = parse_file(datasets.DATASETS_BY_NAME[name], text, today=today)
+        result.issues.extend(header_issues)
+        result.issues.extend(_duplicates(rows))
+        for row in rows:
+            result.issues.extend(row.issues)
+        parsed[name] = rows
+
+    def good(name: str) -> list[ParsedRow]:
+        return [row for row in parsed.get(name, []) if row.ok]
+
+    run = Run(user=user, reason=reason, today=today, reason_later=reason_later)
+    for row in parsed.get("subjects", []):
+        if not row.ok and "subject_id" in row.values:
+            run.refused_subjects[row.values["subject_id"]] = row
+    # A new participant is screened on V1's date when visits.csv gives it.
+    screening_dates = {
+        row.values["subject_id"]: row.values["actual_date"]
+        for row in good("visits")
+        if row.values["visit_code"] == SCREENING_CODE and row.values.get("actual_date")
+    }
+    with transaction.atomic():
+        people = good("subjects")
+        subjects.subjects_screen(run, people, screening_dates=screening_dates)
+        subjects.eligibility_apply(run, good("eligibility"))
+        subjects.subjects_enrol(run, people)
+        clinical.infusions_apply(run, good("infusions"))
+        subjects.subjects_discontinue(run, people)
+        clinical.visits_apply(run, good("visits"))
+        clinical.platelets_apply(run, good("platelets"))
+        clinical.conmeds_apply(run, good("conmeds"))
+        clinical.adverse_events_apply(run, good("adverse_events"))
+        subjects.subjects_withdraw(run, people)
+        result.issues.extend(run.issues)
+        result.outcomes = run.outcomes
+        if result.issues or preview:
+            transaction.set_rollback(True)
+        else:
+            result.record = DataImport.objects.create(
+                imported_by=user if getattr(user, "is_authenticated", False) else None,
+                files=",".join(f"{name}.csv" for name in IMPORT_ORDER if name in parsed)[:300],
+                reason=run.reason,
+                summary={"source": source, "counts": result.counts()},
+            )
+            result.applied = True
+    result.issues.sort(key=_issue_order)
+    return result
+
+
+def _issue_order(issue: Issue) -> tuple[int, int, int]:
+    name = issue.file.removesuffix(".csv")
+    position = IMPORT_ORDER.index(name) if name in IMPORT_ORDER else len(IMPORT_ORDER)
+    return position, issue.row or 0, issue.line or 0

@@ -1,0 +1,344 @@
+"""The clinical files applied through their services: infusions, visits, counts, safety.
+
+A row is compared with what is stored under its natural key: a row equal to it writes
+nothing (importing the same file twice adds no history), a new record is created, and a
+changed value is written through the same service as a form, with the import's reason.
+A visit entered for the first time needs no reason, as on its page; a correction does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from infusions.models import Infusion
+from infusions.services import infusion_record
+from itp_trial import protocol
+from safety.models import AdverseEvent, ConcomitantMedication
+from safety.services import adverse_event_record, conmed_record, serious_criteria_codes
+from subjects.models import Participant
+from visits.models import PlateletCount, Visit
+from visits.services import (
+    VISIT_FIELDS_BY_KIND,
+    platelet_record,
+    visit_mark_missed,
+    visit_record,
+)
+
+from .. import datasets
+from .parse import ParsedRow
+from .run import CHANGED, Run, given_values, is_empty
+
+Rows = Sequence[ParsedRow]
+
+
+def _columns(dataset: datasets.Dataset) -> tuple[str, ...]:
+    """The raw columns of a dataset besides its natural key: what a service is given."""
+    return tuple(c.name for c in dataset.raw_columns if c.name not in dataset.key)
+
+
+INFUSION_COLUMNS = _columns(datasets.INFUSIONS)
+
+
+def infusions_apply(run: Run, rows: Rows) -> None:
+    for row in sorted(rows, key=lambda r: (r.values["subject_id"], r.values["infusion_number"])):
+        participant = run.participant(row)
+        if participant is None:
+            continue
+        number = row.values["infusion_number"]
+        stored = Infusion.objects.filter(participant=participant, number=number).first()
+        data = given_values(row, INFUSION_COLUMNS)
+        previous = {name: getattr(stored, name) for name in data} if stored else None
+        action = run.outcome(
+            row, f"{participant.subject_id} INF{number}", stored=previous, new=data
+        )
+        if run.may_write(action):
+            run.call(
+                row,
+                lambda p=participant, number=number, data=data: infusion_record(
+                    participant=p,
+                    user=run.user,
+                    number=number,
+                    data=data,
+                    reason=run.service_reason,
+                    today=run.today,
+                ),
+                columns={"number": "infusion_number"},
+                default_column="infusion_number",
+            )
+
+
+# What the visit CRF holds besides the date and whether it was missed.
+VISIT_CRF_COLUMNS = tuple(
+    name
+    for name in _columns(datasets.VISITS)
+    if name not in ("actual_date", "missed", "missed_reason")
+)
+
+
+def _visit_infusion_row(run: Run, row: ParsedRow, participant: Participant, visit: Visit) -> None:
+    """An infusion visit is done by its infusion: its row is checked, never written."""
+    number = visit.definition.infusion_number
+    actual = row.values.get("actual_date")
+    if row.values.get("missed"):
+        run.issue(
+            row,
+            "missed",
+            _(
+                "An infusion is never marked missed: it is given late, or the investigator "
+                "discontinues treatment."
+            ),
+        )
+    infusion = Infusion.objects.filter(participant=participant, number=number).first()
+    if actual is not None:
+        if infusion is None:
+            run.issue(
+                row,
+                "actual_date",
+                _("Infusion %(n)s is not recorded: give it in infusions.csv.") % {"n": number},
+            )
+        elif infusion.infusion_date != actual:
+            run.issue(
+                row,
+                "actual_date",
+                _("%(code)s is done on the date of infusion %(n)s, %(date)s.")
+                % {"code": visit.code, "n": number, "date": infusion.infusion_date.isoformat()},
+            )
+    for name in VISIT_CRF_COLUMNS:
+        if not is_empty(row.values.get(name)):
+            run.issue(row, name, _("Entered with the infusion, in infusions.csv."))
+    run.outcome(row, f"{participant.subject_id} {visit.code}", stored={}, new={})
+
+
+def visits_apply(run: Run, rows: Rows) -> None:
+    def order(row: ParsedRow) -> tuple[str, int]:
+        return row.values["subject_id"], protocol.VISIT_ORDER[row.values["visit_code"]]
+
+    for row in sorted(rows, key=order):
+        participant = run.participant(row)
+        if participant is None:
+            continue
+        visit = Visit.objects.get(participant=participant, code=row.values["visit_code"])
+        if visit.definition.kind == protocol.KIND_INFUSION:
+            _visit_infusion_row(run, row, participant, visit)
+            continue
+        record = f"{participant.subject_id} {visit.code}"
+        actual = row.values.get("actual_date")
+        missed = bool(row.values.get("missed"))
+        missed_reason = row.values.get("missed_reason") or ""
+        allowed = VISIT_FIELDS_BY_KIND[visit.definition.kind]
+        crf = {n: row.values[n] for n in VISIT_CRF_COLUMNS if n in row.values}
+        refused = False
+        for name, value in crf.items():
+            if name not in allowed and not is_empty(value):
+                run.issue(row, name, _("Not entered at %(code)s.") % {"code": visit.code})
+                refused = True
+        if not missed and missed_reason:
+            run.issue(row, "missed_reason", _("Only a missed visit has a reason for missing."))
+            refused = True
+        if refused:
+            continue
+
+        if missed:
+            if actual is not None or any(not is_empty(v) for v in crf.values()):
+                run.issue(
+                    row, "missed", _("A missed visit has no date and no data: it was not done.")
+                )
+                continue
+            stored = {"missed": visit.missed, "missed_reason": visit.missed_reason}
+            first = not visit.missed and visit.actual_date is None
+            action = run.outcome(
+                row,
+                record,
+                stored=None if first else stored,
+                new={"missed": True, "missed_reason": missed_reason},
+            )
+            if run.may_write(action):
+                run.call(
+                    row,
+                    lambda v=visit, why=missed_reason, action=action: visit_mark_missed(
+                        visit=v,
+                        user=run.user,
+                        missed_reason=why,
+                        reason=run.service_reason if action == CHANGED else "",
+                        today=run.today,
+                    ),
+                    default_column="missed",
+                )
+        elif actual is not None:
+            data = {"actual_date": actual, **{n: v for n, v in crf.items() if n in allowed}}
+            first = visit.actual_date is None and not visit.missed
+            stored = {name: getattr(visit, name) for name in data}
+            if "missed" in row.values:
+                stored["missed"] = visit.missed
+            new = {**data, **({"missed": False} if "missed" in row.values else {})}
+            action = run.outcome(row, record, stored=None if first else stored, new=new)
+            if run.may_write(action):
+                run.call(
+                    row,
+                    lambda v=visit, data=data, action=action: visit_record(
+                        visit=v,
+                        user=run.user,
+                        data=data,
+                        reason=run.service_reason if action == CHANGED else "",
+                        today=run.today,
+                    ),
+                    default_column="actual_date",
+                )
+        elif visit.actual_date is not None or visit.missed:
+            run.issue(
+                row,
+                "actual_date",
+                _("%(code)s is recorded: a visit cannot be cleared by an import.")
+                % {"code": visit.code},
+            )
+        else:
+            run.outcome(row, record, stored={}, new={})
+
+
+def platelets_apply(run: Run, rows: Rows) -> None:
+    unscheduled = protocol.UNSCHEDULED_VISIT_CODE
+    for row in sorted(rows, key=lambda r: (r.values["subject_id"], r.values["sample_date"])):
+        participant = run.participant(row)
+        if participant is None:
+            continue
+        day, code = row.values["sample_date"], row.values["visit_code"]
+        visit = None
+        if code != unscheduled:
+            visit = Visit.objects.get(participant=participant, code=code)
+        stored = (
+            PlateletCount.objects.select_related("visit")
+            .filter(participant=participant, sample_date=day)
+            .first()
+        )
+        new = {
+            name: row.values[name]
+            for name in ("platelets_10e9_l", "who_bleeding_grade", "visit_code")
+            if name in row.values
+        }
+        previous = None
+        if stored is not None:
+            previous = {
+                "platelets_10e9_l": stored.platelets,
+                "who_bleeding_grade": stored.who_bleeding_grade,
+                "visit_code": stored.visit.code if stored.visit else unscheduled,
+            }
+            if stored.visit is not None and code == unscheduled:
+                run.issue(
+                    row,
+                    "visit_code",
+                    _("The count was entered at %(code)s; it cannot become unscheduled.")
+                    % {"code": stored.visit.code},
+                )
+                continue
+        action = run.outcome(
+            row, f"{participant.subject_id} {day.isoformat()}", stored=previous, new=new
+        )
+        grade = row.values.get(
+            "who_bleeding_grade", stored.who_bleeding_grade if stored is not None else None
+        )
+        if run.may_write(action):
+            run.call(
+                row,
+                lambda p=participant, day=day, grade=grade, visit=visit, row=row: platelet_record(
+                    participant=p,
+                    user=run.user,
+                    sample_date=day,
+                    platelets=row.values["platelets_10e9_l"],
+                    who_bleeding_grade=grade,
+                    visit=visit,
+                    reason=run.service_reason,
+                    today=run.today,
+                ),
+                columns={"platelets": "platelets_10e9_l", "visit": "visit_code"},
+            )
+
+
+AE_COLUMNS = _columns(datasets.ADVERSE_EVENTS)
+
+
+def adverse_events_apply(run: Run, rows: Rows) -> None:
+    for row in sorted(rows, key=lambda r: (r.values["subject_id"], r.values["ae_number"])):
+        participant = run.participant(row)
+        if participant is None:
+            continue
+        number = row.values["ae_number"]
+        given = given_values(row, AE_COLUMNS)
+        if given.get("action_taken") == "":
+            del given["action_taken"]  # the model's default, none
+        if "serious_criteria" in given:
+            given["serious_criteria"] = ";".join(serious_criteria_codes(given["serious_criteria"]))
+        stored = (
+            AdverseEvent.objects.select_related("related_infusion")
+            .filter(participant=participant, ae_number=number)
+            .first()
+        )
+        previous = None
+        if stored is not None:
+            previous = {name: getattr(stored, name) for name in given}
+            previous["related_infusion"] = (
+                stored.related_infusion.number if stored.related_infusion else None
+            )
+        action = run.outcome(
+            row, f"{participant.subject_id} AE{number}", stored=previous, new=given
+        )
+        data = dict(given)
+        if data.get("related_infusion") is not None:
+            infusion = Infusion.objects.filter(
+                participant=participant, number=data["related_infusion"]
+            ).first()
+            if infusion is None:
+                run.issue(
+                    row,
+                    "related_infusion",
+                    _("Infusion %(n)s of %(id)s is not recorded.")
+                    % {"n": data["related_infusion"], "id": participant.subject_id},
+                )
+                continue
+            data["related_infusion"] = infusion
+        if run.may_write(action):
+            run.call(
+                row,
+                lambda p=participant, number=number, data=data: adverse_event_record(
+                    participant=p,
+                    user=run.user,
+                    data=data,
+                    ae_number=number,
+                    reason=run.service_reason,
+                ),
+            )
+
+
+CONMED_COLUMNS = _columns(datasets.CONMEDS) + ("drug", "start_date")
+
+
+def conmeds_apply(run: Run, rows: Rows) -> None:
+    def order(row: ParsedRow) -> tuple[Any, ...]:
+        return row.values["subject_id"], row.values["start_date"], row.values["drug"]
+
+    for row in sorted(rows, key=order):
+        participant = run.participant(row)
+        if participant is None:
+            continue
+        drug, start = row.values["drug"], row.values["start_date"]
+        stored = ConcomitantMedication.objects.filter(
+            participant=participant, drug=drug, start_date=start
+        ).first()
+        data = given_values(row, CONMED_COLUMNS)
+        previous = {name: getattr(stored, name) for name in data} if stored else None
+        record = f"{participant.subject_id} {drug} {start.isoformat()}"
+        action = run.outcome(row, record, stored=previous, new=data)
+        if run.may_write(action):
+            run.call(
+                row,
+                lambda p=participant, data=data, stored=stored: conmed_record(
+                    participant=p,
+                    user=run.user,
+                    data=data,
+                    conmed=stored,
+                    reason=run.service_reason,
+                    today=run.today,
+                ),
+            )

@@ -1,0 +1,236 @@
+"""Reading a contract CSV: the header checked, every cell parsed to its column's type.
+
+Nothing here touches the database. A cell that does not parse is reported with its file,
+row and column, and its row is not passed on to the services (so that one mistake is
+reported once). Rows are numbered from 1 after the header; the physical line is reported
+too, since a quoted cell may span lines.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from .. import datasets
+from ..cells import unneutralise
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One refusal: where it is (file, data row, line, column) and why."""
+
+    file: str
+    row: int | None  # 1-based data row (the header is not counted); None: the whole file
+    line: int | None  # physical line of the file (the header is line 1)
+    column: str  # empty when the message is about the whole row or file
+    message: str
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.row is not None:
+            where.append(_("row %(row)s (line %(line)s)") % {"row": self.row, "line": self.line})
+        if self.column:
+            where.append(_("column %(column)s") % {"column": self.column})
+        return f"{', '.join(where)}: {self.message}"
+
+
+@dataclass
+class ParsedRow:
+    dataset: datasets.Dataset
+    row: int
+    line: int
+    values: dict[str, Any]  # the raw (non-derived) columns the file has, parsed
+    ok: bool = True  # every cell parsed
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def file(self) -> str:
+        return self.dataset.filename
+
+    def key(self) -> tuple[Any, ...]:
+        return tuple(self.values.get(name) for name in self.dataset.key)
+
+    def issue(self, column: str, message: str) -> Issue:
+        return Issue(self.file, self.row, self.line, column, str(message))
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?"
+)
+_TIME = re.compile(r"\d{2}:\d{2}(:\d{2})?")
+_INTEGER = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
+class CellError(ValueError):
+    pass
+
+
+def parse_cell(column: datasets.Column, text: str, *, today: date) -> Any:
+    """The cell's value as Python (empty: None, or "" for text); raises CellError."""
+    if column.type == datasets.TEXT:
+        return unneutralise(text)
+    value = text.strip()
+    if value == "":
+        return "" if column.type == datasets.CODE else None
+    if column.type == datasets.INTEGER:
+        if not _INTEGER.fullmatch(value):
+            raise CellError(_("Expected a whole number, found “%(value)s”.") % {"value": text})
+        return int(value)
+    if column.type == datasets.DECIMAL:
+        if not _DECIMAL.fullmatch(value):
+            raise CellError(_("Expected a number, found “%(value)s”.") % {"value": text})
+        try:
+            return Decimal(value)
+        except InvalidOperation as error:
+            raise CellError(_("Expected a number, found “%(value)s”.") % {"value": text}) from error
+    if column.type == datasets.DATE:
+        try:
+            if not _DATE.fullmatch(value):
+                raise ValueError(value)
+            day = date.fromisoformat(value)
+        except ValueError as error:
+            raise CellError(
+                _("“%(value)s” is not a valid date (YYYY-MM-DD).") % {"value": text}
+            ) from error
+        if column.past and day > today:
+            raise CellError(_("The date cannot be in the future."))
+        return day
+    if column.type == datasets.DATETIME:
+        try:
+            if not _DATETIME.fullmatch(value):
+                raise ValueError(value)
+            moment = datetime.fromisoformat(value)
+        except ValueError as error:
+            raise CellError(
+                _("“%(value)s” is not a valid date and time (ISO 8601 with offset).")
+                % {"value": text}
+            ) from error
+        if moment.tzinfo is None:
+            raise CellError(
+                _("Give the offset of “%(value)s”, e.g. %(example)s.")
+                % {"value": text, "example": "2026-03-01T14:30:00+08:00"}
+            )
+        return moment
+    if column.type == datasets.TIME:
+        try:
+            if not _TIME.fullmatch(value):
+                raise ValueError(value)
+            return time.fromisoformat(value)
+        except ValueError as error:
+            raise CellError(
+                _("“%(value)s” is not a valid time (HH:MM).") % {"value": text}
+            ) from error
+    if column.type == datasets.BOOLEAN:
+        if value.upper() not in ("Y", "N"):
+            raise CellError(_("Expected Y or N, found “%(value)s”.") % {"value": text})
+        return value.upper() == "Y"
+    if column.type == datasets.CODE:
+        if value not in column.allowed:
+            raise CellError(
+                _("“%(value)s” is not one of %(allowed)s.")
+                % {"value": text, "allowed": ", ".join(column.allowed)}
+            )
+        return value
+    if column.type == datasets.CODES:
+        codes = [c.strip() for c in value.split(";") if c.strip()]
+        unknown = [c for c in codes if c not in column.allowed]
+        if unknown:
+            raise CellError(
+                _("“%(value)s” is not one of %(allowed)s.")
+                % {"value": "; ".join(unknown), "allowed": ", ".join(column.allowed)}
+            )
+        return ";".join(codes)
+    raise CellError(f"Unknown column type {column.type}")  # a contract error, not the file's
+
+
+def _is_empty(column: datasets.Column, value: Any) -> bool:
+    return value is None or value == "" or (column.type == datasets.TEXT and not value.strip())
+
+
+def parse_file(
+    dataset: datasets.Dataset, text: str, *, today: date
+) -> tuple[list[ParsedRow], list[Issue]]:
+    """The rows of one contract file, and the problems of its header (nothing else runs
+    when the header is wrong: the columns could not be trusted)."""
+    file = dataset.filename
+    text = text.removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        return [], [Issue(file, None, None, "", _("The file is empty: it needs a header row."))]
+    except csv.Error as error:
+        return [], [Issue(file, None, 1, "", _("Not a readable CSV file: %(e)s") % {"e": error})]
+    header = [name.strip() for name in header]
+    known = {c.name for c in dataset.columns}
+    issues = []
+    for name in sorted({n for n in header if header.count(n) > 1}):
+        issues.append(Issue(file, None, 1, name, _("The column appears more than once.")))
+    for name in header:
+        if name not in known:
+            issues.append(
+                Issue(file, None, 1, name, _("Unknown column (see data_dictionary.csv)."))
+            )
+    for column in dataset.raw_columns:
+        if column.required and column.name not in header:
+            issues.append(Issue(file, None, 1, column.name, _("This column is required.")))
+    if issues:
+        return [], issues
+
+    columns = [
+        (index, dataset.column(name))
+        for index, name in enumerate(header)
+        if not dataset.column(name).derived
+    ]
+    rows: list[ParsedRow] = []
+    number = 0
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            issues.append(
+                Issue(
+                    file, number + 1, reader.line_num, "", _("Unreadable CSV: %(e)s") % {"e": error}
+                )
+            )
+            break
+        if not any(cell.strip() for cell in record):
+            continue  # a blank line
+        number += 1
+        parsed = ParsedRow(dataset, number, reader.line_num, {})
+        if len(record) != len(header):
+            parsed.ok = False
+            parsed.issues.append(
+                parsed.issue(
+                    "",
+                    _("Expected %(expected)s cells, found %(found)s.")
+                    % {"expected": len(header), "found": len(record)},
+                )
+            )
+            rows.append(parsed)
+            continue
+        for index, column in columns:
+            try:
+                value = parse_cell(column, record[index], today=today)
+            except CellError as error:
+                parsed.ok = False
+                parsed.issues.append(parsed.issue(column.name, str(error)))
+                continue
+            if column.required and _is_empty(column, value):
+                parsed.ok = False
+                parsed.issues.append(parsed.issue(column.name, _("This cell is required.")))
+                continue
+            parsed.values[column.name] = value
+        rows.append(parsed)
+    return rows, issues

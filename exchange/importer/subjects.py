@@ -1,0 +1,269 @@
+"""subjects.csv and eligibility.csv applied through the participant services.
+
+A participant's row is applied in four steps, each at its place in the dependency order:
+screening (or correction of the screening CRF), enrolment (after the eligibility
+answers), treatment discontinuation (after the infusions) and withdrawal (last).
+Enrolment, discontinuation and withdrawal are events: the first time they are recorded
+they need no reason, as on the pages; a recorded one is not changed by a file.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from subjects.models import Participant
+from subjects.services import (
+    eligibility_record,
+    participant_enrol,
+    participant_screen,
+    participant_update,
+    participant_withdraw,
+    treatment_discontinue,
+)
+
+from ..cells import format_value
+from .parse import ParsedRow
+from .run import CHANGED, Run, changes, given_values, same
+
+Rows = Sequence[ParsedRow]
+
+PARTICIPANT_FIELDS = (
+    "sex",
+    "birth_date",
+    "consent_date",
+    "consent_version",
+    "guardian_consent",
+    "child_assent",
+    "itp_diagnosis_date",
+    "prior_therapies",
+    "splenectomy",
+    "splenectomy_date",
+    "height_cm",
+)
+DISCONTINUATION = ("treatment_discontinued_date", "treatment_discontinued_reason")
+WITHDRAWAL = ("withdrawal_date", "withdrawal_reason", "withdrawal_detail")
+SUBJECT_RAW = (
+    "screening_number",
+    *PARTICIPANT_FIELDS,
+    "planned_first_infusion_date",
+    *DISCONTINUATION,
+    *WITHDRAWAL,
+)
+
+
+def subjects_screen(run: Run, rows: Rows, *, screening_dates: dict[str, Any]) -> None:
+    """Create the participants not yet in the database, correct the others' CRF fields."""
+    for row in rows:
+        subject_id = row.values["subject_id"]
+        participant = Participant.objects.filter(subject_id=subject_id).first()
+        given = given_values(row, SUBJECT_RAW)
+        if participant is None:
+            run.outcome(row, subject_id, stored=None, new=given)
+            data = given_values(row, PARTICIPANT_FIELDS)
+            ok = run.call(
+                row,
+                lambda data=data, row=row, subject_id=subject_id: participant_screen(
+                    user=run.user,
+                    data=data,
+                    screening_date=screening_dates.get(subject_id),
+                    subject_id=subject_id,
+                    screening_number=row.values.get("screening_number"),
+                    today=run.today,
+                ),
+                columns={"screening_date": "consent_date"},
+            )
+            if not ok:
+                run.refused_subjects[subject_id] = row
+            continue
+        stored = {name: getattr(participant, name) for name in given}
+        found = [c.column for c in changes(stored, given)]
+        # Only the CRF fields are corrections that need a reason; the events that fill an
+        # empty value are judged in their own step below.
+        needs_reason = any(
+            name in PARTICIPANT_FIELDS
+            or (name == "planned_first_infusion_date" and participant.enrolled_on is not None)
+            for name in found
+        )
+        run.outcome(row, subject_id, stored=stored, new=given, needs_reason=needs_reason)
+        if "screening_number" in found:
+            run.issue(row, "screening_number", _("A screening number never changes."))
+        update = {name: given[name] for name in PARTICIPANT_FIELDS if name in found}
+        if update and run.may_write(CHANGED):
+            run.call(
+                row,
+                lambda p=participant, update=update: participant_update(
+                    participant=p,
+                    user=run.user,
+                    data=update,
+                    reason=run.service_reason,
+                    today=run.today,
+                ),
+            )
+
+
+def subjects_enrol(run: Run, rows: Rows) -> None:
+    """Enrol with the planned date of infusion 1; once enrolled, a new date re-plans it."""
+    for row in rows:
+        if "planned_first_infusion_date" not in row.values:
+            continue
+        planned = row.values["planned_first_infusion_date"]
+        participant = Participant.objects.filter(subject_id=row.values["subject_id"]).first()
+        if participant is None:
+            continue  # refused at screening, already reported
+        if participant.enrolled_on is None:
+            if planned is not None:
+                run.call(
+                    row,
+                    lambda p=participant, planned=planned: participant_enrol(
+                        participant=p,
+                        user=run.user,
+                        planned_first_infusion_date=planned,
+                        today=run.today,
+                    ),
+                    default_column="planned_first_infusion_date",
+                )
+        elif planned is None:
+            run.issue(
+                row,
+                "planned_first_infusion_date",
+                _("The participant is enrolled: the planned date of infusion 1 cannot be removed."),
+            )
+        elif planned != participant.planned_first_infusion_date and run.may_write(CHANGED):
+            run.call(
+                row,
+                lambda p=participant, planned=planned: participant_update(
+                    participant=p,
+                    user=run.user,
+                    data={"planned_first_infusion_date": planned},
+                    reason=run.service_reason,
+                    today=run.today,
+                ),
+            )
+
+
+def _once(
+    run: Run, row: ParsedRow, participant: Participant, names: Sequence[str], *, event: str
+) -> bool:
+    """True when the row records the event (dated by names[0]) for the first time; an issue
+    when it would change or remove one already recorded: that correction is made on the
+    participant's page, by the people allowed to make it, not by a file."""
+    given = given_values(row, names)
+    if getattr(participant, names[0]) is None:
+        return given.get(names[0]) is not None
+    for name, value in given.items():
+        stored = getattr(participant, name)
+        if not same(stored, value):
+            run.issue(
+                row,
+                name,
+                _(
+                    "Already recorded as “%(old)s”: a recorded %(event)s is not changed by "
+                    "an import."
+                )
+                % {"old": format_value(stored), "event": event},
+            )
+    return False
+
+
+def subjects_discontinue(run: Run, rows: Rows) -> None:
+    """Treatment discontinued, after the infusions: it stops any further one."""
+    for row in rows:
+        participant = Participant.objects.filter(subject_id=row.values["subject_id"]).first()
+        if participant is None or not _once(
+            run, row, participant, DISCONTINUATION, event=_("treatment discontinuation")
+        ):
+            continue
+        hint = ""
+        if not run.user.has_perm("subjects.discontinue_treatment"):
+            hint = _(
+                "Only an investigator can discontinue treatment, and the import runs as "
+                "%(user)s: have an investigator run it (--user), or record the "
+                "discontinuation on the participant's page."
+            ) % {"user": run.user.get_username()}
+        run.call(
+            row,
+            lambda p=participant, row=row: treatment_discontinue(
+                participant=p,
+                user=run.user,
+                on=row.values["treatment_discontinued_date"],
+                reason=row.values.get("treatment_discontinued_reason") or "",
+                today=run.today,
+            ),
+            columns={
+                "on": "treatment_discontinued_date",
+                "reason": "treatment_discontinued_reason",
+            },
+            default_column="treatment_discontinued_date",
+            hint=hint,
+        )
+
+
+def subjects_withdraw(run: Run, rows: Rows) -> None:
+    """Withdrawal, last of all: nothing new can be recorded after it."""
+    for row in rows:
+        participant = Participant.objects.filter(subject_id=row.values["subject_id"]).first()
+        if participant is None or not _once(
+            run, row, participant, WITHDRAWAL, event=_("withdrawal")
+        ):
+            continue
+        run.call(
+            row,
+            lambda p=participant, row=row: participant_withdraw(
+                participant=p,
+                user=run.user,
+                on=row.values["withdrawal_date"],
+                withdrawal_reason=row.values.get("withdrawal_reason") or "",
+                detail=row.values.get("withdrawal_detail") or "",
+                today=run.today,
+            ),
+            columns={"on": "withdrawal_date"},
+            default_column="withdrawal_date",
+        )
+
+
+def eligibility_apply(run: Run, rows: Rows) -> None:
+    """Each participant's answers in one call, as the checklist is submitted."""
+    by_subject: dict[str, list[ParsedRow]] = defaultdict(list)
+    for row in rows:
+        by_subject[row.values["subject_id"]].append(row)
+    for group in by_subject.values():
+        participant = run.participant(group[0])
+        if participant is None:
+            continue
+        stored = {a.criterion: a.met for a in participant.eligibility_answers.all()}
+        answers, write = {}, False
+        for row in group:
+            criterion, met = row.values["criterion"], row.values["met"]
+            answers[criterion] = met
+            previous = {"met": stored[criterion]} if criterion in stored else None
+            action = run.outcome(
+                row, f"{row.values['subject_id']} {criterion}", stored=previous, new={"met": met}
+            )
+            write = write or run.may_write(action)
+        if not write:
+            continue
+        rows_by_criterion = {row.values["criterion"]: row for row in group}
+        try:
+            with transaction.atomic():
+                eligibility_record(
+                    participant=participant,
+                    user=run.user,
+                    answers=answers,
+                    reason=run.service_reason,
+                    today=run.today,
+                )
+        except ValidationError as error:
+            messages = error.message_dict if hasattr(error, "error_dict") else {"": error.messages}
+            for name, texts in messages.items():
+                row = rows_by_criterion.get(name, group[0])
+                column = "met" if name in rows_by_criterion else ""
+                if name == NON_FIELD_ERRORS or name == "":
+                    column = ""
+                for text in texts:
+                    run.issue(row, column, text)

@@ -1,0 +1,352 @@
+"""The rows of each clinical dataset, streamed from database iterators.
+
+Each generator yields one list of Python values per record, in the dataset's column order;
+`exchange.export` formats and writes them. Rows come from `queryset.iterator(chunk_size)`:
+a table is never held in memory. Values derived per participant (status, response,
+schedule) are computed by the same selectors and pure rules the pages use, on chunks of
+participants with their related rows prefetched: a constant number of queries per chunk.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date
+from typing import Any
+
+from django.db.models import Case, IntegerField, OuterRef, Subquery, When
+
+from infusions import dosing
+from infusions.models import Infusion
+from itp_trial import protocol
+from safety import rules as safety_rules
+from safety.models import AdverseEvent, ConcomitantMedication, Flag
+from subjects.models import EligibilityAnswer, Participant
+from subjects.rules import age_years
+from visits import response, schedule
+from visits.models import PlateletCount
+from visits.selectors import (
+    participant_response,
+    participant_schedule,
+    participants_with_outcomes,
+    participants_with_schedule,
+)
+
+from . import datasets
+
+CHUNK_SIZE = 2000  # rows fetched per database round trip
+PARTICIPANT_CHUNK_SIZE = 100  # participants whose related rows are prefetched together
+
+Row = list[Any]
+
+
+def _ordered(dataset: datasets.Dataset, values: dict[str, Any]) -> Row:
+    return [values[name] for name in dataset.header]
+
+
+def subjects_rows(*, today: date) -> Iterator[Row]:
+    queryset = participants_with_outcomes(Participant.objects.order_by("subject_id"))
+    for p in queryset.iterator(chunk_size=PARTICIPANT_CHUNK_SIZE):
+        summary = participant_response(p)
+        yield _ordered(
+            datasets.SUBJECTS,
+            {
+                "subject_id": p.subject_id,
+                "screening_number": p.screening_number,
+                "sex": p.sex,
+                "birth_date": p.birth_date,
+                "consent_date": p.consent_date,
+                "planned_first_infusion_date": p.planned_first_infusion_date,
+                "treatment_discontinued_date": p.treatment_discontinued_date,
+                "treatment_discontinued_reason": p.treatment_discontinued_reason,
+                "withdrawal_date": p.withdrawal_date,
+                "withdrawal_reason": p.withdrawal_reason,
+                "age_at_consent": age_years(p.birth_date, p.consent_date),
+                "status": p.status,
+                "baseline_platelets": summary.baseline,
+                "best_response": summary.best_response,
+                "time_to_response_days": summary.time_to_response_days,
+                "consent_version": p.consent_version,
+                "guardian_consent": p.guardian_consent,
+                "child_assent": p.child_assent,
+                "itp_diagnosis_date": p.itp_diagnosis_date,
+                "prior_therapies": p.prior_therapies,
+                "splenectomy": p.splenectomy,
+                "splenectomy_date": p.splenectomy_date,
+                "height_cm": p.height_cm,
+                "withdrawal_detail": p.withdrawal_detail,
+                "enrolled_on": p.enrolled_on,
+            },
+        )
+
+
+def eligibility_rows(*, today: date) -> Iterator[Row]:
+    protocol_order = Case(
+        *(When(criterion=c.code, then=i) for i, c in enumerate(protocol.CRITERIA)),
+        output_field=IntegerField(),
+    )
+    queryset = (
+        EligibilityAnswer.objects.annotate(criterion_order=protocol_order)
+        .order_by("participant__subject_id", "criterion_order")
+        .values_list("participant__subject_id", "criterion", "met")
+    )
+    for subject_id, criterion, met in queryset.iterator(chunk_size=CHUNK_SIZE):
+        yield [subject_id, criterion, met]
+
+
+VISIT_CRF_FIELDS = (
+    "weight_kg",
+    "height_cm",
+    "systolic_bp",
+    "diastolic_bp",
+    "heart_rate",
+    "temperature_c",
+    "respiratory_rate",
+    "physical_exam_normal",
+    "physical_exam_findings",
+    "new_adverse_event",
+    "medication_change",
+)
+
+
+def visits_rows(*, today: date) -> Iterator[Row]:
+    """Every scheduled visit of every participant, done or not, in protocol order."""
+    queryset = participants_with_schedule(Participant.objects.order_by("subject_id"))
+    for p in queryset.iterator(chunk_size=PARTICIPANT_CHUNK_SIZE):
+        visits = {v.code: v for v in p.visits.all()}
+        for s in participant_schedule(p, today=today):
+            visit = visits.get(s.code)
+            if visit is None:
+                continue
+            values = {
+                "subject_id": p.subject_id,
+                "visit_code": s.code,
+                "actual_date": s.actual_date,
+                "missed": visit.missed,
+                "missed_reason": visit.missed_reason,
+                "target_date": s.target,
+                "window_start": s.window_start,
+                "window_end": s.window_end,
+                "window_status": s.status,
+                "study_day": s.study_day,
+            }
+            values.update({name: getattr(visit, name) for name in VISIT_CRF_FIELDS})
+            yield _ordered(datasets.VISITS, values)
+
+
+INFUSION_CRF_FIELDS = (
+    "lot_number",
+    "viability_pct",
+    "volume_ml",
+    "reaction",
+    "interrupted",
+    "start_time",
+    "end_time",
+    "pre_systolic_bp",
+    "pre_diastolic_bp",
+    "pre_heart_rate",
+    "pre_temperature_c",
+    "post_systolic_bp",
+    "post_diastolic_bp",
+    "post_heart_rate",
+    "post_temperature_c",
+)
+
+
+def infusions_rows(*, today: date) -> Iterator[Row]:
+    queryset = Infusion.objects.select_related("participant").order_by(
+        "participant__subject_id", "number"
+    )
+    for i in queryset.iterator(chunk_size=CHUNK_SIZE):
+        values = {
+            "subject_id": i.participant.subject_id,
+            "infusion_number": i.number,
+            "infusion_date": i.infusion_date,
+            "dosing_weight_kg": i.dosing_weight_kg,
+            "actual_cells": i.actual_cells,
+            "dose_per_kg": i.dose_per_kg,
+            "planned_cells": i.planned_cells,
+            "deviation_pct": dosing.deviation_pct(
+                actual_cells=i.actual_cells, planned_cells=i.planned_cells
+            ),
+            "dose_deviation": i.dose_deviation,
+        }
+        values.update({name: getattr(i, name) for name in INFUSION_CRF_FIELDS})
+        yield _ordered(datasets.INFUSIONS, values)
+
+
+def _participant_id_chunks(size: int) -> Iterator[list[int]]:
+    """Participant ids in subject order, a chunk at a time (ids only, never the rows)."""
+    ids = list(Participant.objects.order_by("subject_id").values_list("pk", flat=True))
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def platelets_rows(*, today: date) -> Iterator[Row]:
+    """Every count with its study day and IWG category, streamed in subject and date order.
+
+    Per chunk of participants: one query for infusion 1, one for the rescue starts, then
+    the counts through a server-side cursor. A count dated on or before infusion 1 is a
+    baseline count (no category); the baseline of the assessments after it is taken from
+    the counts already streamed, by the same rule (`response.baseline_platelets`).
+    """
+    uns = protocol.UNSCHEDULED_VISIT_CODE
+    for ids in _participant_id_chunks(PARTICIPANT_CHUNK_SIZE * 10):
+        first_infusions = dict(
+            Infusion.objects.filter(participant_id__in=ids, number=1).values_list(
+                "participant_id", "infusion_date"
+            )
+        )
+        rescue_starts: dict[int, list[date]] = defaultdict(list)
+        for pid, start in ConcomitantMedication.objects.filter(
+            participant_id__in=ids, rescue=True
+        ).values_list("participant_id", "start_date"):
+            rescue_starts[pid].append(start)
+        counts = (
+            PlateletCount.objects.filter(participant_id__in=ids)
+            .order_by("participant__subject_id", "sample_date")
+            .values_list(
+                "participant_id",
+                "participant__subject_id",
+                "sample_date",
+                "platelets",
+                "who_bleeding_grade",
+                "visit__code",
+            )
+        )
+        current = None
+        before: list[response.PlateletSample] = []
+        baseline: int | None = None
+        baseline_known = False
+        for pid, subject_id, sample_date, platelets, grade, visit_code in counts.iterator(
+            chunk_size=CHUNK_SIZE
+        ):
+            if pid != current:
+                current, before, baseline, baseline_known = pid, [], None, False
+            first = first_infusions.get(pid)
+            evaluable = category = None
+            if first is not None and sample_date > first:
+                if not baseline_known:
+                    baseline = response.baseline_platelets(before, first_infusion=first)
+                    baseline_known, before = True, []
+                evaluable = response.is_evaluable(sample_date, rescue_starts=rescue_starts[pid])
+                category = response.assessment_category(
+                    platelets=platelets,
+                    bleeding_grade=grade,
+                    baseline=baseline,
+                    evaluable=evaluable,
+                )
+            elif first is not None:
+                before.append(response.PlateletSample(sample_date, platelets, grade))
+            yield [
+                subject_id,
+                sample_date,
+                platelets,
+                grade,
+                visit_code or uns,
+                schedule.study_day(sample_date, first),
+                evaluable,
+                category,
+            ]
+
+
+def adverse_events_rows(*, today: date) -> Iterator[Row]:
+    first_infusion = Infusion.objects.filter(participant=OuterRef("participant"), number=1)
+    queryset = (
+        AdverseEvent.objects.select_related("participant", "related_infusion")
+        .annotate(first_infusion=Subquery(first_infusion.values("infusion_date")[:1]))
+        .order_by("participant__subject_id", "ae_number")
+    )
+    for ae in queryset.iterator(chunk_size=CHUNK_SIZE):
+        yield _ordered(
+            datasets.ADVERSE_EVENTS,
+            {
+                "subject_id": ae.participant.subject_id,
+                "ae_number": ae.ae_number,
+                "term": ae.term,
+                "onset_date": ae.onset_date,
+                "end_date": ae.end_date,
+                "ongoing": ae.ongoing,
+                "ctcae_grade": ae.ctcae_grade,
+                "serious": ae.serious,
+                "serious_criteria": ae.serious_criteria,
+                "relationship": ae.relationship,
+                "related_infusion": ae.related_infusion.number if ae.related_infusion else None,
+                "action_taken": ae.action_taken,
+                "outcome": ae.outcome,
+                "awareness_at": ae.awareness_at,
+                "reported_at": ae.reported_at,
+                "report_due_at": (
+                    safety_rules.sae_report_due(ae.awareness_at)
+                    if ae.serious and ae.awareness_at
+                    else None
+                ),
+                "treatment_emergent": safety_rules.is_treatment_emergent(
+                    ae.onset_date, ae.first_infusion
+                ),
+            },
+        )
+
+
+def conmeds_rows(*, today: date) -> Iterator[Row]:
+    queryset = ConcomitantMedication.objects.select_related("participant").order_by(
+        "participant__subject_id", "start_date", "drug"
+    )
+    for c in queryset.iterator(chunk_size=CHUNK_SIZE):
+        yield [
+            c.participant.subject_id,
+            c.drug,
+            c.indication,
+            c.start_date,
+            c.end_date,
+            c.rescue,
+            c.dose,
+        ]
+
+
+def flags_rows(*, today: date) -> Iterator[Row]:
+    queryset = Flag.objects.select_related(
+        "participant", "visit", "infusion", "adverse_event", "acknowledged_by"
+    ).order_by("participant__subject_id", "raised_at", "id")
+    for f in queryset.iterator(chunk_size=CHUNK_SIZE):
+        if f.visit is not None:
+            visit_code = f.visit.code
+        elif f.infusion is not None:
+            visit_code = f.infusion.visit_code
+        else:
+            visit_code = ""
+        yield _ordered(
+            datasets.FLAGS,
+            {
+                "subject_id": f.participant.subject_id,
+                "kind": f.kind,
+                "visit_code": visit_code,
+                "raised_at": f.raised_at,
+                "resolved_at": f.resolved_at,
+                "status": f.status,
+                "detail": f.detail,
+                "ae_number": f.adverse_event.ae_number if f.adverse_event else None,
+                "acknowledged_at": f.acknowledged_at,
+                "acknowledged_by": f.acknowledged_by.username if f.acknowledged_by else "",
+                "acknowledgement_comment": f.acknowledgement_comment,
+            },
+        )
+
+
+def _audit_trail_rows(*, today: date) -> Iterator[Row]:
+    from .audit_trail import audit_trail_rows
+
+    return audit_trail_rows()
+
+
+ROWS: dict[str, Callable[..., Iterator[Sequence[Any]]]] = {
+    "subjects": subjects_rows,
+    "eligibility": eligibility_rows,
+    "visits": visits_rows,
+    "infusions": infusions_rows,
+    "platelets": platelets_rows,
+    "adverse_events": adverse_events_rows,
+    "conmeds": conmeds_rows,
+    "flags": flags_rows,
+    "audit_trail": _audit_trail_rows,
+}

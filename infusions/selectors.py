@@ -1,0 +1,82 @@
+"""Reads of infusions for their pages: a constant number of queries whatever the data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+
+from itp_trial import protocol
+from subjects.models import Participant
+
+from . import dosing
+from .models import Infusion
+from .services import infusion_dose_per_kg
+
+
+@dataclass(frozen=True)
+class InfusionRow:
+    infusion: Infusion
+    dose: dosing.DoseAssessment
+
+
+def infusion_dose(infusion: Infusion) -> dosing.DoseAssessment:
+    """The dose columns of a stored infusion, from the one dose rule."""
+    return dosing.dose_assess(
+        weight_kg=infusion.dosing_weight_kg,
+        actual_cells=infusion.actual_cells,
+        dose_per_kg=infusion.dose_per_kg,
+    )
+
+
+def dose_preview(
+    *, weight_kg: Decimal, actual_cells: int, infusion: Infusion | None = None
+) -> dosing.DoseAssessment:
+    """What saving these numbers would store: the dose of infusion `infusion`, or of a new one."""
+    return dosing.dose_assess(
+        weight_kg=weight_kg, actual_cells=actual_cells, dose_per_kg=infusion_dose_per_kg(infusion)
+    )
+
+
+def participant_get(participant_id: int) -> Participant:
+    return get_object_or_404(Participant, pk=participant_id)
+
+
+def _infusions_with_events() -> QuerySet:
+    from safety.models import AdverseEvent
+
+    return Infusion.objects.prefetch_related(
+        Prefetch("adverse_events", queryset=AdverseEvent.objects.order_by("ae_number"))
+    )
+
+
+def participant_infusion_rows(participant: Participant) -> list[InfusionRow]:
+    """The participant's infusions in order, each with its dose and linked adverse events."""
+    infusions = _infusions_with_events().filter(participant=participant).order_by("number")
+    return [InfusionRow(infusion=i, dose=infusion_dose(i)) for i in infusions]
+
+
+def infusion_get(infusion_id: int) -> Infusion:
+    """One infusion with its participant, flags and linked adverse events."""
+    from safety.models import Flag
+
+    return get_object_or_404(
+        _infusions_with_events()
+        .select_related("participant")
+        .prefetch_related(
+            Prefetch("flags", queryset=Flag.objects.select_related("acknowledged_by"))
+        ),
+        pk=infusion_id,
+    )
+
+
+def infusion_for_number(participant: Participant, number: int) -> Infusion | None:
+    return Infusion.objects.filter(participant=participant, number=number).first()
+
+
+def infusion_visit(participant: Participant, number: int):
+    """The V3-INFn visit row of the participant, for its target and window."""
+    code = protocol.INFUSION_VISIT_CODES.get(number)
+    return participant.visits.filter(code=code).first() if code else None

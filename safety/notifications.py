@@ -1,0 +1,131 @@
+"""E-mails about flags: the immediate SAE alert and the daily digest.
+
+The recipients come from the roles (active users of the group with an e-mail address).
+Django's e-mail backend sends them: the console in the demo, SMTP in production.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMessage, get_connection
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from itp_trial import protocol
+from itp_trial.roles import COORDINATOR, INVESTIGATOR
+
+from .models import Flag, FlagKind
+
+logger = logging.getLogger(__name__)
+
+DIGEST_HOURS = 24
+
+
+def role_emails(*, roles: Iterable[str]) -> list[str]:
+    """The e-mail addresses of the active users in any of `roles`, each once."""
+    return sorted(
+        set(
+            get_user_model()
+            .objects.filter(is_active=True, groups__name__in=list(roles))
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
+    )
+
+
+def _send(subject: str, body: str, recipients: Sequence[str]) -> int:
+    """One message per recipient over one connection, so no one sees the others' addresses."""
+    prefix = f"[{protocol.REGISTRY_ID}] "
+    messages = [
+        EmailMessage(prefix + subject, body, settings.DEFAULT_FROM_EMAIL, [address])
+        for address in recipients
+    ]
+    if not messages:
+        return 0
+    return get_connection().send_messages(messages) or 0
+
+
+def _flag_line(flag: Flag) -> str:
+    about = flag.visit.code if flag.visit_id else ""
+    if flag.infusion_id:
+        about = flag.infusion.visit_code
+    elif flag.adverse_event_id:
+        about = f"AE{flag.adverse_event.ae_number}"
+    return f"- {flag.participant.subject_id} {about}: {flag.get_kind_display()}. {flag.detail}"
+
+
+def sae_overdue_notify(*, flag_ids: Sequence[int]) -> int:
+    """E-mail the investigators about SAE reports that just became overdue.
+
+    Called by the checks for the flags they raised in this run only, so each overdue report
+    is announced once. A failure to send is logged, not raised: the flag stands, it is on
+    the flags page and in the next daily digest.
+    """
+    flags = list(
+        Flag.objects.filter(pk__in=flag_ids, kind=FlagKind.SAE_REPORT_OVERDUE)
+        .select_related("participant", "adverse_event")
+        .order_by("participant__subject_id", "adverse_event__ae_number")
+    )
+    recipients = role_emails(roles=[INVESTIGATOR])
+    if not flags or not recipients:
+        if flags:
+            logger.warning("notifications: no investigator has an e-mail address")
+        return 0
+    subject = _("SAE report overdue: %(events)s") % {
+        "events": ", ".join(
+            f"{f.participant.subject_id} AE{f.adverse_event.ae_number}" for f in flags
+        )
+    }
+    body = "\n".join(
+        [
+            _(
+                "A serious adverse event must be reported within %(hours)s hours of site "
+                "awareness. These reports are overdue:"
+            )
+            % {"hours": protocol.SAE_REPORT_HOURS},
+            "",
+            *(_flag_line(f) for f in flags),
+            "",
+            _("Enter the report time in the EDC once the report is made; the flag then resolves."),
+        ]
+    )
+    try:
+        return _send(subject, body, recipients)
+    except Exception:  # the flag is raised either way; the digest repeats it
+        logger.exception("notifications: could not send the SAE alert for flags %s", flag_ids)
+        return 0
+
+
+def flags_digest_send(*, now: datetime | None = None) -> int:
+    """The daily digest: flags raised in the last 24 hours, to coordinators and investigators.
+
+    Nothing is sent on a day without new flags. Returns the number of messages sent.
+    """
+    now = now or timezone.now()
+    flags = list(
+        Flag.objects.filter(raised_at__gt=now - timedelta(hours=DIGEST_HOURS), raised_at__lte=now)
+        .select_related("participant", "visit", "infusion", "adverse_event")
+        .order_by("kind", "participant__subject_id", "raised_at")
+    )
+    if not flags:
+        return 0
+    recipients = role_emails(roles=[COORDINATOR, INVESTIGATOR])
+    by_kind: dict[str, list[Flag]] = {}
+    for flag in flags:
+        by_kind.setdefault(flag.kind, []).append(flag)
+    lines = [
+        _("%(count)s new flags in the last %(hours)s hours.")
+        % {"count": len(flags), "hours": DIGEST_HOURS}
+    ]
+    for kind in FlagKind:
+        if kind.value in by_kind:
+            lines += ["", f"{kind.label} ({len(by_kind[kind.value])})"]
+            lines += [_flag_line(f) for f in by_kind[kind.value]]
+    lines += ["", _("Review and acknowledge them on the flags page of the EDC.")]
+    subject = _("Daily digest: %(count)s new flags") % {"count": len(flags)}
+    return _send(subject, "\n".join(lines), recipients)

@@ -1,0 +1,1 @@
+"""The participant pages: `participants` (the coordinator's), `dashboard` (the dashboard)."""

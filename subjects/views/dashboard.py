@@ -1,0 +1,69 @@
+"""The participant dashboard (with the investigator's sign-off) and the trial overview."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from subjects.models import Participant
+from subjects.overview import participant_dashboard, trial_overview
+from subjects.services import signoff_record
+
+SIGN_OFF_PERMISSION = "subjects.add_signoff"
+SIGN_OFF_STATEMENT = gettext_lazy("I have reviewed the data of this participant")
+
+
+class SignOffForm(forms.Form):
+    statement = forms.CharField(
+        label=gettext_lazy("Statement"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+    )
+
+
+def _render_dashboard(
+    request: HttpRequest, participant_id: int, form: SignOffForm | None = None
+) -> HttpResponse:
+    data = participant_dashboard(participant_id=participant_id)
+    if data is None:
+        raise Http404(_("No such participant."))
+    can_sign = request.user.has_perm(SIGN_OFF_PERMISSION)
+    if form is None and can_sign:
+        form = SignOffForm(initial={"statement": SIGN_OFF_STATEMENT})
+    return render(
+        request,
+        "subjects/dashboard.html",
+        {"d": data, "participant": data.participant, "form": form, "can_sign": can_sign},
+    )
+
+
+@permission_required("subjects.view_participant", raise_exception=True)
+def dashboard(request: HttpRequest, participant_id: int) -> HttpResponse:
+    """One participant at a glance; investigators sign off from here (POST)."""
+    if request.method != "POST":
+        return _render_dashboard(request, participant_id)
+    if not request.user.has_perm(SIGN_OFF_PERMISSION):
+        raise PermissionDenied
+    participant = get_object_or_404(Participant, pk=participant_id)
+    form = SignOffForm(request.POST)
+    if not form.is_valid():
+        return _render_dashboard(request, participant_id, form=form)
+    signoff_record(
+        participant=participant, user=request.user, statement=form.cleaned_data["statement"]
+    )
+    messages.success(
+        request, _("You signed off the data of %(id)s.") % {"id": participant.subject_id}
+    )
+    return redirect("subjects:dashboard", participant_id=participant.pk)
+
+
+@permission_required("subjects.view_participant", raise_exception=True)
+def overview(request: HttpRequest) -> HttpResponse:
+    """The whole trial: enrolment, visit compliance, response, safety, dose deviations."""
+    return render(request, "subjects/overview.html", {"o": trial_overview()})

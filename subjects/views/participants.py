@@ -1,0 +1,340 @@
+"""The coordinator's participant pages: list, screening, record, V1 data, eligibility,
+enrolment, withdrawal and treatment discontinuation. Writes go through subjects.services.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from itp_trial import protocol
+from itp_trial.history import history_rows
+from subjects import rules, services
+from subjects.forms import (
+    DiscontinueForm,
+    EligibilityForm,
+    EnrolForm,
+    ParticipantEditForm,
+    ScreeningForm,
+    WithdrawForm,
+    add_service_errors,
+    participant_initial,
+)
+from subjects.models import Participant, ParticipantStatus
+from subjects.selectors import participant_list as participants_listed
+from subjects.selectors import participant_page
+from visits import schedule
+from visits.models import WindowStatus
+from visits.selectors import participants_with_schedule, schedule_input
+
+PAGE_SIZE = 25
+# The visits whose windows the enrolment confirmation shows: those that hang on infusion 1.
+ENROLMENT_PREVIEW_ANCHORS = (protocol.ANCHOR_INF1, protocol.ANCHOR_PLANNED_INF1)
+
+
+def _participant(participant_id: int) -> Participant:
+    participant = Participant.objects.filter(pk=participant_id).first()
+    if participant is None:
+        raise Http404(_("No such participant."))
+    return participant
+
+
+def _fresh(participant: Participant) -> Participant:
+    """A separate copy for a service, which may set fields before refusing them."""
+    return Participant.objects.get(pk=participant.pk)
+
+
+@permission_required("subjects.view_participant", raise_exception=True)
+def participant_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    search = request.GET.get("q", "")
+    paginator = Paginator(participants_listed(status=status, search=search), PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    rows = [(p, rules.age_years(p.birth_date, p.consent_date)) for p in page.object_list]
+    return render(
+        request,
+        "subjects/list.html",
+        {
+            "page": page,
+            "rows": rows,
+            "status": status,
+            "q": search,
+            "statuses": ParticipantStatus.choices,
+        },
+    )
+
+
+@permission_required("subjects.add_participant", raise_exception=True)
+def participant_screen(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    form = ScreeningForm(request.POST or None, initial={"screening_date": today})
+    if request.method == "POST" and form.is_valid():
+        try:
+            participant = services.participant_screen(
+                user=request.user,
+                data=form.participant_data(),
+                screening_date=form.cleaned_data["screening_date"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("%(subject)s screened (screening number %(number)s).")
+                % {"subject": participant.subject_id, "number": participant.screening_number},
+            )
+            return redirect("subjects:detail", participant_id=participant.pk)
+    return render(
+        request,
+        "subjects/participant_form.html",
+        {"form": form, "title": _("Screen a participant"), "age": form.age_at_consent()},
+    )
+
+
+@permission_required("subjects.view_participant", raise_exception=True)
+def participant_detail(request: HttpRequest, participant_id: int) -> HttpResponse:
+    page = participant_page(participant_id=participant_id, today=timezone.localdate())
+    if page is None:
+        raise Http404(_("No such participant."))
+    participant = page.participant
+    return render(
+        request,
+        "subjects/detail.html",
+        {
+            "page": page,
+            "participant": participant,
+            "failed_criteria": [protocol.CRITERIA_BY_CODE[c] for c in page.decision.failed],
+            "can_enrol": participant.eligible is True
+            and participant.enrolled_on is None
+            and participant.withdrawal_date is None,
+            "can_withdraw": participant.withdrawal_date is None
+            and participant.status != ParticipantStatus.SCREEN_FAILED,
+            # Enrolled or on treatment: not withdrawn, and infusions are still to be given.
+            "can_discontinue": participant.status
+            in (ParticipantStatus.ENROLLED, ParticipantStatus.ON_TREATMENT),
+            "history": history_rows(participant),
+        },
+    )
+
+
+@permission_required("subjects.change_participant", raise_exception=True)
+def participant_edit(request: HttpRequest, participant_id: int) -> HttpResponse:
+    participant = _participant(participant_id)
+    form = ParticipantEditForm(request.POST or None, initial=participant_initial(participant))
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = services.participant_update(
+                participant=_fresh(participant),
+                user=request.user,
+                data=form.participant_data(),
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            if changed:
+                messages.success(request, _("The screening data were saved."))
+            else:
+                messages.info(request, _("Nothing was changed."))
+            return redirect("subjects:detail", participant_id=participant.pk)
+    return render(
+        request,
+        "subjects/participant_form.html",
+        {
+            "form": form,
+            "participant": participant,
+            "title": _("Screening data of %(subject)s") % {"subject": participant.subject_id},
+            "age": form.age_at_consent(),
+        },
+    )
+
+
+@permission_required("subjects.view_participant", raise_exception=True)
+def participant_eligibility(request: HttpRequest, participant_id: int) -> HttpResponse:
+    participant = _participant(participant_id)
+    answers = {a.criterion: a.met for a in participant.eligibility_answers.all()}
+    locked = participant.enrolled_on is not None or participant.withdrawal_date is not None
+    may_answer = request.user.has_perm("subjects.add_eligibilityanswer") and not locked
+    form = EligibilityForm(
+        request.POST or None,
+        participant=participant,
+        answers=answers,
+        editing=bool(answers),
+    )
+    if request.method == "POST":
+        if not request.user.has_perm("subjects.add_eligibilityanswer"):
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                decision = services.eligibility_record(
+                    participant=_fresh(participant),
+                    user=request.user,
+                    answers=form.answers(),
+                    reason=form.cleaned_data.get("reason", ""),
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(request, _decision_message(decision))
+                return redirect("subjects:eligibility", participant_id=participant.pk)
+    decision = rules.eligibility_decide(answers)
+    return render(
+        request,
+        "subjects/eligibility.html",
+        {
+            "participant": participant,
+            "form": form,
+            "may_answer": may_answer,
+            "locked": locked,
+            "answer_rows": [(c, answers.get(c.code)) for c in protocol.CRITERIA],
+            "decision": decision,
+            "failed_criteria": [protocol.CRITERIA_BY_CODE[c] for c in decision.failed],
+            "age": rules.age_years(participant.birth_date, participant.consent_date),
+        },
+    )
+
+
+def _decision_message(decision: rules.EligibilityDecision) -> str:
+    if decision.eligible:
+        return _("Eligible: every criterion is satisfied. The participant can be enrolled.")
+    if decision.eligible is False:
+        return _("Screen failure: %(codes)s not satisfied.") % {"codes": ", ".join(decision.failed)}
+    return _("Answers saved; the checklist is not complete yet.")
+
+
+@permission_required("subjects.change_participant", raise_exception=True)
+def participant_enrol(request: HttpRequest, participant_id: int) -> HttpResponse:
+    """Enrol with the planned date of infusion 1, after a confirmation showing the windows."""
+    participant = _participant(participant_id)
+    form = EnrolForm(request.POST or None)
+    preview: list[Any] = []
+    if request.method == "POST" and form.is_valid():
+        planned = form.cleaned_data["planned_first_infusion_date"]
+        if form.cleaned_data["confirm"]:
+            try:
+                services.participant_enrol(
+                    participant=_fresh(participant),
+                    user=request.user,
+                    planned_first_infusion_date=planned,
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(
+                    request,
+                    _("%(subject)s enrolled; infusion 1 is planned on %(date)s.")
+                    % {"subject": participant.subject_id, "date": planned.isoformat()},
+                )
+                return redirect("subjects:detail", participant_id=participant.pk)
+        else:
+            preview = _enrolment_preview(participant, planned)
+    return render(
+        request,
+        "subjects/enrol.html",
+        {"participant": participant, "form": form, "preview": preview},
+    )
+
+
+def _enrolment_preview(
+    participant: Participant, planned: Any
+) -> list[tuple[schedule.ScheduledVisit, str]]:
+    """The windows (and statuses) the participant will have once enrolled with `planned`."""
+    loaded = participants_with_schedule(Participant.objects.filter(pk=participant.pk)).get()
+    data = schedule_input(loaded, visits=loaded.visits.all(), infusions=loaded.infusions.all())
+    computed = schedule.schedule_compute(
+        dataclasses.replace(data, planned_first_infusion=planned), today=timezone.localdate()
+    )
+    return [
+        (s, WindowStatus(s.status).label)
+        for s in computed
+        if protocol.VISITS_BY_CODE[s.code].anchor in ENROLMENT_PREVIEW_ANCHORS
+    ]
+
+
+@permission_required("subjects.change_participant", raise_exception=True)
+def participant_withdraw(request: HttpRequest, participant_id: int) -> HttpResponse:
+    participant = _participant(participant_id)
+    form = WithdrawForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.participant_withdraw(
+                participant=_fresh(participant),
+                user=request.user,
+                on=form.cleaned_data["on"],
+                withdrawal_reason=form.cleaned_data["withdrawal_reason"],
+                detail=form.cleaned_data["detail"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("%(subject)s withdrawn; the data entered are kept.")
+                % {"subject": participant.subject_id},
+            )
+            return redirect("subjects:detail", participant_id=participant.pk)
+    return render(
+        request,
+        "subjects/action_form.html",
+        {
+            "participant": participant,
+            "form": form,
+            "title": _("Withdraw %(subject)s") % {"subject": participant.subject_id},
+            "intro": _(
+                "After withdrawal nothing new can be scheduled: visits after the withdrawal "
+                "date are no longer expected. Everything entered is kept."
+            ),
+            "confirm": _("Withdraw this participant? This cannot be undone."),
+            "submit": _("Withdraw"),
+            "danger": True,
+        },
+    )
+
+
+@permission_required("subjects.discontinue_treatment", raise_exception=True)
+def participant_discontinue(request: HttpRequest, participant_id: int) -> HttpResponse:
+    participant = _participant(participant_id)
+    form = DiscontinueForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.treatment_discontinue(
+                participant=_fresh(participant),
+                user=request.user,
+                on=form.cleaned_data["on"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("Treatment of %(subject)s discontinued; follow-up continues.")
+                % {"subject": participant.subject_id},
+            )
+            return redirect("subjects:detail", participant_id=participant.pk)
+    return render(
+        request,
+        "subjects/action_form.html",
+        {
+            "participant": participant,
+            "form": form,
+            "title": _("Discontinue the treatment of %(subject)s")
+            % {"subject": participant.subject_id},
+            "intro": _(
+                "The infusions not given become not expected; the end-of-treatment and "
+                "follow-up visits hang on the last infusion given."
+            ),
+            "confirm": _("Discontinue treatment? This cannot be undone."),
+            "submit": _("Discontinue treatment"),
+            "danger": True,
+        },
+    )

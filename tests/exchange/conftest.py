@@ -1,0 +1,59 @@
+"""Fixtures of the exchange tests: a participant given infusion 1, and database snapshots."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.apps import apps
+from django.utils import timezone
+
+from infusions.dosing import planned_cells
+from infusions.services import infusion_record
+from tests.factories import enrolled
+
+CLINICAL_MODELS = (
+    "subjects.Participant",
+    "subjects.EligibilityAnswer",
+    "visits.Visit",
+    "visits.PlateletCount",
+    "infusions.Infusion",
+    "safety.AdverseEvent",
+    "safety.ConcomitantMedication",
+)
+
+
+def snapshot() -> dict[str, int]:
+    """Row counts of every clinical table and of its history table, and of the imports."""
+    counts = {}
+    for label in CLINICAL_MODELS:
+        model = apps.get_model(label)
+        counts[label] = model.objects.count()
+        counts[f"{label} history"] = model.history.model.objects.count()
+    counts["exchange.DataImport"] = apps.get_model("exchange.DataImport").objects.count()
+    return counts
+
+
+@pytest.fixture
+def today():
+    return timezone.localdate()
+
+
+@pytest.fixture
+def treated(coordinator, today):
+    """ITP-001: enrolled, infusion 1 given ten days ago at 60 kg."""
+    participant = enrolled(coordinator, planned=today - timedelta(days=10), today=today)
+    infusion_record(
+        participant=participant,
+        user=coordinator,
+        number=1,
+        data={
+            "infusion_date": today - timedelta(days=10),
+            "dosing_weight_kg": Decimal("60.0"),
+            "actual_cells": planned_cells(weight_kg=Decimal("60.0")),
+            "lot_number": "MSC-01",
+        },
+    )
+    participant.refresh_from_db()
+    return participant

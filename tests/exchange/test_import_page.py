@@ -1,0 +1,126 @@
+"""The lab results page: upload, preview the changes or the refusals, confirm."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from exchange.models import DataImport
+from tests.exchange.conftest import snapshot
+from tests.exchange.study import csv_text
+from visits.models import PlateletCount
+from visits.services import platelet_record
+
+HEADER = ["subject_id", "sample_date", "platelets_10e9_l", "who_bleeding_grade", "visit_code"]
+URL = "exchange:import_platelets"
+
+
+def _upload(client, text: str, name: str = "lab.csv"):
+    upload = SimpleUploadedFile(name, text.encode(), content_type="text/csv")
+    return client.post(reverse(URL), {"action": "preview", "file": upload})
+
+
+def _token(client) -> str:
+    return client.session["exchange.platelets_upload"]["token"]
+
+
+@pytest.fixture
+def lab_file(treated, coordinator, today):
+    """One new count and one correction of a stored one."""
+    stored_day = today - timedelta(days=4)
+    platelet_record(
+        participant=treated,
+        user=coordinator,
+        sample_date=stored_day,
+        platelets=40,
+        who_bleeding_grade=0,
+    )
+    return csv_text(
+        HEADER,
+        ["ITP-001", stored_day.isoformat(), "44", "0", "UNS"],
+        ["ITP-001", (today - timedelta(days=2)).isoformat(), "61", "1", "UNS"],
+    )
+
+
+@pytest.mark.django_db
+def test_it_is_for_data_managers_only(client, monitor, coordinator):
+    for user in (monitor, coordinator):
+        client.force_login(user)
+        assert client.get(reverse(URL)).status_code == 403
+
+
+@pytest.mark.django_db
+def test_it_previews_the_changes_without_writing(client, data_manager, lab_file):
+    client.force_login(data_manager)
+    before = snapshot()
+
+    page = _upload(client, lab_file)
+
+    assert page.status_code == 200
+    assert page.context["counts"] == {"new": 1, "changed": 1, "unchanged": 0}
+    change = page.context["changed"][0].changes[0]
+    assert (change.column, change.old, change.new) == ("platelets_10e9_l", "40", "44")
+    assert b'data-testid="import-confirm"' in page.content
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_it_asks_for_the_reason_of_a_change_then_imports_on_confirmation(
+    client, data_manager, lab_file, treated
+):
+    client.force_login(data_manager)
+    _upload(client, lab_file)
+
+    refused = client.post(reverse(URL), {"action": "confirm", "token": _token(client)})
+
+    assert refused.status_code == 200
+    assert "reason" in refused.context["confirm_form"].errors
+    assert DataImport.objects.count() == 0
+
+    done = client.post(
+        reverse(URL),
+        {"action": "confirm", "token": _token(client), "reason": "Lab re-ran the sample"},
+    )
+
+    assert done.status_code == 302
+    counts = {c.sample_date: c for c in PlateletCount.objects.filter(participant=treated)}
+    assert sorted(c.platelets for c in counts.values()) == [44, 61]
+    corrected = next(c for c in counts.values() if c.platelets == 44)
+    assert corrected.history.latest().history_change_reason == "Lab re-ran the sample"
+    record = DataImport.objects.get()
+    assert (record.imported_by, record.reason) == (data_manager, "Lab re-ran the sample")
+    assert record.summary["counts"]["platelets.csv"] == {"new": 1, "changed": 1, "unchanged": 0}
+    assert "exchange.platelets_upload" not in client.session
+
+
+@pytest.mark.django_db
+def test_it_shows_every_refusal_and_offers_no_confirmation(client, data_manager, treated, today):
+    client.force_login(data_manager)
+    text = csv_text(
+        HEADER,
+        ["ITP-001", (today - timedelta(days=2)).isoformat(), "12O", "0", "UNS"],
+        ["ITP-001", (today + timedelta(days=2)).isoformat(), "50", "0", "UNS"],
+    )
+    before = snapshot()
+
+    page = _upload(client, text)
+
+    issues = [(i.row, i.column) for i in page.context["result"].issues]
+    assert issues == [(1, "platelets_10e9_l"), (2, "sample_date")]
+    assert b'data-testid="import-errors"' in page.content
+    assert b'data-testid="import-confirm"' not in page.content
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_stale_confirmation(client, data_manager, lab_file):
+    client.force_login(data_manager)
+    _upload(client, lab_file)
+
+    response = client.post(reverse(URL), {"action": "confirm", "token": "not-the-one"})
+
+    assert response.status_code == 302
+    assert DataImport.objects.count() == 0

@@ -1,0 +1,182 @@
+"""Each class of bad input is refused, named by file, row and column, and nothing is written."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from exchange.importer import import_files
+from tests.exchange.conftest import snapshot
+from tests.exchange.study import csv_text
+from tests.factories import screened
+
+PLATELET = {
+    "subject_id": "ITP-001",
+    "sample_date": "{d-2}",
+    "platelets_10e9_l": "45",
+    "who_bleeding_grade": "0",
+    "visit_code": "UNS",
+}
+INFUSION = {
+    "subject_id": "ITP-001",
+    "infusion_number": "2",
+    "infusion_date": "{d-3}",
+    "dosing_weight_kg": "60.0",
+    "actual_cells": "6000000000",
+    "lot_number": "MSC-02",
+}
+ADVERSE_EVENT = {
+    "subject_id": "ITP-001",
+    "ae_number": "1",
+    "term": "Headache",
+    "onset_date": "{d-5}",
+    "end_date": "{d-4}",
+    "ongoing": "N",
+    "ctcae_grade": "2",
+    "serious": "N",
+    "serious_criteria": "",
+    "relationship": "possible",
+    "related_infusion": "",
+    "action_taken": "none",
+    "outcome": "recovered",
+    "awareness_at": "{d-5}T10:00:00+08:00",
+    "reported_at": "",
+}
+
+CASES = {
+    "a negative count": ("platelets", PLATELET, {"platelets_10e9_l": "-5"}, "platelets_10e9_l"),
+    "text in a number": ("platelets", PLATELET, {"platelets_10e9_l": "abc"}, "platelets_10e9_l"),
+    "an impossible date": ("platelets", PLATELET, {"sample_date": "2026-02-30"}, "sample_date"),
+    "a future date": ("platelets", PLATELET, {"sample_date": "{d+3}"}, "sample_date"),
+    "an unknown participant": ("platelets", PLATELET, {"subject_id": "ITP-999"}, "subject_id"),
+    "an unknown visit code": ("platelets", PLATELET, {"visit_code": "V9"}, "visit_code"),
+    "a bleeding grade of 7": (
+        "platelets",
+        PLATELET,
+        {"who_bleeding_grade": "7"},
+        "who_bleeding_grade",
+    ),
+    "an infusion out of order": (
+        "infusions",
+        INFUSION,
+        {"infusion_number": "3"},
+        "infusion_number",
+    ),
+    "a sixth infusion": ("infusions", INFUSION, {"infusion_number": "6"}, "infusion_number"),
+    "a weight of zero": ("infusions", INFUSION, {"dosing_weight_kg": "0"}, "dosing_weight_kg"),
+    "grade 5 that is not fatal": (
+        "adverse_events",
+        ADVERSE_EVENT,
+        {"ctcae_grade": "5", "serious": "Y", "serious_criteria": "death"},
+        "outcome",
+    ),
+    "an AE ending before it starts": (
+        "adverse_events",
+        ADVERSE_EVENT,
+        {"end_date": "{d-6}"},
+        "end_date",
+    ),
+    "an unknown visit code in visits": (
+        "visits",
+        {"subject_id": "ITP-001", "visit_code": "V7", "actual_date": "{d-1}", "missed": "N"},
+        {},
+        "visit_code",
+    ),
+}
+
+
+def _fill(value: str, today) -> str:
+    for days in range(-10, 11):
+        value = value.replace(f"{{d{days:+d}}}", (today + timedelta(days=days)).isoformat())
+    return value
+
+
+def _file(base: dict, overrides: dict, today) -> str:
+    row = {**base, **overrides}
+    return csv_text(list(row), [_fill(v, today) for v in row.values()])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", CASES)
+def test_it_refuses_bad_input_naming_file_row_and_column_and_writes_nothing(
+    case, treated, data_manager, today
+):
+    name, base, overrides, column = CASES[case]
+    before = snapshot()
+
+    result = import_files(
+        files={name: _file(base, overrides, today)}, user=data_manager, reason="Lab results"
+    )
+
+    assert not result.applied
+    where = {(issue.file, issue.row, issue.line, issue.column) for issue in result.issues}
+    assert (f"{name}.csv", 1, 2, column) in where, result.issues
+    assert all(issue.message for issue in result.issues)
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_it_refuses_an_age_that_contradicts_i2_on_the_row_of_i2(coordinator, data_manager):
+    screened(coordinator)  # ITP-001, 36 at consent
+    before = snapshot()
+    answers = [
+        ["ITP-001", code, "Y" if code.startswith("I") else "N"]
+        for code in ("I1", "I2", "I3", "I4", "I5", "E1", "E2", "E3", "E4", "E5", "E6", "E7", "E8")
+    ]
+    answers[1][2] = "N"
+
+    result = import_files(
+        files={"eligibility": csv_text(["subject_id", "criterion", "met"], *answers)},
+        user=data_manager,
+    )
+
+    assert [(i.file, i.row, i.column) for i in result.issues] == [("eligibility.csv", 2, "met")]
+    assert "36" in result.issues[0].message
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_it_writes_nothing_when_one_row_of_many_is_refused(treated, data_manager, today):
+    before = snapshot()
+    rows = [
+        ["ITP-001", (today - timedelta(days=3)).isoformat(), "40", "0", "UNS"],
+        ["ITP-001", (today - timedelta(days=2)).isoformat(), "55", "0", "UNS"],
+        ["ITP-001", (today - timedelta(days=1)).isoformat(), "-1", "0", "UNS"],
+    ]
+    text = csv_text(list(PLATELET), *rows)
+
+    result = import_files(files={"platelets": text}, user=data_manager)
+
+    assert [(i.row, i.line, i.column) for i in result.issues] == [(3, 4, "platelets_10e9_l")]
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_it_reports_every_refusal_of_a_file_at_once(treated, data_manager, today):
+    rows = [
+        ["ITP-001", "2026-13-01", "40", "0", "UNS"],
+        ["ITP-001", (today - timedelta(days=2)).isoformat(), "many", "9", "UNS"],
+        ["ITP-404", (today - timedelta(days=1)).isoformat(), "50", "0", "UNS"],
+    ]
+
+    result = import_files(files={"platelets": csv_text(list(PLATELET), *rows)}, user=data_manager)
+
+    assert [(i.row, i.column) for i in result.issues] == [
+        (1, "sample_date"),
+        (2, "platelets_10e9_l"),
+        (3, "subject_id"),
+    ]
+    assert "platelets.csv, row 2 (line 3), column platelets_10e9_l" in str(result.issues[1])
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_file_whose_header_is_wrong(treated, data_manager):
+    text = csv_text(["subject_id", "sample_date", "platelet_count", "visit_code"])
+
+    result = import_files(files={"platelets": text}, user=data_manager)
+
+    assert {(i.row, i.line, i.column) for i in result.issues} == {
+        (None, 1, "platelet_count"),
+        (None, 1, "platelets_10e9_l"),
+    }

@@ -1,0 +1,275 @@
+"""Each role reaches exactly the pages meant for it: every URL of the project, every role."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from itp_trial import roles
+from tests.factories import enrolled, infused
+
+C, I, M, D = roles.COORDINATOR, roles.INVESTIGATOR, roles.MONITOR, roles.DATA_MANAGER  # noqa: E741
+EVERYONE = {C, I, M, D}
+SITE = {C, I}
+
+# url name -> (method, roles allowed). Everyone else must get 403.
+MATRIX: dict[str, tuple[str, set[str]]] = {
+    "home": ("get", EVERYONE),
+    "password_change": ("get", EVERYONE),
+    "password_change_done": ("get", EVERYONE),
+    "subjects:list": ("get", EVERYONE),
+    "subjects:detail": ("get", EVERYONE),
+    "subjects:dashboard": ("get", EVERYONE),
+    "subjects:overview": ("get", EVERYONE),
+    "subjects:screen": ("get", SITE),
+    "subjects:edit": ("get", SITE),
+    "subjects:eligibility": ("get", EVERYONE),  # read-only checklist for reviewers
+    "subjects:enrol": ("get", SITE),
+    "subjects:withdraw": ("get", SITE),
+    "subjects:discontinue": ("get", {I}),
+    "visits:worklist": ("get", SITE),
+    "visits:edit": ("get", SITE),
+    "visits:missed": ("get", SITE),
+    "visits:platelet_unscheduled": ("get", SITE),
+    "infusions:list": ("get", EVERYONE),
+    "infusions:detail": ("get", EVERYONE),
+    "infusions:record": ("get", SITE),
+    "infusions:dose_preview": ("get", EVERYONE),  # a read-only calculator
+    "safety:ae_list": ("get", EVERYONE),
+    "safety:ae_detail": ("get", EVERYONE),
+    "safety:ae_create": ("get", SITE),
+    "safety:ae_edit": ("get", SITE),
+    "safety:conmed_list": ("get", EVERYONE),
+    "safety:conmed_create": ("get", SITE),
+    "safety:conmed_edit": ("get", SITE),
+    "safety:flags": ("get", EVERYONE),
+    "safety:flag_acknowledge": ("post", {I, M}),
+    "safety:queries": ("get", EVERYONE),
+    "safety:query_create": ("get", {M}),
+    "safety:query_answer": ("post", SITE),
+    "safety:query_close": ("post", {M}),
+    "exchange:exports": ("get", {M, D}),
+    "exchange:export_zip": ("get", {M, D}),
+    "exchange:export_dataset": ("get", {M, D}),
+    "exchange:import_platelets": ("get", {D}),
+}
+# Pages that write: who may POST to them (the others must get 403 and nothing written).
+WRITES: dict[str, set[str]] = {
+    "subjects:screen": SITE,
+    "subjects:edit": SITE,
+    "subjects:eligibility": SITE,
+    "subjects:enrol": SITE,
+    "subjects:withdraw": SITE,
+    "subjects:discontinue": {I},
+    "subjects:dashboard": {I},  # the investigator's sign-off
+    "visits:edit": SITE,
+    "visits:missed": SITE,
+    "visits:platelet_unscheduled": SITE,
+    "infusions:record": SITE,
+    "safety:ae_create": SITE,
+    "safety:ae_edit": SITE,
+    "safety:conmed_create": SITE,
+    "safety:conmed_edit": SITE,
+    "safety:flag_acknowledge": {I, M},
+    "safety:query_create": {M},
+    "safety:query_answer": SITE,
+    "safety:query_close": {M},
+    "exchange:import_platelets": {D},
+}
+# Open to anyone, or ending the session: not part of the role matrix.
+PUBLIC = {"login", "logout", "healthz"}
+
+NAV = {
+    C: {
+        "visits:worklist",
+        "subjects:list",
+        "subjects:screen",
+        "subjects:overview",
+        "safety:flags",
+        "safety:queries",
+    },
+    I: {
+        "visits:worklist",
+        "subjects:list",
+        "subjects:screen",
+        "subjects:overview",
+        "safety:flags",
+        "safety:queries",
+    },
+    M: {"subjects:list", "subjects:overview", "safety:flags", "safety:queries", "exchange:exports"},
+    D: {
+        "subjects:list",
+        "subjects:overview",
+        "safety:flags",
+        "safety:queries",
+        "exchange:exports",
+        "exchange:import_platelets",
+    },
+}
+
+
+def _url_names(resolver: URLResolver | None = None, namespace: str = "") -> set[str]:
+    names = set()
+    for pattern in (resolver or get_resolver()).url_patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == "admin":
+                continue
+            names |= _url_names(pattern, pattern.namespace or namespace)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            names.add(f"{namespace}:{pattern.name}" if namespace else pattern.name)
+    return names
+
+
+def test_it_declares_the_roles_of_every_url():
+    assert _url_names() - PUBLIC == set(MATRIX)
+
+
+@pytest.fixture
+def trial(personas):
+    """One participant with a record of every kind, so every URL has something to open."""
+    from safety.checks import checks_run
+    from safety.models import DataQuery, Flag
+    from safety.services import adverse_event_record, conmed_record
+
+    coordinator = personas[C]
+    today = timezone.localdate()
+    participant = enrolled(coordinator, planned=today - timedelta(days=10), today=today)
+    infusion = infused(coordinator, participant, 1, on=today - timedelta(days=8))
+    infused(coordinator, participant, 2, on=today - timedelta(days=1), actual=5_100_000_000)
+    checks_run()
+    event = adverse_event_record(
+        participant=participant,
+        user=coordinator,
+        data={
+            "term": "Headache",
+            "onset_date": today - timedelta(days=7),
+            "end_date": today - timedelta(days=6),
+            "ongoing": False,
+            "ctcae_grade": 1,
+            "serious": False,
+            "serious_criteria": [],
+            "relationship": "possible",
+            "related_infusion": infusion,
+            "action_taken": "none",
+            "outcome": "recovered",
+            "awareness_at": timezone.now() - timedelta(days=7),
+            "reported_at": None,
+        },
+    )
+    conmed = conmed_record(
+        participant=participant,
+        user=coordinator,
+        data={
+            "drug": "Paracetamol",
+            "indication": "Headache",
+            "dose": "500 mg",
+            "start_date": today - timedelta(days=7),
+            "end_date": today - timedelta(days=6),
+            "rescue": False,
+        },
+    )
+    query = DataQuery.objects.create(
+        participant=participant, question="Please confirm the weight.", raised_by=personas[M]
+    )
+    flag = Flag.objects.get(kind="dose_deviation")
+    return {
+        "participant_id": participant.pk,
+        "visit_id": participant.visits.get(code="V2").pk,
+        "number": 3,
+        "infusion_id": infusion.pk,
+        "ae_id": event.pk,
+        "conmed_id": conmed.pk,
+        "flag_pk": flag.pk,
+        "query_pk": query.pk,
+        "name": "subjects",
+    }
+
+
+def _url(name: str, trial: dict) -> str:
+    from django.urls import get_resolver as resolver_of
+
+    kwargs = {}
+    pattern_kwargs = _pattern_kwargs(name, resolver_of())
+    for key in pattern_kwargs:
+        if key == "pk":
+            kwargs["pk"] = trial["flag_pk"] if name.startswith("safety:flag") else trial["query_pk"]
+        else:
+            kwargs[key] = trial[key]
+    url = reverse(name, kwargs=kwargs)
+    if name == "infusions:dose_preview":
+        url += "?weight=60.0&actual=6000000000"
+    return url
+
+
+def _pattern_kwargs(name: str, resolver: URLResolver) -> list[str]:
+    namespace, _, short = name.rpartition(":")
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == namespace:
+                for inner in pattern.url_patterns:
+                    if getattr(inner, "name", None) == short:
+                        return list(inner.pattern.converters)
+        elif not namespace and getattr(pattern, "name", None) == short:
+            return list(pattern.pattern.converters)
+    raise AssertionError(f"no URL named {name}")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", [C, I, M, D])
+def test_it_gives_each_role_exactly_its_pages(client, personas, trial, role):
+    client.force_login(personas[role])
+    wrong = []
+    for name, (method, allowed) in sorted(MATRIX.items()):
+        response = getattr(client, method)(_url(name, trial))
+        if role in allowed:
+            ok = response.status_code < 400
+        else:
+            ok = response.status_code == 403
+        if not ok:
+            wrong.append((name, response.status_code, "allowed" if role in allowed else "denied"))
+    assert wrong == [], wrong
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", [C, I, M, D])
+def test_it_refuses_writes_to_the_roles_that_may_not_write(client, personas, trial, role):
+    from itp_trial.roles import CLINICAL_MODELS
+
+    def snapshot() -> int:
+        from django.apps import apps
+
+        return sum(apps.get_model(label).history.count() for label in CLINICAL_MODELS)
+
+    client.force_login(personas[role])
+    before = snapshot()
+    wrong = []
+    for name, allowed in sorted(WRITES.items()):
+        if role in allowed:
+            continue
+        response = client.post(_url(name, trial), {})
+        if response.status_code != 403:
+            wrong.append((name, response.status_code))
+    assert wrong == [], wrong
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", [C, I, M, D])
+def test_it_shows_each_role_its_navigation(client, personas, role):
+    client.force_login(personas[role])
+    response = client.get(reverse("subjects:overview"))
+    shown = {item["url_name"] for item in response.context["nav_items"]}
+    assert shown == NAV[role]
+    for name in NAV[role]:
+        assert f'href="{reverse(name)}"'.encode() in response.content
+
+
+@pytest.mark.django_db
+def test_it_gives_a_user_without_a_role_no_clinical_page(client, django_user_model):
+    user = django_user_model.objects.create_user("norole", password="x-Long-pass-42")
+    client.force_login(user)
+    assert client.get(reverse("subjects:list")).status_code == 403
+    assert client.get(reverse("exchange:exports")).status_code == 403

@@ -1,0 +1,263 @@
+"""The flags page, acknowledging a deviation, and the open-flags include."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+import pytest
+from django.db import connection
+from django.template.loader import render_to_string
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from safety.checks import checks_run
+from safety.models import Flag, FlagKind
+from safety.selectors import open_flags_count, open_flags_for, open_flags_summary
+from tests.factories import schedules_bulk
+from visits.models import WindowStatus
+
+pytestmark = pytest.mark.django_db
+
+TODAY = date(2025, 6, 2)
+NOW = timezone.make_aware(datetime.combine(TODAY, time(12)))
+# Per participant: an out-of-window visit, a missed one, and an overdue one.
+VISITS = {
+    "V2": (WindowStatus.LATE, -30),
+    "V4": (WindowStatus.MISSED, -3),
+    "V5-D14": (WindowStatus.OVERDUE, -2),
+}
+FLAGS_URL = reverse("safety:flags")
+
+
+def flags_for(participants: int, prefix: str = "P") -> list[int]:
+    ids = schedules_bulk(participants=participants, visits=VISITS, today=TODAY, prefix=prefix)
+    checks_run(participant_ids=ids, now=NOW)
+    return ids
+
+
+def ack_url(flag: Flag) -> str:
+    return reverse("safety:flag_acknowledge", args=[flag.pk])
+
+
+def a_flag(kind: str) -> Flag:
+    return Flag.objects.filter(kind=kind).order_by("pk").first()
+
+
+def shown(response) -> set[int]:
+    return {flag.pk for flag in response.context["page"]}
+
+
+def test_it_shows_the_open_flags_by_default(client, monitor):
+    flags_for(2)
+    resolved = a_flag(FlagKind.OVERDUE)
+    Flag.objects.filter(pk=resolved.pk).update(resolved_at=NOW)
+    client.force_login(monitor)
+
+    response = client.get(FLAGS_URL)
+
+    assert response.status_code == 200
+    assert shown(response) == set(Flag.objects.exclude(pk=resolved.pk).values_list("pk", flat=True))
+    assert "V4 marked missed: Travelling" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ({"kind": FlagKind.MISSED_VISIT}, {"missed_visit"}),
+        ({"status": "resolved"}, {"overdue"}),
+        ({"status": "acknowledged"}, {"out_of_window"}),
+        ({"status": "all", "kind": FlagKind.OVERDUE}, {"overdue"}),
+    ],
+)
+def test_it_filters_by_kind_and_status(client, monitor, query, expected):
+    flags_for(2)
+    Flag.objects.filter(kind=FlagKind.OVERDUE).update(resolved_at=NOW)
+    Flag.objects.filter(kind=FlagKind.OUT_OF_WINDOW).update(acknowledged_at=NOW)
+    client.force_login(monitor)
+
+    response = client.get(FLAGS_URL, query)
+
+    assert {f.kind for f in response.context["page"]} == expected
+    assert len(response.context["page"]) == 2 * len(expected)
+
+
+def test_it_filters_by_participant(client, monitor):
+    first, second = flags_for(2)
+    client.force_login(monitor)
+
+    response = client.get(FLAGS_URL, {"participant": second})
+
+    assert {f.participant_id for f in response.context["page"]} == {second}
+    assert len(response.context["page"]) == 3
+
+
+def test_it_paginates(client, monitor):
+    flags_for(20)  # 60 flags, 50 a page
+    client.force_login(monitor)
+
+    first = client.get(FLAGS_URL)
+    second = client.get(FLAGS_URL, {"page": 2})
+
+    assert len(first.context["page"]) == 50 and len(second.context["page"]) == 10
+    assert not shown(first) & shown(second)
+    assert "page=2" in first.content.decode()
+
+
+def test_it_takes_the_same_number_of_queries_for_3_and_60_flags(client, investigator):
+    client.force_login(investigator)
+    flags_for(1, prefix="A")
+    Flag.objects.filter(kind=FlagKind.OUT_OF_WINDOW).update(
+        acknowledged_at=NOW, acknowledged_by=investigator, acknowledgement_comment="Fine"
+    )
+    client.get(FLAGS_URL)  # warm the session and permission caches alike for both
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(FLAGS_URL, {"status": "all"})
+        assert response.status_code == 200
+        return len(ctx.captured_queries)
+
+    few = queries()
+    flags_for(19, prefix="B")
+    Flag.objects.filter(kind=FlagKind.OUT_OF_WINDOW).update(
+        acknowledged_at=NOW, acknowledged_by=investigator, acknowledgement_comment="Fine"
+    )
+    many = queries()
+
+    assert Flag.objects.count() == 60
+    assert many == few
+
+
+def test_it_acknowledges_a_deviation_with_the_comment_user_and_time(client, investigator):
+    flags_for(1)
+    flag = a_flag(FlagKind.MISSED_VISIT)
+    client.force_login(investigator)
+
+    response = client.post(
+        ack_url(flag), {"comment": " Patient travelling; agreed with sponsor. ", "next": FLAGS_URL}
+    )
+
+    assert response.status_code == 302 and response.url == FLAGS_URL
+    flag.refresh_from_db()
+    assert flag.acknowledged_by == investigator
+    assert flag.acknowledged_at is not None
+    assert flag.acknowledgement_comment == "Patient travelling; agreed with sponsor."
+    assert flag.status == "acknowledged"
+    last = flag.history.first()
+    assert last.history_user == investigator and last.acknowledged_at == flag.acknowledged_at
+
+
+def test_it_lets_a_monitor_acknowledge(client, monitor):
+    flags_for(1)
+    flag = a_flag(FlagKind.OUT_OF_WINDOW)
+    client.force_login(monitor)
+
+    client.post(ack_url(flag), {"comment": "Within tolerance agreed in the monitoring plan."})
+
+    flag.refresh_from_db()
+    assert flag.acknowledged_by == monitor
+
+
+@pytest.mark.parametrize("role", ["coordinator", "data_manager"])
+def test_it_refuses_acknowledgement_to_other_roles(client, request, role):
+    flags_for(1)
+    flag = a_flag(FlagKind.MISSED_VISIT)
+    client.force_login(request.getfixturevalue(role))
+
+    response = client.post(ack_url(flag), {"comment": "Seen"})
+
+    assert response.status_code == 403
+    flag.refresh_from_db()
+    assert flag.acknowledged_at is None and flag.acknowledgement_comment == ""
+
+
+def test_it_requires_a_comment(client, investigator):
+    flags_for(1)
+    flag = a_flag(FlagKind.MISSED_VISIT)
+    client.force_login(investigator)
+
+    response = client.post(ack_url(flag), {"comment": "   "})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    flag.refresh_from_db()
+    assert flag.acknowledged_at is None and flag.acknowledged_by is None
+
+
+def test_it_refuses_to_acknowledge_a_flag_that_resolves_itself(client, investigator):
+    flags_for(1)
+    flag = a_flag(FlagKind.OVERDUE)
+    client.force_login(investigator)
+
+    response = client.post(ack_url(flag), {"comment": "Seen"})
+
+    assert response.status_code == 200
+    assert "resolves itself" in response.content.decode()
+    flag.refresh_from_db()
+    assert flag.acknowledged_at is None and flag.acknowledgement_comment == ""
+
+
+def test_it_does_not_acknowledge_twice(client, investigator, monitor):
+    flags_for(1)
+    flag = a_flag(FlagKind.MISSED_VISIT)
+    client.force_login(investigator)
+    client.post(ack_url(flag), {"comment": "First"})
+    client.force_login(monitor)
+
+    client.post(ack_url(flag), {"comment": "Second"})
+
+    flag.refresh_from_db()
+    assert (flag.acknowledged_by, flag.acknowledgement_comment) == (investigator, "First")
+
+
+def test_it_ignores_a_next_url_off_the_site(client, investigator):
+    flags_for(1)
+    client.force_login(investigator)
+
+    response = client.post(
+        ack_url(a_flag(FlagKind.MISSED_VISIT)), {"comment": "Ok", "next": "https://evil.test/"}
+    )
+
+    assert response.url == FLAGS_URL
+
+
+def test_it_offers_acknowledgement_with_a_confirmation_only_to_reviewers(
+    client, investigator, coordinator
+):
+    flags_for(1)
+    client.force_login(investigator)
+    page = client.get(FLAGS_URL).content.decode()
+    client.force_login(coordinator)
+    coordinator_page = client.get(FLAGS_URL).content.decode()
+
+    # Two acknowledgeable flags (out of window, missed); the overdue one has no form.
+    assert page.count('name="comment"') == 2 and page.count("data-confirm") == 2
+    assert 'name="comment"' not in coordinator_page
+
+
+def test_it_selects_the_open_flags_of_participants(investigator):
+    first, second = flags_for(2)
+    Flag.objects.filter(participant_id=first, kind=FlagKind.OVERDUE).update(resolved_at=NOW)
+
+    assert open_flags_count(participant_ids=[first]) == 2
+    assert open_flags_count() == 5
+    assert {f.participant_id for f in open_flags_for(participant_ids=[second])} == {second}
+    summary = open_flags_summary(participant_ids=[first, second], limit=3)
+    assert len(summary["open_flags"]) == 3 and summary["open_flags_count"] == 5
+
+
+def test_it_renders_the_open_flags_include(rf, investigator):
+    (participant_id,) = flags_for(1)
+    request = rf.get("/")
+    request.user = investigator
+
+    html = render_to_string(
+        "safety/_open_flags.html",
+        open_flags_summary(participant_ids=[participant_id], limit=2),
+        request=request,
+    )
+
+    assert 'data-testid="open-flags"' in html
+    assert "3 open flags in all" in html
+    assert "V2" in html

@@ -1,0 +1,96 @@
+"""The participant list, a participant's schedule and the worklist read with a fixed number of
+queries, whatever the number of participants."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from itp_trial import protocol
+from subjects.models import Participant
+from visits.models import PlateletCount, Visit
+from visits.services import schedule_sync
+
+pytestmark = pytest.mark.django_db
+
+
+def days(n: int) -> timedelta:
+    return timedelta(days=n)
+
+
+def participants_bulk(count: int, *, first: int, today: date) -> list[int]:
+    """Enrolled participants written in bulk, their schedules stored by the real engine.
+
+    Infusion 1 is planned from 15 days ago to 14 days ahead, so that the worklist has
+    visits overdue, in window and due.
+    """
+    consent = today - days(40)
+    participants = Participant.objects.bulk_create(
+        Participant(
+            subject_id=f"Q-{first + n:04d}",
+            screening_number=f"QS-{first + n:04d}",
+            sex="F" if n % 2 else "M",
+            birth_date=date(1980, 1, 1),
+            consent_date=consent,
+            consent_version="2.1",
+            eligible=True,
+            enrolled_on=consent,
+            planned_first_infusion_date=today + days((first + n) % 30 - 15),
+        )
+        for n in range(count)
+    )
+    Visit.objects.bulk_create(
+        Visit(participant=p, code=code, actual_date=consent if code == "V1" else None)
+        for p in participants
+        for code in protocol.VISIT_CODES
+    )
+    PlateletCount.objects.bulk_create(
+        PlateletCount(participant=p, sample_date=consent, platelets=20, who_bleeding_grade=1)
+        for p in participants
+    )
+    ids = [p.pk for p in participants]
+    schedule_sync(participant_ids=ids, today=today)
+    return ids
+
+
+def queries_of(client, url: str) -> int:
+    client.get(url)  # warm the per-process caches (content types, permissions)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(captured)
+
+
+def test_it_reads_the_pages_with_the_same_queries_for_5_or_200_participants(client, coordinator):
+    today = timezone.localdate()
+    client.force_login(coordinator)
+    ids = participants_bulk(5, first=0, today=today)
+    urls = {
+        "list": reverse("subjects:list"),
+        "schedule": reverse("subjects:detail", args=[ids[0]]),
+        "worklist": reverse("visits:worklist"),
+    }
+    small = {name: queries_of(client, url) for name, url in urls.items()}
+    small_worklist = client.get(urls["worklist"]).context["worklist"]
+    small_rows = len(client.get(urls["list"]).context["rows"])
+
+    participants_bulk(195, first=5, today=today)
+    PlateletCount.objects.bulk_create(
+        PlateletCount(participant_id=ids[0], sample_date=today - days(n), platelets=30 + n)
+        for n in range(1, 30)
+    )
+    large = {name: queries_of(client, url) for name, url in urls.items()}
+
+    assert large == small
+    # The pages did grow: the same queries now carry many more rows.
+    large_worklist = client.get(urls["worklist"]).context["worklist"]
+    assert len(large_worklist.overdue) > len(small_worklist.overdue)
+    assert len(large_worklist.in_window) > len(small_worklist.in_window)
+    assert len(large_worklist.due) > len(small_worklist.due)
+    assert (small_rows, len(client.get(urls["list"]).context["rows"])) == (5, 25)
+    assert len(client.get(urls["schedule"]).context["page"].platelets) == 30

@@ -1,0 +1,225 @@
+"""The coordinator's visit pages: the worklist, one page per visit, missed visits and
+unscheduled platelet results. Writes go through visits.services.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from itp_trial import protocol
+from itp_trial.history import history_rows
+from subjects.forms import add_service_errors
+from subjects.models import Participant
+from subjects.selectors import visit_page, worklist
+
+from .forms import MissedForm, PlateletForm, VisitForm, visit_initial
+from .models import Visit, WindowStatus
+from .services import platelet_record, visit_mark_missed, visit_record, visit_validate
+
+OUT_OF_WINDOW = (WindowStatus.EARLY, WindowStatus.LATE)
+
+
+def _visit(visit_id: int) -> Visit:
+    visit = visit_page(visit_id=visit_id)
+    if visit is None:
+        raise Http404(_("No such visit."))
+    return visit
+
+
+def _fresh(visit: Visit) -> Visit:
+    return Visit.objects.get(pk=visit.pk)
+
+
+@permission_required("visits.change_visit", raise_exception=True)
+def visit_worklist(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    return render(
+        request,
+        "visits/worklist.html",
+        {
+            "worklist": worklist(today=today),
+            "today": today,
+            "due_days": protocol.WORKLIST_DUE_DAYS,
+        },
+    )
+
+
+def _window_warning(visit: Visit, status: str) -> str:
+    window = {
+        "start": visit.window_start.isoformat() if visit.window_start else "",
+        "end": visit.window_end.isoformat() if visit.window_end else "",
+    }
+    if status == WindowStatus.EARLY:
+        return (
+            _(
+                "This date is before the visit's window (%(start)s to %(end)s): the visit will be "
+                "recorded as early, a protocol deviation that is flagged for review."
+            )
+            % window
+        )
+    return (
+        _(
+            "This date is after the visit's window (%(start)s to %(end)s): the visit will be "
+            "recorded as late, a protocol deviation that is flagged for review."
+        )
+        % window
+    )
+
+
+def _after_visit(visit: Visit, before: dict[str, Any], data: dict[str, Any]) -> HttpResponse:
+    """Where to go after saving: the AE or medication form when newly answered yes."""
+    participant = {"participant_id": visit.participant_id}
+    new_ae = data.get("new_adverse_event") is True and before["new_adverse_event"] is not True
+    new_med = data.get("medication_change") is True and before["medication_change"] is not True
+    if new_ae:
+        return HttpResponseRedirect(reverse("safety:ae_create", kwargs=participant))
+    if new_med:
+        return HttpResponseRedirect(reverse("safety:conmed_create", kwargs=participant))
+    return redirect("subjects:detail", **participant)
+
+
+@permission_required("visits.change_visit", raise_exception=True)
+def visit_edit(request: HttpRequest, visit_id: int) -> HttpResponse:
+    """One visit's page. A date outside the window is saved only after a visible warning."""
+    visit = _visit(visit_id)
+    definition = visit.definition
+    if definition.kind == protocol.KIND_INFUSION:
+        return HttpResponseRedirect(
+            reverse(
+                "infusions:record",
+                kwargs={
+                    "participant_id": visit.participant_id,
+                    "number": definition.infusion_number,
+                },
+            )
+        )
+    counts = list(visit.platelet_counts.all())
+    editing = visit.actual_date is not None or visit.missed
+    initial = visit_initial(visit, counts[0] if counts else None)
+    form = VisitForm(request.POST or None, visit=visit, editing=editing, initial=initial)
+    warning = None
+    if request.method == "POST" and not form.is_valid() and "actual_date" in form.cleaned_data:
+        # Show the service's refusals of the valid values too, not one round at a time.
+        try:
+            visit_validate(visit=visit, data=form.visit_data())
+        except ValidationError as error:
+            add_service_errors(form, error, skip=set(form.errors))
+    elif request.method == "POST" and form.is_valid():
+        data = form.visit_data()
+        try:
+            status = visit_validate(visit=visit, data=data)
+            if status in OUT_OF_WINDOW and not form.cleaned_data["save_anyway"]:
+                warning = _window_warning(visit, status)
+            else:
+                before = {n: getattr(visit, n) for n in ("new_adverse_event", "medication_change")}
+                visit_record(
+                    visit=_fresh(visit),
+                    user=request.user,
+                    data=data,
+                    reason=form.cleaned_data.get("reason", ""),
+                )
+        except ValidationError as error:
+            if "reason" in getattr(error, "error_dict", {}) and "reason" not in form.fields:
+                # Saving would change a count already recorded that day: ask why.
+                form = VisitForm(request.POST, visit=visit, editing=True, initial=initial)
+                form.is_valid()
+            add_service_errors(form, error)
+        else:
+            if warning is None:
+                messages.success(
+                    request,
+                    _("%(code)s of %(subject)s saved.")
+                    % {"code": visit.code, "subject": visit.participant.subject_id},
+                )
+                if data.get("new_adverse_event") and data.get("medication_change"):
+                    messages.info(
+                        request,
+                        _("A change of medication was reported too: record it after the event."),
+                    )
+                return _after_visit(visit, before, data)
+    return render(
+        request,
+        "visits/visit_form.html",
+        {
+            "visit": visit,
+            "participant": visit.participant,
+            "definition": definition,
+            "form": form,
+            "warning": warning,
+            "count": counts[0] if counts else None,
+            "history": history_rows(visit),
+        },
+    )
+
+
+@permission_required("visits.change_visit", raise_exception=True)
+def visit_missed(request: HttpRequest, visit_id: int) -> HttpResponse:
+    visit = _visit(visit_id)
+    form = MissedForm(
+        request.POST or None,
+        editing=visit.missed,
+        initial={"missed_reason": visit.missed_reason},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            visit_mark_missed(
+                visit=_fresh(visit),
+                user=request.user,
+                missed_reason=form.cleaned_data["missed_reason"],
+                reason=form.cleaned_data.get("reason", ""),
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("%(code)s of %(subject)s marked missed.")
+                % {"code": visit.code, "subject": visit.participant.subject_id},
+            )
+            return redirect("subjects:detail", participant_id=visit.participant_id)
+    return render(
+        request,
+        "visits/missed.html",
+        {"visit": visit, "participant": visit.participant, "form": form},
+    )
+
+
+@permission_required("visits.add_plateletcount", raise_exception=True)
+def platelet_unscheduled(request: HttpRequest, participant_id: int) -> HttpResponse:
+    participant = Participant.objects.filter(pk=participant_id).first()
+    if participant is None:
+        raise Http404(_("No such participant."))
+    form = PlateletForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            platelet_record(
+                participant=participant,
+                user=request.user,
+                sample_date=form.cleaned_data["sample_date"],
+                platelets=form.cleaned_data["platelets"],
+                who_bleeding_grade=form.cleaned_data["who_bleeding_grade"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("Platelet count of %(date)s saved.")
+                % {"date": form.cleaned_data["sample_date"].isoformat()},
+            )
+            return redirect("subjects:detail", participant_id=participant.pk)
+    return render(
+        request,
+        "visits/platelet_form.html",
+        {"participant": participant, "form": form},
+    )
