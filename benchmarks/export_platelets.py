@@ -14,9 +14,9 @@ other's memory high-water mark:
 - PostgreSQL: `COPY (SELECT the raw columns, same order) TO STDOUT (FORMAT csv, HEADER)`
   read through psycopg.
 
-Peak memory: the growth of the child's maximum resident set size during the export
-(resource.getrusage; 0 means the export never went above what the process already held
-once Django was set up), that maximum itself, and the peak of Python allocations. The
+Peak memory: the growth of the child's resident set high-water mark during the export
+(VmHWM; 0 means the export never went above what the process already held once Django was
+set up), that high-water mark itself, and the peak of Python allocations (tracemalloc). The
 database is dropped at the end unless --keep is given.
 
     .venv/bin/python benchmarks/export_platelets.py [--rows 1000000] [--participants 1000]
@@ -56,7 +56,15 @@ def _url_for(url: str, database: str) -> str:
 
 
 def _maxrss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    """The process's resident set high-water mark. VmHWM, not getrusage's ru_maxrss: Linux
+    carries ru_maxrss over exec, so a child would start at its parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _django(url: str) -> None:

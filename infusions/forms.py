@@ -7,49 +7,12 @@ from typing import Any
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Div, Fieldset, Layout, Row
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+
+from itp_trial.forms import DateInput, ServiceModelForm, TimeInput, reason_field, service_data
 
 from .models import Infusion
 from .services import INFUSION_DATA_FIELDS
-
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
-DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-
-REASON_HELP = _("Why the saved record is being changed; kept in its history.")
-
-
-def form_add_service_errors(form: forms.Form, error: ValidationError) -> None:
-    """Put a service's ValidationError on the form: on its field when the form has it."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
-
-
-def reason_field() -> forms.CharField:
-    return forms.CharField(
-        label=_("Reason for change"),
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=REASON_HELP,
-    )
-
-
-def service_data(form: forms.Form, fields: tuple[str, ...]) -> dict[str, Any]:
-    return {name: form.cleaned_data[name] for name in fields if name in form.cleaned_data}
-
-
-class ServiceModelForm(forms.ModelForm):
-    """A model form for its labels, help texts and types only: the service validates and saves.
-
-    The model's validation is left to the service so that a form and the CSV import are
-    refused by the same rules with the same messages; the form never saves itself.
-    """
-
-    def _post_clean(self) -> None:
-        pass
 
 
 class InfusionForm(ServiceModelForm):
@@ -67,9 +30,9 @@ class InfusionForm(ServiceModelForm):
         model = Infusion
         fields = list(INFUSION_DATA_FIELDS)
         widgets = {
-            "infusion_date": DATE,
-            "start_time": TIME,
-            "end_time": TIME,
+            "infusion_date": DateInput(),
+            "start_time": TimeInput(),
+            "end_time": TimeInput(),
             "dosing_weight_kg": forms.NumberInput(attrs={"step": "0.1", "min": "0"}),
             "actual_cells": forms.NumberInput(attrs={"step": "1", "min": "0"}),
         }
@@ -85,7 +48,7 @@ class InfusionForm(ServiceModelForm):
 
     def __init__(self, *args: Any, editing: bool = False, warn_deviation: bool = False, **kw):
         super().__init__(*args, **kw)
-        self.fields["infusion_date"].widget = DATE
+        self.fields["infusion_date"].widget = DateInput()
         if not editing:
             del self.fields["reason"]
         self.helper = FormHelper()

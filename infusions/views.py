@@ -16,10 +16,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from itp_trial import protocol
+from itp_trial.forms import add_service_errors
 from itp_trial.history import history_rows
 
 from . import dosing, selectors
-from .forms import InfusionForm, form_add_service_errors
+from .forms import InfusionForm
 from .models import Infusion
 from .services import (
     dosing_weight_error,
@@ -114,7 +115,7 @@ def infusion_record_view(request: HttpRequest, participant_id: int, number: int)
             try:
                 assessment = infusion_validate(participant=participant, number=number, data=data)
             except ValidationError as error:
-                form_add_service_errors(form, error)
+                add_service_errors(form, error)
             else:
                 seen = form.cleaned_data["planned_cells_seen"]
                 warn = assessment.deviation and not form.cleaned_data["save_anyway"]
@@ -128,7 +129,7 @@ def infusion_record_view(request: HttpRequest, participant_id: int, number: int)
                             reason=form.cleaned_data.get("reason", ""),
                         )
                     except ValidationError as error:
-                        form_add_service_errors(form, error)
+                        add_service_errors(form, error)
                     else:
                         messages.success(request, _("Infusion %(n)s saved.") % {"n": number})
                         return _after_save(saved)

@@ -9,9 +9,9 @@ from crispy_forms.layout import Column, Fieldset, Layout, Row
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from infusions.forms import DATE, DATETIME, ServiceModelForm, reason_field, service_data
 from infusions.models import Infusion
 from itp_trial import protocol
+from itp_trial.forms import DateInput, DateTimeInput, ServiceModelForm, reason_field, service_data
 from subjects.models import Participant
 
 from .models import AdverseEvent, ConcomitantMedication, SeriousCriterion
@@ -56,10 +56,10 @@ class AdverseEventForm(ServiceModelForm):
         model = AdverseEvent
         fields = [f for f in AE_DATA_FIELDS if f not in ("ctcae_grade", "serious_criteria")]
         widgets = {
-            "onset_date": DATE,
-            "end_date": DATE,
-            "awareness_at": DATETIME,
-            "reported_at": DATETIME,
+            "onset_date": DateInput(),
+            "end_date": DateInput(),
+            "awareness_at": DateTimeInput(),
+            "reported_at": DateTimeInput(),
         }
         help_texts = {
             "term": _("The CTCAE v5.0 term, e.g. Infusion related reaction, Fever."),
@@ -124,7 +124,7 @@ class ConcomitantMedicationForm(ServiceModelForm):
     class Meta:
         model = ConcomitantMedication
         fields = list(CONMED_DATA_FIELDS)
-        widgets = {"start_date": DATE, "end_date": DATE}
+        widgets = {"start_date": DateInput(), "end_date": DateInput()}
         help_texts = {
             "drug": _("Generic name."),
             "indication": _("Why it is given."),

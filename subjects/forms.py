@@ -8,53 +8,16 @@ from datetime import date
 from typing import Any
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from itp_trial import protocol
+from itp_trial.forms import DateInput, reason_field
 from visits.services import range_error
 
 from . import rules
 from .models import Participant, Sex, WithdrawalReason
-
-
-class DateInput(forms.DateInput):
-    """A browser date picker; the value travels as ISO 8601."""
-
-    input_type = "date"
-
-    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
-        super().__init__(attrs=attrs, format="%Y-%m-%d")
-
-
-def add_service_errors(
-    form: forms.Form, error: ValidationError, *, skip: set[str] | None = None
-) -> None:
-    """Show a service's refusal on the form: on its field when the form has one, else on top.
-
-    Errors keyed by a name in `skip` (fields the form already refused) are left out.
-    """
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error.messages)
-        return
-    for field, errors in error.error_dict.items():
-        if skip and field in skip:
-            continue
-        target = field if field in form.fields and field != NON_FIELD_ERRORS else None
-        form.add_error(target, ValidationError(errors).messages)
-
-
-def reason_field(*, required: bool = True) -> forms.CharField:
-    return forms.CharField(
-        label=_("Reason for change"),
-        required=required,
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("Why saved data is being changed; kept in the audit trail.")
-        if required
-        else _("Needed only when this changes data already saved; kept in the audit trail."),
-    )
 
 
 def yes_no_field(*, label: Any, help_text: Any = "", required: bool = True) -> forms.Field:

@@ -13,7 +13,8 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from itp_trial import protocol
-from subjects.forms import DateInput, reason_field, yes_no_field, yes_no_initial
+from itp_trial.forms import DateInput, reason_field
+from subjects.forms import yes_no_field, yes_no_initial
 
 from .models import PlateletCount, Visit
 from .services import PLATELET_FIELDS, VISIT_FIELDS_BY_KIND, VITAL_FIELDS

@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from itp_trial import protocol
+from itp_trial.forms import add_service_errors
 from itp_trial.history import history_rows
-from subjects.forms import add_service_errors
+from safety.selectors import open_flags_summary
 from subjects.models import Participant
 from subjects.selectors import visit_page, worklist
 
@@ -49,6 +50,7 @@ def visit_worklist(request: HttpRequest) -> HttpResponse:
             "worklist": worklist(today=today),
             "today": today,
             "due_days": protocol.WORKLIST_DUE_DAYS,
+            **open_flags_summary(),
         },
     )
 

@@ -155,7 +155,17 @@ def _once(
     participant's page, by the people allowed to make it, not by a file."""
     given = given_values(row, names)
     if getattr(participant, names[0]) is None:
-        return given.get(names[0]) is not None
+        if given.get(names[0]) is not None:
+            return True
+        for name, value in given.items():
+            if value not in (None, ""):
+                run.issue(
+                    row,
+                    names[0],
+                    _("%(column)s is given without the date of the %(event)s.")
+                    % {"column": name, "event": event},
+                )
+        return False
     for name, value in given.items():
         stored = getattr(participant, name)
         if not same(stored, value):

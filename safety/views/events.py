@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from infusions.forms import form_add_service_errors
+from itp_trial.forms import add_service_errors
 from itp_trial.history import history_rows
 from subjects.models import Participant
 
@@ -148,7 +148,7 @@ def ae_create(request: HttpRequest, participant_id: int) -> HttpResponse:
                     participant=participant, user=request.user, data=form.service_data()
                 )
             except ValidationError as error:
-                form_add_service_errors(form, error)
+                add_service_errors(form, error)
             else:
                 messages.success(request, _("Adverse event %(n)s saved.") % {"n": event.ae_number})
                 return redirect("safety:ae_detail", ae_id=event.pk)
@@ -189,7 +189,7 @@ def ae_edit(request: HttpRequest, ae_id: int) -> HttpResponse:
                     reason=form.cleaned_data["reason"],
                 )
             except ValidationError as error:
-                form_add_service_errors(form, error)
+                add_service_errors(form, error)
             else:
                 messages.success(request, _("Adverse event %(n)s saved.") % {"n": saved.ae_number})
                 return redirect("safety:ae_detail", ae_id=saved.pk)
@@ -240,7 +240,7 @@ def conmed_create(request: HttpRequest, participant_id: int) -> HttpResponse:
                 participant=participant, user=request.user, data=form.service_data()
             )
         except ValidationError as error:
-            form_add_service_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("%(drug)s saved.") % {"drug": conmed.drug})
             return redirect("safety:conmed_list", participant_id=participant.pk)
@@ -264,7 +264,7 @@ def conmed_edit(request: HttpRequest, conmed_id: int) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
             )
         except ValidationError as error:
-            form_add_service_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("%(drug)s saved.") % {"drug": saved.drug})
             return redirect("safety:conmed_list", participant_id=participant.pk)

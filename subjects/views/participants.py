@@ -17,7 +17,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from itp_trial import protocol
+from itp_trial.forms import add_service_errors
 from itp_trial.history import history_rows
+from safety.selectors import open_flags_summary
 from subjects import rules, services
 from subjects.forms import (
     DiscontinueForm,
@@ -26,7 +28,6 @@ from subjects.forms import (
     ParticipantEditForm,
     ScreeningForm,
     WithdrawForm,
-    add_service_errors,
     participant_initial,
 )
 from subjects.models import Participant, ParticipantStatus
@@ -122,6 +123,7 @@ def participant_detail(request: HttpRequest, participant_id: int) -> HttpRespons
             "can_discontinue": participant.status
             in (ParticipantStatus.ENROLLED, ParticipantStatus.ON_TREATMENT),
             "history": history_rows(participant),
+            **open_flags_summary(participant_ids=[participant.pk]),
         },
     )
 

@@ -97,12 +97,14 @@ def test_it_saves_and_logs_when_the_broker_is_down_and_the_next_run_catches_up(
     coordinator, caplog, django_capture_on_commit_callbacks
 ):
     caplog.set_level(logging.WARNING, logger="safety.tasks")
+    before = (app.conf["broker_url"], app.conf.task_always_eager)
     with celery_configured(app, broker_url=UNREACHABLE_BROKER, task_always_eager=False):
         started = time.monotonic()
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             participant = overdue_participant(coordinator)
         elapsed = time.monotonic() - started
 
+    assert (app.conf["broker_url"], app.conf.task_always_eager) == before  # restored
     assert callbacks  # the enqueue was attempted after the commit, and failed
     participant = Participant.objects.get(pk=participant.pk)
     assert participant.status == ParticipantStatus.ENROLLED
@@ -129,8 +131,3 @@ def test_it_runs_the_full_pass_from_the_command(coordinator):
 
     assert Visit.objects.get(participant=participant, code="V2").window_status == "in_window"
     assert not Flag.objects.exists()
-
-
-def test_it_leaves_the_app_eager_after_a_broker_test():
-    assert app.conf.task_always_eager is True
-    assert not app.conf.broker_url or app.conf.broker_url != UNREACHABLE_BROKER
