@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 from . import datasets
 from .export import dataset_stream, export_record, study_zip, zip_filename
 from .forms import ImportConfirmForm, PlateletUploadForm
-from .importer import import_files
+from .importer import CHANGED, NEW, ImportResult, import_files
 from .models import DataExport, DataImport
 
 EXPORT_PERMISSION = "exchange.export_data"
@@ -68,13 +68,12 @@ def export_zip(request: HttpRequest) -> FileResponse:
     )
 
 
-def _preview_context(result: Any, **extra: Any) -> dict[str, Any]:
-    changed = [o for o in result.outcomes if o.action == "changed"]
+def _preview_context(result: ImportResult, **extra: Any) -> dict[str, Any]:
     return {
         "result": result,
         "counts": result.counts().get(datasets.PLATELETS.filename, {}),
-        "new": [o for o in result.outcomes if o.action == "new"],
-        "changed": changed,
+        "new": [o for o in result.outcomes if o.action == NEW],
+        "changed": [o for o in result.outcomes if o.action == CHANGED],
         **extra,
     }
 
@@ -156,7 +155,14 @@ def _import_confirm(request: HttpRequest, recent: Any) -> HttpResponse:
         )
         return redirect("exchange:import_platelets")
     if result.needs_reason and not reason:
+        # Show the preview again, with the reason asked for rather than a refusal per cell.
         form.add_error("reason", _("The file changes stored values: give the reason."))
+        result = import_files(
+            files={"platelets": stored["content"]},
+            user=request.user,
+            preview=True,
+            reason_later=True,
+        )
     return render(
         request,
         "exchange/import_platelets.html",

@@ -89,7 +89,7 @@ def sae_overdue_notify(*, flag_ids: Sequence[int]) -> int:
             )
             % {"hours": protocol.SAE_REPORT_HOURS},
             "",
-            *(_flag_line(f) for f in flags),
+            *(f"- {f.participant.subject_id}: {f.detail}" for f in flags),
             "",
             _("Enter the report time in the EDC once the report is made; the flag then resolves."),
         ]

@@ -16,7 +16,7 @@ from simple_history.utils import bulk_create_with_history
 from itp_trial import protocol
 from itp_trial.audit import audited_save
 from visits.models import Visit
-from visits.services import participant_changed
+from visits.services import participant_changed, range_error
 
 from . import rules
 from .models import EligibilityAnswer, Participant, ParticipantStatus, SequenceCounter, SignOff
@@ -106,6 +106,10 @@ def _validate_consent(participant: Participant, *, today: date) -> None:
             errors.setdefault("itp_diagnosis_date", []).append(
                 _("The diagnosis cannot be before the date of birth.")
             )
+    if participant.height_cm is not None:
+        message = range_error("height_cm", participant.height_cm)
+        if message:
+            errors.setdefault("height_cm", []).append(message)
     if participant.splenectomy and participant.splenectomy_date is None:
         errors.setdefault("splenectomy_date", []).append(_("Give the date of the splenectomy."))
     if errors:

@@ -77,6 +77,18 @@ CASES = {
         {"end_date": "{d-6}"},
         "end_date",
     ),
+    "an infusion visit dated off its infusion": (
+        "visits",
+        {"subject_id": "ITP-001", "visit_code": "V3-INF1", "actual_date": "{d-9}", "missed": "N"},
+        {},
+        "actual_date",
+    ),
+    "a missed infusion": (
+        "visits",
+        {"subject_id": "ITP-001", "visit_code": "V3-INF2", "actual_date": "", "missed": "Y"},
+        {},
+        "missed",
+    ),
     "an unknown visit code in visits": (
         "visits",
         {"subject_id": "ITP-001", "visit_code": "V7", "actual_date": "{d-1}", "missed": "N"},

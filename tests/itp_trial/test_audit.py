@@ -107,3 +107,16 @@ def test_it_refuses_an_age_outside_the_trial_and_writes_nothing(coordinator):
         participant_screen(user=coordinator, data=data)
     assert "birth_date" in refused.value.message_dict
     assert Participant.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_height_out_of_range_at_screening(coordinator):
+    from decimal import Decimal
+
+    from subjects.services import participant_screen
+    from tests.factories import participant_data
+
+    with pytest.raises(ValidationError) as refused:
+        participant_screen(user=coordinator, data=participant_data(height_cm=Decimal("400.0")))
+    assert "height_cm" in refused.value.message_dict
+    assert Participant.objects.count() == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from django.db import connection
@@ -14,7 +14,7 @@ from django.utils import timezone
 from safety.checks import checks_run
 from safety.models import Flag, FlagKind
 from safety.selectors import open_flags_count, open_flags_for, open_flags_summary
-from tests.factories import schedules_bulk
+from tests.factories import enrolled, schedules_bulk
 from visits.models import WindowStatus
 
 pytestmark = pytest.mark.django_db
@@ -261,3 +261,21 @@ def test_it_renders_the_open_flags_include(rf, investigator):
     assert 'data-testid="open-flags"' in html
     assert "3 open flags in all" in html
     assert "V2" in html
+
+
+def test_it_shows_the_open_flags_on_the_worklist_and_the_participant_page(client, coordinator):
+    today = timezone.localdate()
+    participant = enrolled(coordinator, today=today - timedelta(days=10), planned=today)
+    checks_run()
+    flag = Flag.objects.get(participant=participant)
+    client.force_login(coordinator)
+
+    worklist = client.get(reverse("visits:worklist"))
+    detail = client.get(reverse("subjects:detail", args=[participant.pk]))
+
+    for response in (worklist, detail):
+        assert response.status_code == 200
+        assert [f.pk for f in response.context["open_flags"]] == [flag.pk]
+        html = response.content.decode()
+        assert 'data-testid="open-flags"' in html and flag.detail in html
+    assert f"?participant={participant.pk}" in detail.content.decode()

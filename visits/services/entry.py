@@ -1,4 +1,4 @@
-"""Writes on visits and the schedule: keep the stored schedule in step with the engine."""
+"""Visit data entry, missed visits and platelet counts: validated, then saved with history."""
 
 from __future__ import annotations
 
@@ -6,161 +6,25 @@ import dataclasses
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from itp_trial import protocol
 from itp_trial.audit import audited_save
 
-from . import schedule
-from .models import PlateletCount, Visit, WindowStatus
-from .selectors import participants_with_schedule, schedule_input
+from .. import schedule
+from ..models import PlateletCount, Visit, WindowStatus
+from ..selectors import participants_with_schedule, schedule_input
+from .fields import PLATELET_FIELDS, VISIT_FIELDS_BY_KIND, model_field, range_error, value_ranges
+from .sync import participant_changed
 
 logger = logging.getLogger(__name__)
 
-SCHEDULE_FIELDS = ("target_date", "window_start", "window_end", "provisional", "window_status")
-
-
-def schedule_sync(
-    *, participant_ids: Iterable[int] | None = None, today: date | None = None
-) -> int:
-    """Recompute the schedule and status of participants and store what changed.
-
-    Set-based: three reads for any number of participants, then bulk updates of the rows
-    whose derived values moved. With `participant_ids` None, every participant is synced.
-    Returns the number of visit rows updated.
-    """
-    from subjects.models import Participant
-
-    today = today or timezone.localdate()
-    queryset = Participant.objects.all()
-    if participant_ids is not None:
-        queryset = queryset.filter(pk__in=list(participant_ids))
-    visits_changed: list[Visit] = []
-    participants_changed = []
-    for participant in participants_with_schedule(queryset).iterator(chunk_size=5000):
-        visits = list(participant.visits.all())
-        infusions = list(participant.infusions.all())
-        computed = {
-            s.code: s
-            for s in schedule.schedule_compute(
-                schedule_input(participant, visits=visits, infusions=infusions), today=today
-            )
-        }
-        for visit in visits:
-            s = computed[visit.code]
-            new = (s.target, s.window_start, s.window_end, s.provisional, s.status)
-            if tuple(getattr(visit, f) for f in SCHEDULE_FIELDS) != new:
-                for field, value in zip(SCHEDULE_FIELDS, new, strict=True):
-                    setattr(visit, field, value)
-                visits_changed.append(visit)
-        final = computed[protocol.FINAL_VISIT_CODE]
-        data = schedule_input(participant, visits=visits, infusions=infusions)
-        status = schedule.participant_status(
-            withdrawn=participant.withdrawal_date is not None,
-            eligible=participant.eligible,
-            enrolled=participant.enrolled_on is not None,
-            final_visit_done_or_missed=final.actual_date is not None or final.missed,
-            treatment_complete=schedule.treatment_complete(data),
-            infusions_given=len(infusions),
-        )
-        if participant.status != status:
-            participant.status = status
-            participants_changed.append(participant)
-    Visit.objects.bulk_update(visits_changed, SCHEDULE_FIELDS, batch_size=500)
-    Participant.objects.bulk_update(participants_changed, ["status"], batch_size=500)
-    return len(visits_changed)
-
-
-def participant_changed(*, participant_id: int, today: date | None = None) -> None:
-    """After any write that may move an anchor: resync the schedule, then queue the checks."""
-    schedule_sync(participant_ids=[participant_id], today=today)
-    from safety.tasks import checks_enqueue_for_participant
-
-    checks_enqueue_for_participant(participant_id)
-
-
-# Data entry: visits, missed visits and platelet counts (protocol sections 1 and 4).
-
 Errors = dict[str, list[Any]]
-
-VITAL_FIELDS = ("systolic_bp", "diastolic_bp", "heart_rate", "respiratory_rate", "temperature_c")
-PLATELET_FIELDS = ("platelets", "who_bleeding_grade")
-_FOLLOW_UP_FIELDS = (
-    *VITAL_FIELDS,
-    "weight_kg",
-    *PLATELET_FIELDS,
-    "new_adverse_event",
-    "medication_change",
-)
-# What the site enters at each kind of visit besides its date. Infusion visits are entered
-# with their infusion (infusions.services), the screening visit's other data on the
-# participant (subjects.services).
-VISIT_FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
-    protocol.KIND_SCREENING: (),
-    protocol.KIND_BASELINE: (
-        *VITAL_FIELDS,
-        "weight_kg",
-        "height_cm",
-        *PLATELET_FIELDS,
-        "physical_exam_normal",
-        "physical_exam_findings",
-    ),
-    protocol.KIND_INFUSION: (),
-    protocol.KIND_END_OF_TREATMENT: _FOLLOW_UP_FIELDS,
-    protocol.KIND_FOLLOW_UP: _FOLLOW_UP_FIELDS,
-}
-UNITS: dict[str, Any] = {
-    "systolic_bp": "mmHg",
-    "diastolic_bp": "mmHg",
-    "heart_rate": gettext_lazy("/min"),
-    "respiratory_rate": gettext_lazy("/min"),
-    "temperature_c": "°C",
-    "weight_kg": "kg",
-    "height_cm": "cm",
-    "platelets": "×10⁹/L",
-    "who_bleeding_grade": "",
-}
-
-
-def value_ranges() -> dict[str, tuple[Decimal | int, Decimal | int]]:
-    """The accepted range of every number entered at a visit, from the protocol."""
-    return {
-        **protocol.VITAL_RANGES,
-        "weight_kg": protocol.WEIGHT_RANGE_KG,
-        "height_cm": protocol.HEIGHT_RANGE_CM,
-        "platelets": (protocol.PLATELET_MIN, protocol.PLATELET_MAX),
-        "who_bleeding_grade": (protocol.WHO_BLEEDING_MIN, protocol.WHO_BLEEDING_MAX),
-    }
-
-
-def _field(name: str) -> Any:
-    model = PlateletCount if name in PLATELET_FIELDS else Visit
-    return model._meta.get_field(name)
-
-
-def range_error(name: str, value: Any) -> str | None:
-    """The message for a number outside its accepted range (units shown), else None."""
-    if value is None:
-        return None
-    low, high = value_ranges()[name]
-    if low <= value <= high:
-        return None
-    unit = UNITS.get(name, "")
-    return _("%(label)s must be between %(low)s and %(high)s%(unit)s; %(value)s was entered.") % {
-        "label": capfirst(_field(name).verbose_name),
-        "low": low,
-        "high": high,
-        "unit": f" {unit}" if unit else "",
-        "value": value,
-    }
 
 
 def _add(errors: Errors, field: str, message: Any) -> None:
@@ -245,7 +109,7 @@ def _visit_prepare(*, visit: Visit, data: Mapping[str, Any], today: date) -> _Vi
             % {"code": visit.code, "names": ", ".join(unknown)},
         )
     values = {
-        name: _convert(_field(name).model, name, data[name], errors)
+        name: _convert(model_field(name).model, name, data[name], errors)
         for name in allowed
         if name in data
     }

@@ -1,0 +1,85 @@
+"""What the site enters at each kind of visit, with units and accepted ranges."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from itp_trial import protocol
+
+from ..models import PlateletCount, Visit
+
+VITAL_FIELDS = ("systolic_bp", "diastolic_bp", "heart_rate", "respiratory_rate", "temperature_c")
+PLATELET_FIELDS = ("platelets", "who_bleeding_grade")
+_FOLLOW_UP_FIELDS = (
+    *VITAL_FIELDS,
+    "weight_kg",
+    *PLATELET_FIELDS,
+    "new_adverse_event",
+    "medication_change",
+)
+# What the site enters at each kind of visit besides its date. Infusion visits are entered
+# with their infusion (infusions.services), the screening visit's other data on the
+# participant (subjects.services).
+VISIT_FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
+    protocol.KIND_SCREENING: (),
+    protocol.KIND_BASELINE: (
+        *VITAL_FIELDS,
+        "weight_kg",
+        "height_cm",
+        *PLATELET_FIELDS,
+        "physical_exam_normal",
+        "physical_exam_findings",
+    ),
+    protocol.KIND_INFUSION: (),
+    protocol.KIND_END_OF_TREATMENT: _FOLLOW_UP_FIELDS,
+    protocol.KIND_FOLLOW_UP: _FOLLOW_UP_FIELDS,
+}
+UNITS: dict[str, Any] = {
+    "systolic_bp": "mmHg",
+    "diastolic_bp": "mmHg",
+    "heart_rate": gettext_lazy("/min"),
+    "respiratory_rate": gettext_lazy("/min"),
+    "temperature_c": "°C",
+    "weight_kg": "kg",
+    "height_cm": "cm",
+    "platelets": "×10⁹/L",
+    "who_bleeding_grade": "",
+}
+
+
+def value_ranges() -> dict[str, tuple[Decimal | int, Decimal | int]]:
+    """The accepted range of every number entered at a visit, from the protocol."""
+    return {
+        **protocol.VITAL_RANGES,
+        "weight_kg": protocol.WEIGHT_RANGE_KG,
+        "height_cm": protocol.HEIGHT_RANGE_CM,
+        "platelets": (protocol.PLATELET_MIN, protocol.PLATELET_MAX),
+        "who_bleeding_grade": (protocol.WHO_BLEEDING_MIN, protocol.WHO_BLEEDING_MAX),
+    }
+
+
+def model_field(name: str) -> Any:
+    model = PlateletCount if name in PLATELET_FIELDS else Visit
+    return model._meta.get_field(name)
+
+
+def range_error(name: str, value: Any) -> str | None:
+    """The message for a number outside its accepted range (units shown), else None."""
+    if value is None:
+        return None
+    low, high = value_ranges()[name]
+    if low <= value <= high:
+        return None
+    unit = UNITS.get(name, "")
+    return _("%(label)s must be between %(low)s and %(high)s%(unit)s; %(value)s was entered.") % {
+        "label": capfirst(model_field(name).verbose_name),
+        "low": low,
+        "high": high,
+        "unit": f" {unit}" if unit else "",
+        "value": value,
+    }
