@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from itp_trial import protocol, roles
+from itp_trial import protocol
 
 PASSWORD = "Trial-pass-2026!"
 
@@ -32,18 +32,7 @@ class UserFactory(DjangoModelFactory):
             obj.save()
 
 
-def roles_ensure() -> None:
-    """Put the four roles back when a transactional test's flush has emptied them."""
-    if Group.objects.filter(name__in=roles.ROLES).count() == len(roles.ROLES):
-        return
-    from django.contrib.auth.models import Permission
-
-    roles.permissions_create_all()
-    roles.roles_sync(group_model=Group, permission_model=Permission)
-
-
 def user_with_role(role: str, **kwargs: Any) -> User:
-    roles_ensure()
     user = UserFactory(**kwargs)
     user.groups.add(Group.objects.get(name=role))
     return user

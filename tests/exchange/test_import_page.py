@@ -46,10 +46,14 @@ def lab_file(treated, coordinator, today):
 
 
 @pytest.mark.django_db
-def test_it_is_for_data_managers_only(client, monitor, coordinator):
+def test_it_is_for_data_managers_only(client, monitor, coordinator, data_manager):
     for user in (monitor, coordinator):
         client.force_login(user)
         assert client.get(reverse(URL)).status_code == 403
+    client.force_login(data_manager)
+    page = client.get(reverse(URL))
+    assert page.status_code == 200
+    assert b'data-testid="import-upload"' in page.content
 
 
 @pytest.mark.django_db

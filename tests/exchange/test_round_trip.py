@@ -5,23 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from exchange import datasets
 from exchange.export import study_directory
 from exchange.importer import IMPORT_ORDER, import_files
-from itp_trial.roles import DATA_MANAGER, INVESTIGATOR, roles_sync
+from itp_trial.roles import DATA_MANAGER, INVESTIGATOR
 from tests.exchange.conftest import snapshot
 from tests.exchange.study import build_study, read_csv
 from tests.factories import user_with_role
 
 
 def _empty_database() -> None:
-    """Truncate every table (flush bypasses the no-delete guard: fine for a test reset) and
-    recreate the four roles, which a migration creates and flush does not."""
+    """Truncate every table (flush bypasses the no-delete guard: fine for a test reset).
+
+    Flush's post_migrate puts the four roles back, as a fresh database has them."""
     call_command("flush", interactive=False)
-    roles_sync(group_model=Group, permission_model=Permission)
+    assert Group.objects.filter(name=INVESTIGATOR).exists()
 
 
 def _flags(directory: Path) -> list[tuple[str, ...]]:

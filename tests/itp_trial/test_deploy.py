@@ -60,17 +60,14 @@ def test_it_reports_health_with_the_database(client):
 
 @pytest.mark.django_db
 def test_it_reports_an_unreachable_broker_as_unhealthy(client, settings):
-    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
     from itp_trial.celery import app
+    from tests.factories import celery_configured
 
-    previous = app.conf.broker_url
-    app.conf.broker_url = settings.CELERY_BROKER_URL
-    try:
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    with celery_configured(app, broker_url=settings.CELERY_BROKER_URL):
         response = client.get(reverse("healthz"))
-    finally:
-        app.conf.broker_url = previous
     assert response.status_code == 503
-    assert response.json()["broker"] == "error"
+    assert response.json() == {"status": "error", "database": "ok", "broker": "error"}
 
 
 def test_it_defines_the_compose_services_and_their_commands():
@@ -100,3 +97,16 @@ def test_it_schedules_the_checks_in_code():
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert "safety.tasks.checks_run_all" in tasks
     assert "safety.tasks.flags_send_digest" in tasks
+
+
+@pytest.mark.services
+@pytest.mark.django_db
+def test_it_reports_health_with_the_real_broker(client, settings):
+    from itp_trial.celery import app
+    from tests.factories import celery_configured
+
+    settings.CELERY_BROKER_URL = settings.TEST_CELERY_BROKER_URL
+    with celery_configured(app, broker_url=settings.CELERY_BROKER_URL):
+        response = client.get(reverse("healthz"))
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
