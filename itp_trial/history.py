@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 ACTIONS = {"+": _("Created"), "~": _("Changed"), "-": _("Deleted")}
+
+
+def _shown(value: Any) -> Any:
+    """Dates as ISO 8601 (date-times in the site's zone), as everywhere else; booleans yes/no."""
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, datetime):
+        return timezone.localtime(value).isoformat(sep=" ", timespec="minutes")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 def history_rows(instance: models.Model, *, limit: int = 200) -> list[dict[str, Any]]:
@@ -24,8 +37,8 @@ def history_rows(instance: models.Model, *, limit: int = 200) -> list[dict[str, 
             changes = [
                 {
                     "field": str(record.instance_type._meta.get_field(c.field).verbose_name),
-                    "old": c.old,
-                    "new": c.new,
+                    "old": _shown(c.old),
+                    "new": _shown(c.new),
                 }
                 for c in delta.changes
             ]

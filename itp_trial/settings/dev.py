@@ -11,3 +11,6 @@ STORAGES = {
 }
 # Static files come from the finders here (runserver / the live test server), not whitenoise.
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
+# The demo runs tasks in-process: keep each task's trace out of the console.
+LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}  # noqa: F405
+LOGGING["loggers"]["safety.checks"] = {"level": "WARNING"}  # noqa: F405

@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -120,3 +120,21 @@ def test_it_refuses_a_height_out_of_range_at_screening(coordinator):
         participant_screen(user=coordinator, data=participant_data(height_cm=Decimal("400.0")))
     assert "height_cm" in refused.value.message_dict
     assert Participant.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_it_shows_a_records_history_with_iso_dates_and_the_reason(client, coordinator):
+    from django.urls import reverse
+
+    participant = screened(coordinator)
+    old_consent = participant.consent_date
+    participant_update(
+        participant=participant,
+        user=coordinator,
+        data={"consent_date": old_consent - timedelta(days=1)},
+        reason="Date copied from the signed form",
+    )
+    client.force_login(coordinator)
+    page = client.get(reverse("subjects:detail", args=[participant.pk])).content.decode()
+    assert "Date copied from the signed form" in page
+    assert f"{old_consent.isoformat()} → " in page

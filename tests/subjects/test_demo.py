@@ -1,0 +1,60 @@
+"""`make demo`'s data: a realistic trial, users per role, and a second run adds nothing."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from subjects.demo import DEMO_PASSWORD, DEMO_USERS
+from subjects.models import Participant, ParticipantStatus
+from tests.itp_trial.test_role_matrix import NAV
+
+
+@pytest.fixture
+def demo(db):
+    call_command("seed_demo", stdout=io.StringIO())
+
+
+def test_it_puts_participants_at_every_stage_of_the_protocol(demo):
+    statuses = set(Participant.objects.values_list("status", flat=True))
+    assert statuses == set(ParticipantStatus.values)
+
+
+def test_it_adds_nothing_when_run_twice(demo):
+    from safety.models import Flag
+    from visits.models import PlateletCount
+
+    counts = (Participant.objects.count(), PlateletCount.objects.count(), Flag.objects.count())
+    history = Participant.history.count()
+    call_command("seed_demo", stdout=io.StringIO())
+    assert (
+        Participant.objects.count(),
+        PlateletCount.objects.count(),
+        Flag.objects.count(),
+    ) == counts
+    assert Participant.history.count() == history
+
+
+def test_it_raises_the_flags_a_real_site_would_see(demo):
+    from safety.models import Flag
+
+    kinds = set(Flag.objects.values_list("kind", flat=True))
+    assert kinds == {
+        "overdue",
+        "out_of_window",
+        "missed_visit",
+        "dose_deviation",
+        "sae_report_overdue",
+    }
+
+
+@pytest.mark.parametrize("username,role", [(u, r) for u, r, _f, _l in DEMO_USERS])
+def test_it_lets_each_demo_user_log_in_and_see_their_navigation(demo, client, username, role):
+    response = client.post(
+        reverse("login"), {"username": username, "password": DEMO_PASSWORD}, follow=True
+    )
+    assert response.status_code == 200
+    assert response.context["user"].username == username
+    shown = {item["url_name"] for item in response.context["nav_items"]}
+    assert shown == NAV[role]
