@@ -5,8 +5,10 @@ enrolment, withdrawal and treatment discontinuation. Writes go through subjects.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -262,42 +264,52 @@ def _enrolment_preview(
     ]
 
 
-@permission_required("subjects.change_participant", raise_exception=True)
-def participant_withdraw(request: HttpRequest, participant_id: int) -> HttpResponse:
-    participant = _participant(participant_id)
-    form = WithdrawForm(request.POST or None)
+def _participant_action(
+    request: HttpRequest,
+    participant: Participant,
+    form: forms.Form,
+    *,
+    perform: Callable[[Participant, dict[str, Any]], Any],
+    done: str,
+    page: dict[str, Any],
+) -> HttpResponse:
+    """An irreversible step on a participant: confirm, call the service, show its refusal."""
     if request.method == "POST" and form.is_valid():
         try:
-            services.participant_withdraw(
-                participant=_fresh(participant),
-                user=request.user,
-                on=form.cleaned_data["on"],
-                withdrawal_reason=form.cleaned_data["withdrawal_reason"],
-                detail=form.cleaned_data["detail"],
-            )
+            perform(_fresh(participant), form.cleaned_data)
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(
-                request,
-                _("%(subject)s withdrawn; the data entered are kept.")
-                % {"subject": participant.subject_id},
-            )
+            messages.success(request, done)
             return redirect("subjects:detail", participant_id=participant.pk)
-    return render(
+    context = {"participant": participant, "form": form, "danger": True, **page}
+    return render(request, "subjects/action_form.html", context)
+
+
+@permission_required("subjects.change_participant", raise_exception=True)
+def participant_withdraw(request: HttpRequest, participant_id: int) -> HttpResponse:
+    participant = _participant(participant_id)
+    subject = {"subject": participant.subject_id}
+    return _participant_action(
         request,
-        "subjects/action_form.html",
-        {
-            "participant": participant,
-            "form": form,
-            "title": _("Withdraw %(subject)s") % {"subject": participant.subject_id},
+        participant,
+        WithdrawForm(request.POST or None),
+        perform=lambda fresh, data: services.participant_withdraw(
+            participant=fresh,
+            user=request.user,
+            on=data["on"],
+            withdrawal_reason=data["withdrawal_reason"],
+            detail=data["detail"],
+        ),
+        done=_("%(subject)s withdrawn; the data entered are kept.") % subject,
+        page={
+            "title": _("Withdraw %(subject)s") % subject,
             "intro": _(
                 "After withdrawal nothing new can be scheduled: visits after the withdrawal "
                 "date are no longer expected. Everything entered is kept."
             ),
             "confirm": _("Withdraw this participant? This cannot be undone."),
             "submit": _("Withdraw"),
-            "danger": True,
         },
     )
 
@@ -305,38 +317,22 @@ def participant_withdraw(request: HttpRequest, participant_id: int) -> HttpRespo
 @permission_required("subjects.discontinue_treatment", raise_exception=True)
 def participant_discontinue(request: HttpRequest, participant_id: int) -> HttpResponse:
     participant = _participant(participant_id)
-    form = DiscontinueForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.treatment_discontinue(
-                participant=_fresh(participant),
-                user=request.user,
-                on=form.cleaned_data["on"],
-                reason=form.cleaned_data["reason"],
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(
-                request,
-                _("Treatment of %(subject)s discontinued; follow-up continues.")
-                % {"subject": participant.subject_id},
-            )
-            return redirect("subjects:detail", participant_id=participant.pk)
-    return render(
+    subject = {"subject": participant.subject_id}
+    return _participant_action(
         request,
-        "subjects/action_form.html",
-        {
-            "participant": participant,
-            "form": form,
-            "title": _("Discontinue the treatment of %(subject)s")
-            % {"subject": participant.subject_id},
+        participant,
+        DiscontinueForm(request.POST or None),
+        perform=lambda fresh, data: services.treatment_discontinue(
+            participant=fresh, user=request.user, on=data["on"], reason=data["reason"]
+        ),
+        done=_("Treatment of %(subject)s discontinued; follow-up continues.") % subject,
+        page={
+            "title": _("Discontinue the treatment of %(subject)s") % subject,
             "intro": _(
                 "The infusions not given become not expected; the end-of-treatment and "
                 "follow-up visits hang on the last infusion given."
             ),
             "confirm": _("Discontinue treatment? This cannot be undone."),
             "submit": _("Discontinue treatment"),
-            "danger": True,
         },
     )
