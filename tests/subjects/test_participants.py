@@ -171,6 +171,10 @@ def test_it_pages_the_list_by_25(as_coordinator, coordinator):
     assert [p.subject_id for p, _age in page_two.context["rows"]] == ["ITP-026"]
     assert page_two.context["page"].paginator.num_pages == 2
 
+    first = as_coordinator.get(reverse("subjects:list"), {"status": "screening"}).content.decode()
+    assert "Page 1 of 2" in first
+    assert 'href="?status=screening&amp;page=2"' in first
+
 
 # The record page.
 
