@@ -9,7 +9,14 @@ from crispy_forms.layout import Column, Div, Fieldset, Layout, Row
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from itp_trial.forms import DateInput, ServiceModelForm, TimeInput, reason_field, service_data
+from itp_trial.forms import (
+    DateInput,
+    ServiceModelForm,
+    TimeInput,
+    reason_field,
+    service_data,
+    version_add,
+)
 
 from .models import Infusion
 from .services import INFUSION_DATA_FIELDS
@@ -24,7 +31,7 @@ class InfusionForm(ServiceModelForm):
         required=False,
         help_text=_("The deviation is recorded and flagged for review."),
     )
-    reason = reason_field()
+    reason = reason_field(required=False)
 
     class Meta:
         model = Infusion
@@ -51,6 +58,7 @@ class InfusionForm(ServiceModelForm):
         self.fields["infusion_date"].widget = DateInput()
         if not editing:
             del self.fields["reason"]
+        version_add(self, self.instance if self.instance.pk else None)
         self.helper = FormHelper()
         self.helper.form_tag = False
         extra = [Div("save_anyway", css_class="alert alert-warning")] if warn_deviation else []
@@ -100,6 +108,7 @@ class InfusionForm(ServiceModelForm):
             Fieldset(_("Events"), "interrupted", "reaction"),
             *extra,
             *(["reason"] if editing else []),
+            "version",
         )
 
     def service_data(self) -> dict[str, Any]:

@@ -3,10 +3,9 @@ from __future__ import annotations
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from simple_history.models import HistoricalRecords
 
 from itp_trial import protocol
-from itp_trial.audit import ClinicalModel
+from itp_trial.audit import AuditedHistory, ClinicalModel
 from visits.models import _vital
 
 
@@ -82,7 +81,7 @@ class Infusion(ClinicalModel):
         help_text=_("A reaction is recorded as an adverse event linked to this infusion."),
     )
 
-    history = HistoricalRecords()
+    history = AuditedHistory()
 
     class Meta:
         ordering = ["participant", "number"]

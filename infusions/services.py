@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from itp_trial import protocol
-from itp_trial.audit import audited_save
+from itp_trial.audit import audited_save, version_check
 from subjects.models import Participant
 from visits.services import participant_changed
 
@@ -291,8 +291,13 @@ def infusion_record(
     data: Mapping[str, Any],
     reason: str = "",
     today: date | None = None,
+    version: int | None = None,
 ) -> Infusion:
-    """Record infusion `number` of a participant, or correct it (a reason is then required).
+    """Record infusion `number` of a participant, or correct it.
+
+    Changing or clearing a stored value needs a reason; `version` is the one the form or
+    import row was based on (0: not recorded then), and a save based on an older one is
+    refused with what changed since.
 
     Refuses a sixth infusion, one out of order or dated on or before the previous one, one
     for a participant not enrolled, withdrawn or whose treatment was discontinued, a future
@@ -307,6 +312,8 @@ def infusion_record(
     infusion, _adding = _infusion_prepare(
         participant=participant, number=number, data=data, today=today
     )
+    if version is not None and not _adding:
+        version_check(infusion, version=version)
     if audited_save(infusion, user=user, reason=reason):
         participant_changed(participant_id=participant.pk, today=today)
     return infusion

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from itp_trial import protocol
-from itp_trial.forms import add_service_errors
+from itp_trial.forms import add_service_errors, form_version
 from itp_trial.history import history_rows
 
 from . import dosing, selectors
@@ -127,6 +127,7 @@ def infusion_record_view(request: HttpRequest, participant_id: int, number: int)
                             number=number,
                             data=data,
                             reason=form.cleaned_data.get("reason", ""),
+                            version=form_version(form),
                         )
                     except ValidationError as error:
                         add_service_errors(form, error)

@@ -1,18 +1,56 @@
-"""The audit trail: every clinical record keeps full history, with the user and a reason.
+"""The audit trail: every clinical and review record keeps full history, with the user and
+a reason, a version that refuses lost updates, and a hash chain that shows tampering.
 
-Creating a record needs no reason; every later change does. Clinical records are never
-hard-deleted: the model and its querysets refuse it.
+Three mechanisms, each reusable by any app (protocol section 8):
+
+- **History** (`AuditedHistory`): simple-history, whose every row names its user through a
+  PROTECTed key (a user who made a change cannot be deleted, only deactivated) and carries
+  a place in the hash chain. Set-based writers record their history set-based too
+  (`history_insert_select`).
+- **Versions** (`VersionedModel`, `audited_save(version=...)`): every record counts its
+  saves. A form or an import row carries the version it was based on; a save based on an
+  older one is refused with what changed since (`StaleRecordError`), and nothing is written.
+- **Reasons** (`audited_save`): creating a record, or filling a field that was empty, needs
+  no reason; changing or clearing a stored value does.
+- **Tamper evidence** (`audit_seal`, `audit_verify`): every history row gets a sequence
+  number and `sha256(previous hash | entry)`; the head is kept in `AuditChainHead` and
+  written into each export's manifest. Sealing runs once per committed transaction that
+  wrote history, over all rows not yet sealed, a batch at a time (one SELECT and one UPDATE
+  per batch, however many rows a set-based writer inserted).
+
+Clinical records are never hard-deleted: the model and its querysets refuse it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import heapq
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Expression, F, Value
+from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 REASON_REQUIRED = _("A reason for change is required to change a saved record.")
+CONCURRENT_SAVE = _(
+    "Someone else saved this record at the same moment, so nothing was saved. Reload the "
+    "page to see what is stored now."
+)
+GENESIS = "0" * 64
+SEAL_BATCH = 2000
+# Fields of a record that are its bookkeeping, not its data.
+_NOT_DATA = {"version"}
 
 
 class ClinicalRecordDeletionError(Exception):
@@ -24,8 +62,17 @@ class ClinicalQuerySet(models.QuerySet):
         raise ClinicalRecordDeletionError("Clinical records are never deleted.")
 
 
-class ClinicalModel(models.Model):
-    """Base of every clinical record: no hard delete, history on each concrete model."""
+class VersionedModel(models.Model):
+    """A record two people may edit: it counts its saves (protocol section 8)."""
+
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class ClinicalModel(VersionedModel):
+    """Base of every clinical record: versioned, no hard delete, history on each model."""
 
     objects = ClinicalQuerySet.as_manager()
 
@@ -36,36 +83,437 @@ class ClinicalModel(models.Model):
         raise ClinicalRecordDeletionError("Clinical records are never deleted.")
 
 
-def changed_fields(instance: models.Model) -> dict[str, tuple[Any, Any]]:
+# --- history -------------------------------------------------------------------------------
+
+
+class ChainedEntry(models.Model):
+    """An audit entry's place in the hash chain; empty until the entry is sealed."""
+
+    audit_seq = models.BigIntegerField(null=True, blank=True, unique=True, editable=False)
+    audit_hash = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class AuditedHistory(HistoricalRecords):
+    """simple-history with a PROTECTed user and a place in the hash chain.
+
+    simple-history's own user key is SET_NULL: deleting a user would erase "who" from every
+    change they made. Here the user cannot be deleted while history names them.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("bases", [ChainedEntry])
+        super().__init__(**kwargs)
+
+    def _get_history_user_fields(self) -> dict[str, Any]:
+        return {
+            "history_user": models.ForeignKey(
+                settings.AUTH_USER_MODEL,
+                null=True,
+                related_name="+",
+                on_delete=models.PROTECT,
+            )
+        }
+
+
+def history_insert_select(
+    *,
+    model: type[models.Model],
+    queryset: models.QuerySet,
+    history_type: str,
+    reason: str,
+    at: datetime,
+    overrides: Mapping[str, Expression] | None = None,
+    user_id: int | None = None,
+) -> int:
+    """Record history for every row of `queryset` in one INSERT ... SELECT.
+
+    For a set-based write: call it *before* the UPDATE, with `overrides` giving each changed
+    field's new value as the UPDATE will set it, then restrict the UPDATE to the rows
+    recorded (`history_recorded_ids`). The history rows are then exactly the rows changed.
+    """
+    history = model.history.model
+    overrides = dict(overrides or {})
+    tracked = [f for f in history.tracked_fields]
+    annotations: dict[str, Any] = {}
+    columns: list[str] = []
+    for i, f in enumerate(tracked):
+        annotations[f"h{i}"] = overrides.get(f.name, F(f.attname))
+        columns.append(history._meta.get_field(f.name).column)
+    annotations["h_date"] = Value(at, output_field=models.DateTimeField())
+    annotations["h_type"] = Value(history_type, output_field=models.CharField())
+    annotations["h_reason"] = Value(reason, output_field=models.CharField())
+    annotations["h_user"] = Value(user_id, output_field=models.BigIntegerField())
+    annotations["h_hash"] = Value("", output_field=models.CharField())
+    columns += [
+        "history_date",
+        "history_type",
+        "history_change_reason",
+        "history_user_id",
+        "audit_hash",
+    ]
+    select = queryset.order_by().annotate(**annotations).values_list(*annotations)
+    sql, params = select.query.sql_with_params()
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    table = connection.ops.quote_name(history._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({quoted}) {sql}", params)
+        count = max(cursor.rowcount, 0)
+    if count:
+        audit_seal_on_commit()
+    return count
+
+
+def history_recorded_ids(
+    *, model: type[models.Model], history_type: str, reason: str, at: datetime
+) -> models.QuerySet:
+    """The ids of the records `history_insert_select` recorded with these values (a subquery)."""
+    return model.history.model.objects.filter(
+        history_date=at, history_type=history_type, history_change_reason=reason
+    ).values("id")
+
+
+# --- versions and reasons ------------------------------------------------------------------
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    if isinstance(value, datetime):
+        return timezone.localtime(value).isoformat(sep=" ", timespec="minutes")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+class StaleRecordError(ValidationError):
+    """A save based on a version older than the stored one: nothing was written."""
+
+
+def changes_since(instance: models.Model, version: int) -> list[str]:
+    """What was changed in `instance`'s record after `version`, newest last, as sentences."""
+    records = list(
+        instance.history.filter(version__gte=version)
+        .select_related("history_user")
+        .order_by("history_date", "history_id")
+    )
+    lines = []
+    for previous, record in zip(records, records[1:], strict=False):
+        if record.version <= version:
+            continue
+        delta = record.diff_against(previous)
+        fields = [
+            gettext("%(field)s %(old)s → %(new)s")
+            % {
+                "field": record.instance_type._meta.get_field(c.field).verbose_name,
+                "old": _shown(c.old),
+                "new": _shown(c.new),
+            }
+            for c in delta.changes
+            if c.field not in _NOT_DATA
+        ]
+        user = record.history_user
+        lines.append(
+            gettext("%(when)s by %(user)s: %(fields)s")
+            % {
+                "when": _shown(record.history_date),
+                "user": (user.get_full_name() or user.username) if user else gettext("the system"),
+                "fields": "; ".join(fields) or gettext("no field shown here"),
+            }
+        )
+    return lines
+
+
+def stale_error(instance: models.Model, *, version: int, stored_version: int) -> StaleRecordError:
+    lines = changes_since(instance, version)
+    message = gettext(
+        "This record was changed by someone else after you opened it (your version %(mine)s, "
+        "now %(now)s), so nothing was saved. Changes since: %(changes)s. Reload the page to see "
+        "the current values, then make your change again."
+    ) % {
+        "mine": version,
+        "now": stored_version,
+        "changes": " | ".join(lines) or gettext("not shown"),
+    }
+    return StaleRecordError(message, code="stale")
+
+
+def changed_fields(
+    instance: models.Model, stored: models.Model | None = None
+) -> dict[str, tuple[Any, Any]]:
     """The concrete fields whose value differs from the stored row: {name: (old, new)}."""
     if instance._state.adding or instance.pk is None:
         return {}
-    stored = type(instance)._default_manager.filter(pk=instance.pk).first()
+    if stored is None:
+        stored = type(instance)._default_manager.filter(pk=instance.pk).first()
     if stored is None:
         return {}
     changes = {}
     for field in instance._meta.concrete_fields:
+        if field.name in _NOT_DATA:
+            continue
         old, new = field.value_from_object(stored), field.value_from_object(instance)
         if old != new:
             changes[field.name] = (old, new)
     return changes
 
 
-def audited_save(instance: models.Model, *, user: Any, reason: str = "") -> bool:
+def reason_needed(changes: Mapping[str, tuple[Any, Any]]) -> bool:
+    """Changing or clearing a stored value needs a reason; filling an empty field does not."""
+    return any(not _empty(old) for old, _new in changes.values())
+
+
+def version_check(
+    instance: models.Model, *, version: int | None, stored: models.Model | None = None
+) -> None:
+    """Refuse a save based on `version` when the stored record has moved on."""
+    if version is None or instance.pk is None:
+        return
+    if stored is None:
+        stored = type(instance)._default_manager.filter(pk=instance.pk).first()
+    stored_version = getattr(stored, "version", None)
+    if stored_version is not None and int(version) != stored_version:
+        raise stale_error(instance, version=int(version), stored_version=stored_version)
+
+
+def audited_save(
+    instance: models.Model, *, user: Any, reason: str = "", version: int | None = None
+) -> bool:
     """Validate and save `instance`, recording `user` and `reason` in its history.
 
-    A new record needs no reason; a change to a stored one does, and is refused without one
-    (nothing is written). An unchanged record is not saved again. Returns whether it wrote.
+    A new record needs no reason, nor filling a field that was empty; changing or clearing a
+    stored value does, and is refused without one (nothing is written). `version` is the
+    version the caller's form or import row was based on: a save based on an older one is
+    refused with what changed since. An unchanged record is not saved again. Returns whether
+    it wrote.
     """
     reason = (reason or "").strip()
-    adding = instance._state.adding
-    if not adding:
-        if not changed_fields(instance):
+    if not instance._state.adding:
+        stored = type(instance)._default_manager.select_for_update().filter(pk=instance.pk).first()
+        version_check(instance, version=version, stored=stored)
+        changes = changed_fields(instance, stored)
+        if not changes:
             return False
-        if not reason:
+        if reason_needed(changes) and not reason:
             raise ValidationError({"reason": REASON_REQUIRED})
+        if isinstance(instance, VersionedModel) and stored is not None:
+            instance.version = stored.version + 1
     instance.full_clean()
     instance._history_user = user if getattr(user, "is_authenticated", False) else None
     instance._change_reason = reason
-    instance.save()
+    try:
+        # A savepoint, so that losing a race for a unique value (two people saving the same
+        # new record at the same instant) is a refusal, not a broken transaction.
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError as error:
+        raise ValidationError(CONCURRENT_SAVE, code="concurrent") from error
     return True
+
+
+# --- the hash chain ------------------------------------------------------------------------
+
+
+class AuditChainHead(models.Model):
+    """The last sealed entry of the hash chain: its sequence number and hash (one row)."""
+
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default=GENESIS)
+    sealed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        app_label = "itp_trial"
+        verbose_name = _("audit chain head")
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash[:12]}"
+
+
+def chained_models() -> list[type[models.Model]]:
+    """Every concrete model whose rows are audit entries, in a fixed order."""
+    from django.apps import apps
+
+    found = [
+        m
+        for m in apps.get_models()
+        if issubclass(m, ChainedEntry) and not m._meta.abstract and not m._meta.proxy
+    ]
+    return sorted(found, key=lambda m: m._meta.label_lower)
+
+
+def _data_fields(model: type[models.Model]) -> list[str]:
+    return [
+        f.attname for f in model._meta.concrete_fields if f.name not in ("audit_seq", "audit_hash")
+    ]
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if timezone.is_aware(value):
+            value = value.astimezone(UTC)
+        return value.isoformat()
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if isinstance(value, (Decimal, UUID)):
+        return str(value)
+    if isinstance(value, (bytes, memoryview)):
+        return bytes(value).hex()
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
+
+
+def entry_hash(previous: str, label: str, seq: int, row: tuple[Any, ...]) -> str:
+    """sha256 of the previous hash and the entry's table, place and every stored value."""
+    body = json.dumps(
+        [previous, label, seq, [_canonical(v) for v in row]],
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _seal() -> None:
+    audit_seal()
+
+
+def audit_seal_on_commit() -> None:
+    """Seal this transaction's new audit entries once it commits (queued once per transaction)."""
+    conn = transaction.get_connection()
+    if any(item[1] is _seal for item in conn.run_on_commit):
+        return
+    transaction.on_commit(_seal)
+
+
+@transaction.atomic
+def audit_seal() -> int:
+    """Give every unsealed audit entry its place and hash in the chain; how many were sealed.
+
+    Serialised on the head row, so concurrent sealers never fork the chain. A batch at a
+    time: one SELECT of unsealed rows (an index lookup on `audit_seq IS NULL`) and one
+    UPDATE, whatever the number of rows a set-based writer inserted.
+    """
+    AuditChainHead.objects.get_or_create(pk=1)
+    head = AuditChainHead.objects.select_for_update().get(pk=1)
+    seq, previous, sealed = head.seq, head.hash, 0
+    for model in chained_models():
+        label = model._meta.label_lower
+        names = _data_fields(model)
+        pk = model._meta.pk.attname
+        while True:
+            rows = list(
+                model._default_manager.filter(audit_seq__isnull=True)
+                .order_by(pk)
+                .values_list(*names)[:SEAL_BATCH]
+            )
+            if not rows:
+                break
+            updates = []
+            for row in rows:
+                seq += 1
+                previous = entry_hash(previous, label, seq, row)
+                updates.append(
+                    model(**{pk: row[names.index(pk)]}, audit_seq=seq, audit_hash=previous)
+                )
+            model._default_manager.bulk_update(updates, ["audit_seq", "audit_hash"])
+            sealed += len(rows)
+    if sealed:
+        head.seq, head.hash, head.sealed_at = seq, previous, timezone.now()
+        head.save()
+    return sealed
+
+
+def audit_head() -> tuple[int, str]:
+    head = AuditChainHead.objects.filter(pk=1).first()
+    return (head.seq, head.hash) if head else (0, GENESIS)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    entries: int
+    head_seq: int
+    head_hash: str
+    unsealed: int
+    problem: str = ""  # empty when the chain holds
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+def _sealed_entries(chunk_size: int) -> Iterator[tuple[int, str, str, Any, tuple[Any, ...]]]:
+    """(seq, label, stored hash, pk, row) of every sealed entry, merged in chain order."""
+
+    def one(model: type[models.Model]) -> Iterator[tuple[int, str, str, Any, tuple[Any, ...]]]:
+        label = model._meta.label_lower
+        names = _data_fields(model)
+        index = names.index(model._meta.pk.attname)
+        rows = (
+            model._default_manager.filter(audit_seq__isnull=False)
+            .order_by("audit_seq")
+            .values_list("audit_seq", "audit_hash", *names)
+        )
+        for seq, stored, *row in rows.iterator(chunk_size=chunk_size):
+            yield seq, label, stored, row[index], tuple(row)
+
+    return heapq.merge(*(one(m) for m in chained_models()), key=lambda e: e[0])
+
+
+def audit_verify(*, chunk_size: int = 5000) -> VerifyResult:
+    """Recompute the whole chain from the stored rows; name the first entry that differs.
+
+    Finds a changed row (its hash no longer matches), a removed one (a gap in the sequence),
+    an inserted or reordered one, and a chain cut short at its end (the head disagrees).
+    Reads every entry once, streaming.
+    """
+    head_seq, head_hash = audit_head()
+    unsealed = sum(
+        m._default_manager.filter(audit_seq__isnull=True).count() for m in chained_models()
+    )
+    previous, expected, count = GENESIS, 1, 0
+
+    def result(problem: str = "") -> VerifyResult:
+        return VerifyResult(count, head_seq, head_hash, unsealed, problem)
+
+    for seq, label, stored, pk, row in _sealed_entries(chunk_size):
+        if seq != expected:
+            return result(
+                gettext(
+                    "entry %(seq)s is missing (the next one is %(label)s #%(pk)s, entry %(next)s)"
+                )
+                % {"seq": expected, "label": label, "pk": pk, "next": seq}
+            )
+        computed = entry_hash(previous, label, seq, row)
+        if computed != stored:
+            return result(
+                gettext(
+                    "entry %(seq)s (%(label)s #%(pk)s) does not match its hash: "
+                    "it was changed outside the application"
+                )
+                % {"seq": seq, "label": label, "pk": pk}
+            )
+        previous, expected, count = stored, expected + 1, count + 1
+    if count != head_seq or previous != head_hash:
+        return result(
+            gettext(
+                "the chain ends at entry %(count)s but its head says entry %(head)s: "
+                "entries were removed"
+            )
+            % {"count": count, "head": head_seq}
+        )
+    return result()
+
+
+def history_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    """post_save of an audit entry: seal it once its transaction commits."""
+    if created and isinstance(instance, ChainedEntry):
+        audit_seal_on_commit()

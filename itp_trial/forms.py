@@ -77,3 +77,19 @@ class ServiceModelForm(forms.ModelForm):
 
     def _post_clean(self) -> None:
         pass
+
+
+def version_add(form: forms.Form, record: Any, *, name: str = "version") -> None:
+    """Carry the version of `record` the form was loaded from, in a hidden field.
+
+    The service refuses a save based on an older version than the stored one (protocol
+    section 8). A record not created yet carries 0: if someone else creates it meanwhile,
+    the save is refused too. A bound form keeps the version it was posted with.
+    """
+    form.fields[name] = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
+    form.initial.setdefault(name, getattr(record, "version", 0) if record is not None else 0)
+
+
+def form_version(form: forms.Form, name: str = "version") -> int | None:
+    """The version the posted form was based on, when it carried one."""
+    return form.cleaned_data.get(name) if name in form.fields else None

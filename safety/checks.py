@@ -35,6 +35,7 @@ from django.db.models import (
     Exists,
     Expression,
     F,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -47,6 +48,7 @@ from django.utils.translation import gettext as _
 
 from infusions.dosing import deviation_pct
 from itp_trial import protocol
+from itp_trial.audit import history_insert_select, history_recorded_ids
 from visits.models import Visit, WindowStatus
 from visits.services import schedule_sync
 
@@ -57,6 +59,10 @@ logger = logging.getLogger(__name__)
 
 ACKNOWLEDGE_PERMISSION = "safety.acknowledge_flag"
 RAISED, RESOLVED, REOPENED = "raised", "resolved", "reopened"
+# The reasons in a flag's history; the same words whatever the language of the run.
+RAISED_REASON = "Raised by the checks"
+RESOLVED_REASON = "Resolved by the checks"
+REOPENED_REASON = "Re-opened by the checks"
 
 # The columns the INSERT ... SELECT of a visit flag fills; the others are NULL.
 _VISIT_FLAG_COLUMNS = (
@@ -66,6 +72,7 @@ _VISIT_FLAG_COLUMNS = (
     "detail",
     "raised_at",
     "acknowledgement_comment",
+    "version",
 )
 
 
@@ -112,6 +119,7 @@ def _insert_visit_flags(kind: str, visits: QuerySet, detail: Expression, now: da
             flag_detail=detail,
             flag_raised_at=Value(now, output_field=DateTimeField()),
             flag_comment=Value("", output_field=TextField()),
+            flag_version=Value(1, output_field=IntegerField()),
         )
         .values_list(
             "flag_kind",
@@ -120,6 +128,7 @@ def _insert_visit_flags(kind: str, visits: QuerySet, detail: Expression, now: da
             "flag_detail",
             "flag_raised_at",
             "flag_comment",
+            "flag_version",
         )
     )
     sql, params = select.query.sql_with_params()
@@ -147,22 +156,59 @@ def _bulk_raise(kind: str, fk: str, flags: list[Flag], now: datetime) -> list[in
     )
 
 
+def _change_with_history(
+    target: QuerySet, values: dict[str, Any], *, reason: str, now: datetime
+) -> int:
+    """Update the flags of `target` to `values`, with history, in two statements.
+
+    The history rows are written first (INSERT ... SELECT with the new values), then the
+    UPDATE changes exactly the flags recorded, so the history is never short of a change.
+    """
+    values = {**values, "version": F("version") + 1}
+    history_insert_select(
+        model=Flag, queryset=target, history_type="~", reason=reason, at=now, overrides=values
+    )
+    recorded = history_recorded_ids(model=Flag, history_type="~", reason=reason, at=now)
+    return target.filter(pk__in=recorded).update(**values)
+
+
 def _resolve_and_reopen(flags: QuerySet, condition: Q, now: datetime) -> tuple[int, int]:
     """Resolve the open flags whose record no longer meets `condition`; reopen the
-    resolved ones that meet it again, keeping the earlier resolution in the detail."""
-    resolved = flags.filter(resolved_at__isnull=True).filter(~condition).update(resolved_at=now)
+    resolved ones that meet it again, keeping the earlier resolution in the detail and in
+    the flag's history."""
+    resolved = _change_with_history(
+        flags.filter(resolved_at__isnull=True).filter(~condition),
+        {"resolved_at": Value(now, output_field=DateTimeField())},
+        reason=RESOLVED_REASON,
+        now=now,
+    )
     reopen_note = _sql_text(
         _("%(detail)s [resolved %(resolved)s, reopened %(reopened)s]"),
         detail=F("detail"),
         resolved=TruncDate("resolved_at"),  # in the site's time zone, as the reopening date
         reopened=Value(timezone.localdate(now).isoformat()),
     )
-    reopened = (
-        flags.filter(resolved_at__isnull=False)
-        .filter(condition)
-        .update(resolved_at=None, detail=reopen_note)
+    reopened = _change_with_history(
+        flags.filter(resolved_at__isnull=False).filter(condition),
+        {"resolved_at": Value(None, output_field=DateTimeField()), "detail": reopen_note},
+        reason=REOPENED_REASON,
+        now=now,
     )
     return resolved, reopened
+
+
+def _record_raised(now: datetime) -> int:
+    """History for the flags this run raised (by any statement): one INSERT ... SELECT."""
+    history = Flag.history.model
+    return history_insert_select(
+        model=Flag,
+        queryset=Flag.objects.filter(raised_at=now).filter(
+            ~Exists(history.objects.filter(id=OuterRef("pk")))
+        ),
+        history_type="+",
+        reason=RAISED_REASON,
+        at=now,
+    )
 
 
 def _in(queryset: QuerySet, ids: list[int] | None, field: str = "participant_id") -> QuerySet:
@@ -305,6 +351,8 @@ def checks_run(
             now,
         )
 
+        _record_raised(now)
+
     # After the commit: the e-mail must not go out for a flag a rollback would remove.
     if sae_raised:
         sae_overdue_notify(flag_ids=sae_raised)
@@ -364,5 +412,8 @@ def flag_acknowledge(*, flag_id: int, user: Any, comment: str, now: datetime | N
     flag.full_clean()
     flag._history_user = user
     flag._change_reason = comment
-    flag.save(update_fields=["acknowledged_by", "acknowledged_at", "acknowledgement_comment"])
+    flag.version += 1
+    flag.save(
+        update_fields=["acknowledged_by", "acknowledged_at", "acknowledgement_comment", "version"]
+    )
     return flag

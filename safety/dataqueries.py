@@ -26,6 +26,8 @@ def _save(query: DataQuery, *, user: Any, reason: str) -> DataQuery:
     query.full_clean()
     query._history_user = user
     query._change_reason = reason
+    if query.pk is not None:
+        query.version += 1
     query.save()
     return query
 

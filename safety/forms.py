@@ -11,7 +11,14 @@ from django.utils.translation import gettext_lazy as _
 
 from infusions.models import Infusion
 from itp_trial import protocol
-from itp_trial.forms import DateInput, DateTimeInput, ServiceModelForm, reason_field, service_data
+from itp_trial.forms import (
+    DateInput,
+    DateTimeInput,
+    ServiceModelForm,
+    reason_field,
+    service_data,
+    version_add,
+)
 from subjects.models import Participant
 
 from .models import AdverseEvent, ConcomitantMedication, SeriousCriterion
@@ -50,7 +57,7 @@ class AdverseEventForm(ServiceModelForm):
         required=False,
         help_text=_("The infusion the event followed, if any."),
     )
-    reason = reason_field()
+    reason = reason_field(required=False)
 
     class Meta:
         model = AdverseEvent
@@ -80,6 +87,7 @@ class AdverseEventForm(ServiceModelForm):
             self.initial["serious_criteria"] = self.instance.serious_criteria_list
         if not editing:
             del self.fields["reason"]
+        version_add(self, self.instance if self.instance.pk else None)
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(
@@ -110,6 +118,7 @@ class AdverseEventForm(ServiceModelForm):
                 ),
             ),
             *(["reason"] if editing else []),
+            "version",
         )
 
     def service_data(self) -> dict[str, Any]:
@@ -119,7 +128,7 @@ class AdverseEventForm(ServiceModelForm):
 
 
 class ConcomitantMedicationForm(ServiceModelForm):
-    reason = reason_field()
+    reason = reason_field(required=False)
 
     class Meta:
         model = ConcomitantMedication
@@ -136,6 +145,7 @@ class ConcomitantMedicationForm(ServiceModelForm):
         super().__init__(*args, **kwargs)
         if not editing:
             del self.fields["reason"]
+        version_add(self, self.instance if self.instance.pk else None)
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(
@@ -147,6 +157,7 @@ class ConcomitantMedicationForm(ServiceModelForm):
             ),
             "rescue",
             *(["reason"] if editing else []),
+            "version",
         )
 
     def service_data(self) -> dict[str, Any]:

@@ -4,10 +4,9 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from simple_history.models import HistoricalRecords
 
 from itp_trial import protocol
-from itp_trial.audit import ClinicalModel
+from itp_trial.audit import AuditedHistory, ClinicalModel, VersionedModel
 
 
 class Relationship(models.TextChoices):
@@ -91,7 +90,7 @@ class AdverseEvent(ClinicalModel):
         help_text=_("For a serious event: when it was reported (due within 24 hours)."),
     )
 
-    history = HistoricalRecords()
+    history = AuditedHistory()
 
     class Meta:
         ordering = ["participant", "ae_number"]
@@ -134,7 +133,7 @@ class ConcomitantMedication(ClinicalModel):
         ),
     )
 
-    history = HistoricalRecords()
+    history = AuditedHistory()
 
     class Meta:
         ordering = ["participant", "start_date", "drug"]
@@ -172,7 +171,7 @@ class FlagStatus(models.TextChoices):
 ACKNOWLEDGED_KINDS = (FlagKind.OUT_OF_WINDOW, FlagKind.MISSED_VISIT, FlagKind.DOSE_DEVIATION)
 
 
-class Flag(models.Model):
+class Flag(VersionedModel):
     """A finding of the background checks (protocol section 6), one per kind and record."""
 
     kind = models.CharField(_("kind"), max_length=24, choices=FlagKind.choices)
@@ -197,7 +196,7 @@ class Flag(models.Model):
     acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
     acknowledgement_comment = models.TextField(_("comment"), blank=True)
 
-    history = HistoricalRecords()
+    history = AuditedHistory()
 
     class Meta:
         ordering = ["-raised_at", "id"]
@@ -233,7 +232,7 @@ class Flag(models.Model):
         return FlagStatus.OPEN
 
 
-class DataQuery(models.Model):
+class DataQuery(VersionedModel):
     """A monitor's question about a participant's data, answered by the site."""
 
     participant = models.ForeignKey(
@@ -254,7 +253,7 @@ class DataQuery(models.Model):
     answered_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords()
+    history = AuditedHistory()
 
     class Meta:
         ordering = ["-raised_at"]

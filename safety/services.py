@@ -138,6 +138,7 @@ def adverse_event_record(
     ae_number: int | None = None,
     reason: str = "",
     now: datetime | None = None,
+    version: int | None = None,
 ) -> AdverseEvent:
     """Record a new adverse event, or correct event `ae_number` (a reason is then required).
 
@@ -181,7 +182,7 @@ def adverse_event_record(
     _ae_errors(event, participant=participant, now=now, errors=errors)
     if errors:
         raise ValidationError(errors)
-    if audited_save(event, user=user, reason=reason):
+    if audited_save(event, user=user, reason=reason, version=None if adding else version):
         participant_changed(participant_id=participant.pk, today=timezone.localdate(now))
     return event
 
@@ -218,6 +219,7 @@ def conmed_record(
     conmed: ConcomitantMedication | None = None,
     reason: str = "",
     today: date | None = None,
+    version: int | None = None,
 ) -> ConcomitantMedication:
     """Record a concomitant medication, or correct `conmed` (a reason is then required).
 
@@ -240,6 +242,6 @@ def conmed_record(
     _conmed_errors(conmed, participant=participant, today=today, errors=errors)
     if errors:
         raise ValidationError(errors)
-    if audited_save(conmed, user=user, reason=reason):
+    if audited_save(conmed, user=user, reason=reason, version=version):
         participant_changed(participant_id=participant.pk, today=today)
     return conmed

@@ -13,7 +13,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from itp_trial import protocol
-from itp_trial.forms import DateInput, reason_field
+from itp_trial.forms import DateInput, reason_field, version_add
 from visits.services import range_error
 
 from . import rules
@@ -130,9 +130,10 @@ class ScreeningForm(ParticipantForm):
 
 
 class ParticipantEditForm(ParticipantForm):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, participant: Participant | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["reason"] = reason_field()
+        self.fields["reason"] = reason_field(required=False)
+        version_add(self, participant)
 
 
 def participant_initial(participant: Participant) -> dict[str, Any]:
@@ -148,6 +149,7 @@ class EligibilityForm(forms.Form):
         participant: Participant,
         answers: dict[str, bool],
         editing: bool,
+        versions: dict[str, int] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -172,7 +174,19 @@ class EligibilityForm(forms.Form):
             )
             self.initial.setdefault(criterion.code, yes_no_initial(initial))
         if editing:
-            self.fields["reason"] = reason_field()
+            self.fields["reason"] = reason_field(required=False)
+        # The version of each answer as loaded (0: not answered yet), so that a checklist
+        # saved over someone else's answers is refused.
+        for code, version in (versions or {}).items():
+            version_add(self, None, name=f"version_{code}")
+            self.initial[f"version_{code}"] = version
+
+    def answer_versions(self) -> dict[str, int]:
+        return {
+            c.code: self.cleaned_data[f"version_{c.code}"]
+            for c in protocol.CRITERIA
+            if self.cleaned_data.get(f"version_{c.code}") is not None
+        }
 
     def answers(self) -> dict[str, bool | None]:
         return {c.code: self.cleaned_data.get(c.code) for c in protocol.CRITERIA}

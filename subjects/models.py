@@ -3,10 +3,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from simple_history.models import HistoricalRecords
 
 from itp_trial import protocol
-from itp_trial.audit import ClinicalModel
+from itp_trial.audit import AuditedHistory, ClinicalModel, VersionedModel
 
 
 class Sex(models.TextChoices):
@@ -120,7 +119,7 @@ class Participant(ClinicalModel):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords(excluded_fields=["status"])
+    history = AuditedHistory(excluded_fields=["status"])
 
     class Meta:
         ordering = ["subject_id"]
@@ -139,7 +138,7 @@ class EligibilityAnswer(ClinicalModel):
     criterion = models.CharField(_("criterion"), max_length=3, choices=CRITERION_CHOICES)
     met = models.BooleanField(_("met"))
 
-    history = HistoricalRecords()
+    history = AuditedHistory()
 
     class Meta:
         ordering = ["participant", "criterion"]
@@ -153,7 +152,7 @@ class EligibilityAnswer(ClinicalModel):
         return f"{self.participant_id} {self.criterion}={'Y' if self.met else 'N'}"
 
 
-class SignOff(models.Model):
+class SignOff(VersionedModel):
     """An investigator's signature on a participant's data as it stood at that moment."""
 
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="sign_offs")
@@ -161,7 +160,7 @@ class SignOff(models.Model):
     signed_at = models.DateTimeField(auto_now_add=True)
     statement = models.TextField(_("statement"))
 
-    history = HistoricalRecords()
+    history = AuditedHistory()
 
     class Meta:
         ordering = ["-signed_at"]

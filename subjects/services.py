@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
 from itp_trial import protocol
-from itp_trial.audit import audited_save
+from itp_trial.audit import audited_save, version_check
 from visits.models import Visit
 from visits.services import participant_changed, range_error
 
@@ -166,13 +166,18 @@ def participant_update(
     data: Mapping[str, Any],
     reason: str,
     today: date | None = None,
+    version: int | None = None,
 ) -> bool:
-    """Change a participant's consent, demographic or history fields, with a reason."""
+    """Change a participant's consent, demographic or history fields.
+
+    Changing or clearing a stored value needs a reason. `version` is the one the form was
+    loaded with: a save based on an older one is refused (itp_trial.audit).
+    """
     today = _today(today)
     for field, value in data.items():
         setattr(participant, field, value)
     _validate_consent(participant, today=today)
-    changed = audited_save(participant, user=user, reason=reason)
+    changed = audited_save(participant, user=user, reason=reason, version=version)
     if changed:
         participant_changed(participant_id=participant.pk, today=today)
     return changed
@@ -205,8 +210,15 @@ def eligibility_record(
     answers: Mapping[str, bool | None],
     reason: str = "",
     today: date | None = None,
+    versions: Mapping[str, int] | None = None,
 ) -> rules.EligibilityDecision:
-    """Store the V1 checklist answers per criterion and derive the decision."""
+    """Store the V1 checklist answers per criterion and derive the decision.
+
+    `versions` holds, per criterion, the version of the answer the checklist was loaded
+    with (0: not answered then); a checklist saved over a later answer is refused. The
+    decision (`eligible`) is saved with history, with the reason given for the answers.
+    """
+    versions = versions or {}
     today = _today(today)
     participant = _locked(participant)
     if participant.withdrawal_date:
@@ -219,7 +231,10 @@ def eligibility_record(
             _("Unknown criteria: %(codes)s") % {"codes": ", ".join(sorted(unknown))}
         )
     _answers_check_dates(participant, answers)
-    existing = {a.criterion: a for a in participant.eligibility_answers.all()}
+    existing = {a.criterion: a for a in participant.eligibility_answers.select_for_update()}
+    for code, answer in existing.items():
+        if versions.get(code) is not None and answers.get(code) is not None:
+            version_check(answer, version=versions[code], stored=answer)
     for code, met in answers.items():
         if met is None:
             continue
@@ -230,8 +245,8 @@ def eligibility_record(
     decision = rules.eligibility_decide({code: a.met for code, a in existing.items()})
     participant.eligible = decision.eligible
     participant.eligibility_assessed_on = today if decision.complete else None
-    Participant.objects.filter(pk=participant.pk).update(
-        eligible=participant.eligible, eligibility_assessed_on=participant.eligibility_assessed_on
+    audited_save(
+        participant, user=user, reason=reason or _("Eligibility derived from the checklist")
     )
     participant_changed(participant_id=participant.pk, today=today)
     return decision

@@ -13,7 +13,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from itp_trial import protocol
-from itp_trial.forms import DateInput, reason_field
+from itp_trial.forms import DateInput, reason_field, version_add
 from subjects.forms import yes_no_field, yes_no_initial
 
 from .models import PlateletCount, Visit
@@ -82,14 +82,24 @@ class VisitForm(forms.Form):
         label=_("Save anyway: I confirm the date, outside the visit's window"), required=False
     )
 
-    def __init__(self, *args: Any, visit: Visit, editing: bool, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        visit: Visit,
+        editing: bool,
+        count: PlateletCount | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.visit = visit
         self.data_fields = ("actual_date", *VISIT_FIELDS_BY_KIND[visit.definition.kind])
         for name in self.data_fields[1:]:
             self.fields[name] = _form_field(name)
         if editing:
-            self.fields["reason"] = reason_field()
+            self.fields["reason"] = reason_field(required=False)
+        version_add(self, visit)
+        if "platelets" in self.fields:
+            version_add(self, count, name="platelet_version")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -113,7 +123,11 @@ class VisitForm(forms.Form):
         return data
 
     def entry_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in self.fields if name != "save_anyway"]
+        return [
+            self[name]
+            for name in self.fields
+            if name != "save_anyway" and not self.fields[name].widget.is_hidden
+        ]
 
 
 def visit_initial(visit: Visit, count: PlateletCount | None) -> dict[str, Any]:
@@ -138,10 +152,13 @@ class MissedForm(forms.Form):
         help_text=_("What happened, and whether the participant was contacted."),
     )
 
-    def __init__(self, *args: Any, editing: bool, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, editing: bool, visit: Visit | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         if editing:
-            self.fields["reason"] = reason_field()
+            self.fields["reason"] = reason_field(required=False)
+        version_add(self, visit)
 
 
 class PlateletForm(forms.Form):

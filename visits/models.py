@@ -3,10 +3,9 @@ from __future__ import annotations
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from simple_history.models import HistoricalRecords
 
 from itp_trial import protocol
-from itp_trial.audit import ClinicalModel
+from itp_trial.audit import AuditedHistory, ClinicalModel
 
 VISIT_CODE_CHOICES = [(v.code, v.code) for v in protocol.VISITS]
 
@@ -103,7 +102,7 @@ class Visit(ClinicalModel, VitalSigns):
         editable=False,
     )
 
-    history = HistoricalRecords(
+    history = AuditedHistory(
         excluded_fields=[
             "target_date",
             "window_start",
@@ -166,7 +165,7 @@ class PlateletCount(ClinicalModel):
         ),
     )
 
-    history = HistoricalRecords()
+    history = AuditedHistory()
 
     class Meta:
         ordering = ["participant", "sample_date"]

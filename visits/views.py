@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from itp_trial import protocol
-from itp_trial.forms import add_service_errors
+from itp_trial.forms import add_service_errors, form_version
 from itp_trial.history import history_rows
 from safety.selectors import open_flags_summary
 from subjects.models import Participant
@@ -107,18 +107,25 @@ def visit_edit(request: HttpRequest, visit_id: int) -> HttpResponse:
     counts = list(visit.platelet_counts.all())
     editing = visit.actual_date is not None or visit.missed
     initial = visit_initial(visit, counts[0] if counts else None)
-    form = VisitForm(request.POST or None, visit=visit, editing=editing, initial=initial)
+    count = counts[0] if counts else None
+    form = VisitForm(
+        request.POST or None, visit=visit, editing=editing, initial=initial, count=count
+    )
     warning = None
     if request.method == "POST" and not form.is_valid() and "actual_date" in form.cleaned_data:
         # Show the service's refusals of the valid values too, not one round at a time.
         try:
-            visit_validate(visit=visit, data=form.visit_data())
+            visit_validate(
+                visit=visit, data=form.visit_data(), reason=form.cleaned_data.get("reason", "")
+            )
         except ValidationError as error:
             add_service_errors(form, error, skip=set(form.errors))
     elif request.method == "POST" and form.is_valid():
         data = form.visit_data()
         try:
-            status = visit_validate(visit=visit, data=data)
+            status = visit_validate(
+                visit=visit, data=data, reason=form.cleaned_data.get("reason", "")
+            )
             if status in OUT_OF_WINDOW and not form.cleaned_data["save_anyway"]:
                 warning = _window_warning(visit, status)
             else:
@@ -128,11 +135,15 @@ def visit_edit(request: HttpRequest, visit_id: int) -> HttpResponse:
                     user=request.user,
                     data=data,
                     reason=form.cleaned_data.get("reason", ""),
+                    version=form_version(form),
+                    platelet_version=form_version(form, "platelet_version"),
                 )
         except ValidationError as error:
             if "reason" in getattr(error, "error_dict", {}) and "reason" not in form.fields:
                 # Saving would change a count already recorded that day: ask why.
-                form = VisitForm(request.POST, visit=visit, editing=True, initial=initial)
+                form = VisitForm(
+                    request.POST, visit=visit, editing=True, initial=initial, count=count
+                )
                 form.is_valid()
             add_service_errors(form, error)
         else:
@@ -169,6 +180,7 @@ def visit_missed(request: HttpRequest, visit_id: int) -> HttpResponse:
     form = MissedForm(
         request.POST or None,
         editing=visit.missed,
+        visit=visit,
         initial={"missed_reason": visit.missed_reason},
     )
     if request.method == "POST" and form.is_valid():
@@ -178,6 +190,7 @@ def visit_missed(request: HttpRequest, visit_id: int) -> HttpResponse:
                 user=request.user,
                 missed_reason=form.cleaned_data["missed_reason"],
                 reason=form.cleaned_data.get("reason", ""),
+                version=form_version(form),
             )
         except ValidationError as error:
             add_service_errors(form, error)

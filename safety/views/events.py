@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from itp_trial.forms import add_service_errors
+from itp_trial.forms import add_service_errors, form_version
 from itp_trial.history import history_rows
 from subjects.models import Participant
 
@@ -187,6 +187,7 @@ def ae_edit(request: HttpRequest, ae_id: int) -> HttpResponse:
                     data=form.service_data(),
                     ae_number=event.ae_number,
                     reason=form.cleaned_data["reason"],
+                    version=form_version(form),
                 )
             except ValidationError as error:
                 add_service_errors(form, error)
@@ -262,6 +263,7 @@ def conmed_edit(request: HttpRequest, conmed_id: int) -> HttpResponse:
                 data=form.service_data(),
                 conmed=conmed,
                 reason=form.cleaned_data["reason"],
+                version=form_version(form),
             )
         except ValidationError as error:
             add_service_errors(form, error)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from itp_trial import protocol
-from itp_trial.forms import add_service_errors
+from itp_trial.forms import add_service_errors, form_version
 from itp_trial.history import history_rows
 from safety.selectors import open_flags_summary
 from subjects import rules, services
@@ -133,7 +133,9 @@ def participant_detail(request: HttpRequest, participant_id: int) -> HttpRespons
 @permission_required("subjects.change_participant", raise_exception=True)
 def participant_edit(request: HttpRequest, participant_id: int) -> HttpResponse:
     participant = _participant(participant_id)
-    form = ParticipantEditForm(request.POST or None, initial=participant_initial(participant))
+    form = ParticipantEditForm(
+        request.POST or None, initial=participant_initial(participant), participant=participant
+    )
     if request.method == "POST" and form.is_valid():
         try:
             changed = services.participant_update(
@@ -141,6 +143,7 @@ def participant_edit(request: HttpRequest, participant_id: int) -> HttpResponse:
                 user=request.user,
                 data=form.participant_data(),
                 reason=form.cleaned_data["reason"],
+                version=form_version(form),
             )
         except ValidationError as error:
             add_service_errors(form, error)
@@ -165,7 +168,9 @@ def participant_edit(request: HttpRequest, participant_id: int) -> HttpResponse:
 @permission_required("subjects.view_participant", raise_exception=True)
 def participant_eligibility(request: HttpRequest, participant_id: int) -> HttpResponse:
     participant = _participant(participant_id)
-    answers = {a.criterion: a.met for a in participant.eligibility_answers.all()}
+    stored = list(participant.eligibility_answers.all())
+    answers = {a.criterion: a.met for a in stored}
+    versions = {c.code: 0 for c in protocol.CRITERIA} | {a.criterion: a.version for a in stored}
     locked = participant.enrolled_on is not None or participant.withdrawal_date is not None
     may_answer = request.user.has_perm("subjects.add_eligibilityanswer") and not locked
     form = EligibilityForm(
@@ -173,6 +178,7 @@ def participant_eligibility(request: HttpRequest, participant_id: int) -> HttpRe
         participant=participant,
         answers=answers,
         editing=bool(answers),
+        versions=versions,
     )
     if request.method == "POST":
         if not request.user.has_perm("subjects.add_eligibilityanswer"):
@@ -184,6 +190,7 @@ def participant_eligibility(request: HttpRequest, participant_id: int) -> HttpRe
                     user=request.user,
                     answers=form.answers(),
                     reason=form.cleaned_data.get("reason", ""),
+                    versions=form.answer_versions(),
                 )
             except ValidationError as error:
                 add_service_errors(form, error)

@@ -171,7 +171,7 @@ def test_it_requires_a_reason_to_correct_an_infusion(client, coordinator, partic
     )
 
     assert response.status_code == 200
-    assert "This field is required." in response.content.decode()
+    assert "A reason for change is required to change a saved record." in response.content.decode()
     assert Infusion.objects.get().lot_number == "LOT-001"
 
     response = client.post(

@@ -77,10 +77,41 @@ def test_it_keeps_the_admin_read_only_for_clinical_records(admin_client, coordin
     assert admin_client.post(delete_url, {"post": "yes"}).status_code == 403
     participant.refresh_from_db()
     assert participant.consent_version == "2.1"
-    assert (
-        admin_client.get(f"/admin/subjects/participant/{participant.pk}/history/").status_code
-        == 200
+    # An administrator holds no clinical permission without a role: not even to read.
+    history_url = f"/admin/subjects/participant/{participant.pk}/history/"
+    assert admin_client.get(history_url).status_code == 403
+
+
+@pytest.mark.django_db
+def test_it_refuses_the_history_form_post_even_to_a_superuser_with_a_role(
+    admin_client, admin_user, coordinator
+):
+    from django.contrib.auth.models import Group
+
+    from itp_trial.roles import MONITOR
+    from visits.models import PlateletCount
+    from visits.services import platelet_record
+
+    admin_user.groups.add(Group.objects.get(name=MONITOR))
+    participant = screened(coordinator)
+    count = platelet_record(
+        participant=participant,
+        user=coordinator,
+        sample_date=participant.consent_date,
+        platelets=180,
+        who_bleeding_grade=0,
     )
+    record = count.history.latest()
+    url = f"/admin/visits/plateletcount/{count.pk}/history/{record.history_id}/"
+    history_before = count.history.count()
+
+    assert admin_client.get(url).status_code == 200
+    response = admin_client.post(url, {"platelets": "7", "sample_date": "2026-01-01"})
+
+    assert response.status_code == 403
+    stored = PlateletCount.objects.get(pk=count.pk)
+    assert stored.platelets == 180
+    assert count.history.count() == history_before
 
 
 @pytest.mark.django_db

@@ -98,27 +98,35 @@ def test_it_corrects_a_medication_with_a_reason(coordinator, participant, today)
     saved = conmed_record(
         participant=participant, user=coordinator, data=ivig(start, end_date=None)
     )
+    # Filling the end date left empty needs no reason (protocol section 8).
+    conmed_record(
+        participant=participant, user=coordinator, data={"end_date": today}, conmed=saved
+    )
+    assert ConcomitantMedication.objects.get().end_date == today
 
     with pytest.raises(ValidationError) as excinfo:
         conmed_record(
-            participant=participant, user=coordinator, data={"end_date": today}, conmed=saved
+            participant=participant,
+            user=coordinator,
+            data={"end_date": today - timedelta(days=1)},
+            conmed=saved,
         )
     assert excinfo.value.message_dict["reason"] == [
         "A reason for change is required to change a saved record."
     ]
-    assert ConcomitantMedication.objects.get().end_date is None
+    assert ConcomitantMedication.objects.get().end_date == today
 
     conmed_record(
         participant=participant,
         user=coordinator,
-        data={"end_date": today},
+        data={"end_date": today - timedelta(days=1)},
         conmed=saved,
-        reason="Stopped today",
+        reason="Stopped yesterday",
     )
 
     stored = ConcomitantMedication.objects.get()
-    assert stored.end_date == today
-    assert stored.history.first().history_change_reason == "Stopped today"
+    assert stored.end_date == today - timedelta(days=1)
+    assert stored.history.first().history_change_reason == "Stopped yesterday"
 
 
 def test_it_refuses_another_participants_medication(coordinator, participant, today):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from itp_trial import protocol
-from itp_trial.audit import audited_save
+from itp_trial.audit import REASON_REQUIRED, audited_save, reason_needed, version_check
 
 from .. import schedule
 from ..models import PlateletCount, Visit, WindowStatus
@@ -91,8 +91,14 @@ class _VisitEntry:
     platelet_count: PlateletCount | None  # the count this entry updates, if one exists
 
 
-def _visit_prepare(*, visit: Visit, data: Mapping[str, Any], today: date) -> _VisitEntry:
-    """Every refusal of visit_record, checked without writing; raises a ValidationError."""
+def _visit_prepare(
+    *, visit: Visit, data: Mapping[str, Any], today: date, reason: str | None = None
+) -> _VisitEntry:
+    """Every refusal of visit_record, checked without writing; raises a ValidationError.
+
+    With `reason` given (a page checking before saving), a change or clearing of a stored
+    value without one is refused with the rest, so that the page shows it in the same round.
+    """
     definition = visit.definition
     if definition.kind == protocol.KIND_INFUSION:
         raise ValidationError(
@@ -138,6 +144,12 @@ def _visit_prepare(*, visit: Visit, data: Mapping[str, Any], today: date) -> _Vi
         _add(errors, "physical_exam_findings", _("Describe the abnormal findings."))
 
     count = _platelet_count_for(visit, participant, actual, values, errors)
+    if reason is not None and not reason.strip():
+        stored = {n: getattr(visit, n) for n in values if n not in PLATELET_FIELDS}
+        if count is not None:
+            stored.update({n: getattr(count, n) for n in PLATELET_FIELDS if n in values})
+        if reason_needed({n: (old, values[n]) for n, old in stored.items() if old != values[n]}):
+            _add(errors, "reason", REASON_REQUIRED)
     if errors:
         raise ValidationError(errors)
 
@@ -219,14 +231,22 @@ def _platelet_count_for(
     return own or same_day
 
 
-def visit_validate(*, visit: Visit, data: Mapping[str, Any], today: date | None = None) -> str:
+def visit_validate(
+    *,
+    visit: Visit,
+    data: Mapping[str, Any],
+    today: date | None = None,
+    reason: str | None = None,
+) -> str:
     """Check what visit_record would refuse, without writing anything.
 
     Raises the same ValidationError visit_record would; otherwise returns the window status
     the visit would have once recorded, so that a page can warn before saving a visit that
     falls outside its window (`early` or `late`), which is allowed but a protocol deviation.
     """
-    return _visit_prepare(visit=visit, data=data, today=today or timezone.localdate()).status
+    return _visit_prepare(
+        visit=visit, data=data, today=today or timezone.localdate(), reason=reason
+    ).status
 
 
 @transaction.atomic
@@ -237,6 +257,8 @@ def visit_record(
     data: Mapping[str, Any],
     reason: str = "",
     today: date | None = None,
+    version: int | None = None,
+    platelet_version: int | None = None,
 ) -> bool:
     """Enter or correct a visit: its date and the clinical data of its kind.
 
@@ -245,12 +267,15 @@ def visit_record(
     visit. Refused: a date in the future, before consent, after withdrawal or out of protocol
     order; a visit that is not expected; an infusion visit (recorded with its infusion);
     numbers out of range. A visit outside its window is accepted (the checks flag it).
-    Entering a visit for the first time needs no reason; changing an entered or missed one
-    does. Returns whether anything was written.
+    Entering a visit for the first time needs no reason, nor filling a field left empty;
+    changing or clearing an entered value does. `version` and `platelet_version` are those
+    of the visit and of its count (0: none yet) the form was loaded with: a save based on
+    older ones is refused with what changed since. Returns whether anything was written.
     """
     today = today or timezone.localdate()
     original = visit
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    version_check(visit, version=version, stored=visit)
     entry = _visit_prepare(visit=visit, data=data, today=today)
     first_entry = visit.actual_date is None and not visit.missed
     values = dict(entry.values)
@@ -260,6 +285,8 @@ def visit_record(
     visit.missed, visit.missed_reason = False, ""  # a visit entered late is no longer missed
     history_reason = reason or (_("Visit entered") if first_entry else "")
     changed = audited_save(visit, user=user, reason=history_reason)
+    if platelet_version is not None and entry.platelet_count is not None:
+        version_check(entry.platelet_count, version=platelet_version)
     if platelets.get("platelets") is not None:
         count = entry.platelet_count or PlateletCount(
             participant_id=visit.participant_id, sample_date=visit.actual_date
@@ -283,6 +310,7 @@ def visit_mark_missed(
     missed_reason: str,
     reason: str = "",
     today: date | None = None,
+    version: int | None = None,
 ) -> bool:
     """The site marks a visit missed, with the reason; the overdue flag resolves.
 
@@ -293,6 +321,7 @@ def visit_mark_missed(
     today = today or timezone.localdate()
     original = visit
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    version_check(visit, version=version, stored=visit)
     if visit.definition.kind == protocol.KIND_INFUSION:
         raise ValidationError(
             _(
