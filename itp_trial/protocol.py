@@ -90,6 +90,9 @@ INFUSION_VISIT_CODES: dict[int, str] = {
     v.infusion_number: v.code for v in VISITS if v.infusion_number is not None
 }
 FINAL_VISIT_CODE = "V5-M12"
+# Early discontinuation: these visits hang on the discontinuation date instead of the last
+# infusion given, code -> (offset, minus, plus) in days (assumed: V4 on the day, +7).
+DISCONTINUATION_WINDOWS: dict[str, tuple[int, int, int]] = {"V4": (0, 0, 7)}
 UNSCHEDULED_VISIT_CODE = "UNS"
 
 # Section 2: dose.

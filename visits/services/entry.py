@@ -77,6 +77,23 @@ def _not_expected_message(participant: Any) -> str:
     return _("This visit is not expected for this participant.")
 
 
+def _treatment_not_complete(code: str, data: schedule.ScheduleInput) -> None:
+    """V4 and V5 wait for the end of treatment (protocol section 1); refused otherwise."""
+    if schedule.awaits_treatment_end(code, data):
+        raise ValidationError(
+            _(
+                "%(code)s cannot be entered before treatment is complete: %(given)s of "
+                "%(count)s infusions given. Record the remaining infusions, or have the "
+                "investigator discontinue treatment."
+            )
+            % {
+                "code": code,
+                "given": len(data.infusion_dates),
+                "count": protocol.INFUSION_COUNT,
+            }
+        )
+
+
 def _participant_loaded(participant_id: int) -> Any:
     from subjects.models import Participant
 
@@ -121,6 +138,7 @@ def _visit_prepare(*, visit: Visit, data: Mapping[str, Any], today: date) -> _Vi
     computed = {s.code: s for s in schedule.schedule_compute(current, today=today)}
     if computed[visit.code].status == WindowStatus.NOT_EXPECTED:
         raise ValidationError(_not_expected_message(participant))
+    _treatment_not_complete(visit.code, current)
 
     actual = values.get("actual_date")
     if actual is None and "actual_date" not in errors:
@@ -309,15 +327,10 @@ def visit_mark_missed(
     if not text:
         raise ValidationError({"missed_reason": _("Give the reason the visit was missed.")})
     participant = _participant_loaded(visit.participant_id)
-    computed = {
-        s.code: s
-        for s in schedule.schedule_compute(
-            schedule_input(
-                participant, visits=participant.visits.all(), infusions=participant.infusions.all()
-            ),
-            today=today,
-        )
-    }[visit.code]
+    current = schedule_input(
+        participant, visits=participant.visits.all(), infusions=participant.infusions.all()
+    )
+    computed = {s.code: s for s in schedule.schedule_compute(current, today=today)}[visit.code]
     if computed.status == WindowStatus.NOT_EXPECTED:
         raise ValidationError(_not_expected_message(participant))
     if computed.window_start is not None and today < computed.window_start:
@@ -325,6 +338,7 @@ def visit_mark_missed(
             _("The window of this visit opens on %(date)s; it cannot be marked missed before.")
             % {"date": computed.window_start.isoformat()}
         )
+    _treatment_not_complete(visit.code, current)
     first = not visit.missed
     visit.missed, visit.missed_reason = True, text
     changed = audited_save(
@@ -376,6 +390,12 @@ def platelet_record(
         _add(errors, NON_FIELD_ERRORS, _("The visit belongs to another participant."))
     if errors:
         raise ValidationError(errors)
+    if visit is not None:
+        loaded = _participant_loaded(participant.pk)
+        _treatment_not_complete(
+            visit.code,
+            schedule_input(loaded, visits=loaded.visits.all(), infusions=loaded.infusions.all()),
+        )
     count = PlateletCount.objects.select_for_update().filter(
         participant=participant, sample_date=day
     ).first() or PlateletCount(participant=participant, sample_date=day)
