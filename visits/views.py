@@ -1,5 +1,5 @@
-"""The coordinator's visit pages: the worklist, one page per visit, missed visits and
-unscheduled platelet results. Writes go through visits.services.
+"""The coordinator's visit pages: one page per visit, missed visits and unscheduled platelet
+results (the worklist is in reporting). Writes go through visits.services.
 """
 
 from __future__ import annotations
@@ -12,15 +12,13 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from itp_trial import protocol
 from itp_trial.forms import add_service_errors
 from itp_trial.history import history_rows
-from safety.selectors import open_flags_summary
 from subjects.models import Participant
-from subjects.selectors import visit_page, worklist
+from subjects.selectors import visit_page
 
 from .forms import MissedForm, PlateletForm, VisitForm, visit_initial
 from .models import Visit, WindowStatus
@@ -38,21 +36,6 @@ def _visit(visit_id: int) -> Visit:
 
 def _fresh(visit: Visit) -> Visit:
     return Visit.objects.get(pk=visit.pk)
-
-
-@permission_required("visits.change_visit", raise_exception=True)
-def visit_worklist(request: HttpRequest) -> HttpResponse:
-    today = timezone.localdate()
-    return render(
-        request,
-        "visits/worklist.html",
-        {
-            "worklist": worklist(today=today),
-            "today": today,
-            "due_days": protocol.WORKLIST_DUE_DAYS,
-            **open_flags_summary(),
-        },
-    )
 
 
 def _window_warning(visit: Visit, status: str) -> str:

@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from itp_trial import protocol
+from reporting.selectors import participant_dashboard, participants_for_pages
 from subjects.models import SignOff
-from subjects.overview import participant_dashboard, participants_for_pages
 from visits.models import PlateletCount, WindowStatus
 from visits.schedule import study_day
 from visits.selectors import participant_response, participant_schedule

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from infusions.dosing import planned_cells
-from subjects.overview import trial_overview
+from reporting.selectors import trial_overview
 from subjects.services import eligibility_record, participant_withdraw
 from tests.factories import all_criteria_met, enrolled, screened
 
