@@ -39,7 +39,9 @@ def test_it_writes_every_domain_as_xpt_v5_that_reads_back_with_the_sdtm_rules(ex
         assert all(len(name) <= 8 for name in meta.column_names)
         assert all(len(label) <= 40 for label in meta.column_labels)
         assert meta.column_labels == [v.label for v in domain.variables]
-        rows = [dict(zip(meta.column_names, values)) for values in zip(*data.values())]
+        rows = [
+            dict(zip(meta.column_names, v, strict=True)) for v in zip(*data.values(), strict=True)
+        ]
         assert len(rows) == len(read_csv(sdtm / f"{domain.name.lower()}.csv"))
         for row in rows:
             if "USUBJID" in row:
@@ -72,7 +74,7 @@ def test_it_has_one_row_per_record_of_the_csv_export(exported):
 
     def keyed(domain: str, *names: str) -> list[tuple]:
         data, _ = _xpt(sdtm / f"{domain}.xpt")
-        return list(zip(*(data[n] for n in names)))
+        return list(zip(*(data[n] for n in names), strict=True))
 
     assert keyed("dm", "SUBJID", "BRTHDTC", "SEX", "AGE") == [
         (s["subject_id"], s["birth_date"], s["sex"], float(s["age_at_consent"])) for s in subjects

@@ -12,8 +12,7 @@ from functools import cache
 from pathlib import Path
 
 from lxml import etree
-from odmlib import odm_loader
-from odmlib import define_loader
+from odmlib import define_loader, odm_loader
 from odmlib.oid_generator import create_oid_checker
 from odmlib.schema_manager import get_schema_path
 
