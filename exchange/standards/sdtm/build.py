@@ -415,6 +415,8 @@ BUILDERS = {
     "TV": tv,
 }
 SEQ = {"EX": "EXSEQ", "LB": "LBSEQ", "AE": "AESEQ", "CM": "CMSEQ", "DS": "DSSEQ", "DV": "DVSEQ"}
+# The variable a supplemental qualifier names its parent record by (none for DM).
+IDVAR = {**SEQ, "SV": "VISITNUM"}
 
 
 def _supp_value(value: Any) -> str:
@@ -442,7 +444,7 @@ def domains(study: source.Study) -> dict[str, list[Row]]:
         result[name] = rows
     for parent, qualifiers in spec.QUALIFIERS.items():
         supp: list[Row] = []
-        seq_var = SEQ.get(parent)
+        id_var = IDVAR.get(parent)
         for row in result[parent]:
             src = row.get("_source") or _subject_source(study, row)
             for q in qualifiers:
@@ -457,8 +459,8 @@ def domains(study: source.Study) -> dict[str, list[Row]]:
                         "STUDYID": spec.STUDYID,
                         "RDOMAIN": parent,
                         "USUBJID": row["USUBJID"],
-                        "IDVAR": seq_var or "",
-                        "IDVARVAL": str(int(row[seq_var])) if seq_var else "",
+                        "IDVAR": id_var or "",
+                        "IDVARVAL": str(int(row[id_var])) if id_var else "",
                         "QNAM": q.qnam,
                         "QLABEL": q.qlabel,
                         "QVAL": value,
