@@ -5,6 +5,13 @@ from django.urls import include, path
 
 from . import views
 
+
+def _namespace(name: str, *urlconfs: str):
+    """One URL namespace served by several URLconfs, named by string so that this base
+    package imports no app: an app's own pages, then the reporting pages beside them."""
+    return include(([path("", include(urlconf)) for urlconf in urlconfs], name))
+
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
@@ -24,8 +31,8 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
-    path("participants/", include("subjects.urls")),
-    path("visits/", include("visits.urls")),
+    path("participants/", _namespace("subjects", "subjects.urls", "reporting.urls.participants")),
+    path("visits/", _namespace("visits", "visits.urls", "reporting.urls.visits")),
     path("infusions/", include("infusions.urls")),
     path("safety/", include("safety.urls")),
     path("exchange/", include("exchange.urls")),

@@ -1,4 +1,4 @@
-"""Reads for the coordinator's pages: the participant list, a participant's record, the worklist.
+"""Reads for the coordinator's pages: the participant list, a participant's record, a visit.
 
 Each page loads its rows with a fixed number of queries whatever the amount of data, and
 takes every derived value from the rule functions (the schedule engine, the IWG response,
@@ -8,7 +8,7 @@ the eligibility decision); nothing is recomputed here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
@@ -129,41 +129,6 @@ def participant_page(*, participant_id: int, today: date) -> ParticipantPage | N
         answers=answers,
         decision=rules.eligibility_decide(answers),
     )
-
-
-@dataclass(frozen=True)
-class Worklist:
-    in_window: list[Visit]  # open now
-    due: list[Visit]  # opening within WORKLIST_DUE_DAYS
-    overdue: list[Visit]  # window closed, not done, not missed
-
-
-def worklist(*, today: date) -> Worklist:
-    """The coordinator's worklist from the stored schedule, in one query.
-
-    Overdue is judged from the stored window against `today` rather than from the stored
-    status, so a window that closed since the last background run is already shown.
-    """
-    horizon = today + timedelta(days=protocol.WORKLIST_DUE_DAYS)
-    visits = list(
-        # Not done, not missed, not `not_expected`: an infusion visit is done when its
-        # infusion is recorded, which only the stored status tells.
-        Visit.objects.filter(
-            window_status__in=(WindowStatus.PENDING, WindowStatus.OVERDUE),
-            window_start__lte=horizon,
-        )
-        .select_related("participant")
-        .order_by("window_end", "participant__subject_id", "id")
-    )
-    result = Worklist(in_window=[], due=[], overdue=[])
-    for visit in visits:
-        if visit.window_end < today:
-            result.overdue.append(visit)
-        elif visit.window_start <= today:
-            result.in_window.append(visit)
-        else:
-            result.due.append(visit)
-    return result
 
 
 def visit_page(*, visit_id: int) -> Visit | None:

@@ -1,9 +1,8 @@
-
 from django.urls import path
 
-from .views import dashboard, participants
+from .views import participants
 
-app_name = "subjects"
+# Served in the `subjects` namespace by itp_trial/urls.py, with reporting.urls.participants.
 
 urlpatterns: list = [
     path("", participants.participant_list, name="list"),
@@ -22,6 +21,4 @@ urlpatterns: list = [
         participants.participant_discontinue,
         name="discontinue",
     ),
-    path("<int:participant_id>/dashboard/", dashboard.dashboard, name="dashboard"),
-    path("overview/", dashboard.overview, name="overview"),
 ]

@@ -2,10 +2,9 @@ from django.urls import path
 
 from . import views
 
-app_name = "visits"
+# Served in the `visits` namespace by itp_trial/urls.py, with reporting.urls.visits.
 
 urlpatterns = [
-    path("worklist/", views.visit_worklist, name="worklist"),
     path("<int:visit_id>/", views.visit_edit, name="edit"),
     path("<int:visit_id>/missed/", views.visit_missed, name="missed"),
     path(

@@ -1,5 +1,5 @@
-"""The coordinator's visit pages: the worklist, one page per visit, missed visits and
-unscheduled platelet results. Writes go through visits.services.
+"""The coordinator's visit pages: one page per visit, missed visits and unscheduled platelet
+results (the worklist is in reporting). Writes go through visits.services.
 """
 
 from __future__ import annotations
@@ -12,19 +12,23 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from itp_trial import protocol
 from itp_trial.forms import add_service_errors, form_version
 from itp_trial.history import history_rows
-from safety.selectors import open_flags_summary
 from subjects.models import Participant
-from subjects.selectors import visit_page, worklist
+from subjects.selectors import visit_page
 
 from .forms import MissedForm, PlateletForm, VisitForm, visit_initial
 from .models import Visit, WindowStatus
-from .services import platelet_record, visit_mark_missed, visit_record, visit_validate
+from .services import (
+    platelet_record,
+    visit_mark_missed,
+    visit_record,
+    visit_validate,
+    visit_window_status,
+)
 
 OUT_OF_WINDOW = (WindowStatus.EARLY, WindowStatus.LATE)
 
@@ -38,21 +42,6 @@ def _visit(visit_id: int) -> Visit:
 
 def _fresh(visit: Visit) -> Visit:
     return Visit.objects.get(pk=visit.pk)
-
-
-@permission_required("visits.change_visit", raise_exception=True)
-def visit_worklist(request: HttpRequest) -> HttpResponse:
-    today = timezone.localdate()
-    return render(
-        request,
-        "visits/worklist.html",
-        {
-            "worklist": worklist(today=today),
-            "today": today,
-            "due_days": protocol.WORKLIST_DUE_DAYS,
-            **open_flags_summary(),
-        },
-    )
 
 
 def _window_warning(visit: Visit, status: str) -> str:
@@ -75,6 +64,14 @@ def _window_warning(visit: Visit, status: str) -> str:
         )
         % window
     )
+
+
+def _date_warning(visit: Visit, form: VisitForm) -> str | None:
+    actual = form.cleaned_data.get("actual_date")
+    if actual is None or "actual_date" in form.errors:
+        return None
+    status = visit_window_status(visit=visit, actual_date=actual)
+    return _window_warning(visit, status) if status in OUT_OF_WINDOW else None
 
 
 def _after_visit(visit: Visit, before: dict[str, Any], data: dict[str, Any]) -> HttpResponse:
@@ -159,6 +156,9 @@ def visit_edit(request: HttpRequest, visit_id: int) -> HttpResponse:
                         _("A change of medication was reported too: record it after the event."),
                     )
                 return _after_visit(visit, before, data)
+    if request.method == "POST" and form.errors and warning is None:
+        # With the refusals, the window warning too: everything to fix in one round.
+        warning = _date_warning(visit, form)
     return render(
         request,
         "visits/visit_form.html",

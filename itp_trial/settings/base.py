@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "visits",
     "infusions",
     "safety",
+    "reporting",
     "exchange",
 ]
 

@@ -1,1 +1,1 @@
-"""The participant pages: `participants` (the coordinator's), `dashboard` (the dashboard)."""
+"""The participant pages of the coordinator (`participants`); the dashboard is in reporting."""

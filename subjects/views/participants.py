@@ -226,7 +226,7 @@ def _decision_message(decision: rules.EligibilityDecision) -> str:
 def participant_enrol(request: HttpRequest, participant_id: int) -> HttpResponse:
     """Enrol with the planned date of infusion 1, after a confirmation showing the windows."""
     participant = _participant(participant_id)
-    form = EnrolForm(request.POST or None)
+    form = EnrolForm(request.POST or None, initial={"enrolled_on": timezone.localdate()})
     preview: list[Any] = []
     if request.method == "POST" and form.is_valid():
         planned = form.cleaned_data["planned_first_infusion_date"]
@@ -236,6 +236,7 @@ def participant_enrol(request: HttpRequest, participant_id: int) -> HttpResponse
                     participant=_fresh(participant),
                     user=request.user,
                     planned_first_infusion_date=planned,
+                    enrolled_on=form.cleaned_data["enrolled_on"],
                 )
             except ValidationError as error:
                 add_service_errors(form, error)

@@ -209,12 +209,24 @@ def _pattern_kwargs(name: str, resolver: URLResolver) -> list[str]:
     for pattern in resolver.url_patterns:
         if isinstance(pattern, URLResolver):
             if pattern.namespace == namespace:
-                for inner in pattern.url_patterns:
+                for inner in _flat(pattern):
                     if getattr(inner, "name", None) == short:
                         return list(inner.pattern.converters)
         elif not namespace and getattr(pattern, "name", None) == short:
             return list(pattern.pattern.converters)
     raise AssertionError(f"no URL named {name}")
+
+
+def _flat(resolver: URLResolver) -> list[URLPattern]:
+    """A namespace's patterns, through the includes without a namespace of their own (a
+    namespace served by an app's URLconf and the reporting pages beside it)."""
+    patterns = []
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver) and not pattern.namespace:
+            patterns += _flat(pattern)
+        else:
+            patterns.append(pattern)
+    return patterns
 
 
 @pytest.mark.django_db

@@ -1,5 +1,5 @@
-"""The visit pages through the views: one page per visit, missed visits, unscheduled counts,
-the worklist (visits/views.py)."""
+"""The visit pages through the views: one page per visit, missed visits, unscheduled counts
+(visits/views.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from itp_trial import protocol
 from subjects.services import participant_withdraw, treatment_discontinue
-from tests.factories import enrolled, infused, screened
+from tests.factories import enrolled, infused
 from visits.models import PlateletCount, Visit, WindowStatus
 
 pytestmark = pytest.mark.django_db
@@ -365,39 +365,6 @@ def test_it_shows_the_counts_with_their_iwg_category(as_coordinator, coordinator
     ]
     assert page.response.baseline == 12
     assert page.response.best_response == "CR"
-
-
-# The worklist.
-
-
-def test_it_lists_visits_in_window_due_and_overdue(as_coordinator, coordinator):
-    in_window = enrolled(coordinator, planned=today() + days(3))  # V2 open now
-    due = enrolled(coordinator, planned=today() + days(14))  # V2 opens in a week
-    overdue = enrolled(coordinator, planned=today() - days(10))  # V2 closed 10 days ago
-    screened(coordinator)  # no window yet: not on the worklist
-
-    worklist = as_coordinator.get(reverse("visits:worklist")).context["worklist"]
-
-    def listed(visits) -> set:
-        return {(v.participant_id, v.code) for v in visits}
-
-    assert (in_window.pk, "V2") in listed(worklist.in_window)
-    assert (due.pk, "V2") in listed(worklist.due)
-    assert (overdue.pk, "V2") in listed(worklist.overdue)
-    assert (overdue.pk, protocol.INFUSION_VISIT_CODES[1]) in listed(worklist.overdue)
-    everything = listed(worklist.in_window) | listed(worklist.due) | listed(worklist.overdue)
-    assert {pk for pk, _code in everything} == {in_window.pk, due.pk, overdue.pk}
-
-
-def test_it_takes_a_done_infusion_off_the_worklist(as_coordinator, coordinator):
-    participant = enrolled(coordinator, planned=today() - days(2))
-    infused(coordinator, participant, 1)
-
-    worklist = as_coordinator.get(reverse("visits:worklist")).context["worklist"]
-
-    codes = {v.code for v in worklist.in_window + worklist.overdue + worklist.due}
-    assert protocol.INFUSION_VISIT_CODES[1] not in codes
-    assert protocol.INFUSION_VISIT_CODES[2] in codes
 
 
 def test_it_shows_every_refusal_in_one_round(as_coordinator, participant):

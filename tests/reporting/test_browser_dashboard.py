@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from reporting.selectors import participants_for_pages
 from subjects.models import SignOff
-from subjects.overview import participants_for_pages
 from tests.factories import PASSWORD
 from visits.models import PlateletCount, WindowStatus
 from visits.schedule import study_day

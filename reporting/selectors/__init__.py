@@ -1,4 +1,4 @@
-"""Reads for the participant dashboard and the trial overview.
+"""Reads for the cross-app pages: the participant dashboard, the trial overview, the worklist.
 
 Every derived number is taken from the rule functions the exports call: the schedule
 engine (`visits.selectors.participant_schedule`), the IWG response
@@ -11,6 +11,7 @@ number of queries, calls those functions and arranges their results for the temp
 from .common import infusion_dose, participants_for_pages, share
 from .dashboard import Dashboard, participant_dashboard
 from .trial import Overview, trial_overview
+from .worklist import Worklist, worklist
 
 __all__ = [
     "Dashboard",
@@ -20,4 +21,6 @@ __all__ = [
     "participants_for_pages",
     "share",
     "trial_overview",
+    "Worklist",
+    "worklist",
 ]

@@ -1,4 +1,5 @@
-"""The participant dashboard (with the investigator's sign-off) and the trial overview."""
+"""The cross-app pages: the participant dashboard (with the investigator's sign-off), the trial
+overview and the coordinator's worklist."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from itp_trial import protocol
+from safety.selectors import open_flags_summary
 from subjects.models import Participant
-from subjects.overview import participant_dashboard, trial_overview
 from subjects.services import signoff_record
+
+from .selectors import participant_dashboard, trial_overview, worklist
 
 SIGN_OFF_PERMISSION = "subjects.add_signoff"
 SIGN_OFF_STATEMENT = gettext_lazy("I have reviewed the data of this participant")
@@ -38,7 +43,7 @@ def _render_dashboard(
         form = SignOffForm(initial={"statement": SIGN_OFF_STATEMENT})
     return render(
         request,
-        "subjects/dashboard.html",
+        "reporting/dashboard.html",
         {"d": data, "participant": data.participant, "form": form, "can_sign": can_sign},
     )
 
@@ -66,4 +71,19 @@ def dashboard(request: HttpRequest, participant_id: int) -> HttpResponse:
 @permission_required("subjects.view_participant", raise_exception=True)
 def overview(request: HttpRequest) -> HttpResponse:
     """The whole trial: enrolment, visit compliance, response, safety, dose deviations."""
-    return render(request, "subjects/overview.html", {"o": trial_overview()})
+    return render(request, "reporting/overview.html", {"o": trial_overview()})
+
+
+@permission_required("visits.change_visit", raise_exception=True)
+def visit_worklist(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    return render(
+        request,
+        "reporting/worklist.html",
+        {
+            "worklist": worklist(today=today),
+            "today": today,
+            "due_days": protocol.WORKLIST_DUE_DAYS,
+            **open_flags_summary(),
+        },
+    )

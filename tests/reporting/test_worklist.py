@@ -1,0 +1,58 @@
+"""The coordinator's worklist through its view (reporting/views.py)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from itp_trial import protocol
+from tests.factories import enrolled, infused, screened
+
+pytestmark = pytest.mark.django_db
+
+
+def days(n: int) -> timedelta:
+    return timedelta(days=n)
+
+
+def today() -> date:
+    return timezone.localdate()
+
+
+@pytest.fixture
+def as_coordinator(client, coordinator):
+    client.force_login(coordinator)
+    return client
+
+
+def test_it_lists_visits_in_window_due_and_overdue(as_coordinator, coordinator):
+    in_window = enrolled(coordinator, planned=today() + days(3))  # V2 open now
+    due = enrolled(coordinator, planned=today() + days(14))  # V2 opens in a week
+    overdue = enrolled(coordinator, planned=today() - days(10))  # V2 closed 10 days ago
+    screened(coordinator)  # no window yet: not on the worklist
+
+    worklist = as_coordinator.get(reverse("visits:worklist")).context["worklist"]
+
+    def listed(visits) -> set:
+        return {(v.participant_id, v.code) for v in visits}
+
+    assert (in_window.pk, "V2") in listed(worklist.in_window)
+    assert (due.pk, "V2") in listed(worklist.due)
+    assert (overdue.pk, "V2") in listed(worklist.overdue)
+    assert (overdue.pk, protocol.INFUSION_VISIT_CODES[1]) in listed(worklist.overdue)
+    everything = listed(worklist.in_window) | listed(worklist.due) | listed(worklist.overdue)
+    assert {pk for pk, _code in everything} == {in_window.pk, due.pk, overdue.pk}
+
+
+def test_it_takes_a_done_infusion_off_the_worklist(as_coordinator, coordinator):
+    participant = enrolled(coordinator, planned=today() - days(2))
+    infused(coordinator, participant, 1)
+
+    worklist = as_coordinator.get(reverse("visits:worklist")).context["worklist"]
+
+    codes = {v.code for v in worklist.in_window + worklist.overdue + worklist.due}
+    assert protocol.INFUSION_VISIT_CODES[1] not in codes
+    assert protocol.INFUSION_VISIT_CODES[2] in codes
