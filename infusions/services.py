@@ -14,8 +14,8 @@ from django.utils.translation import gettext as _
 
 from itp_trial import protocol
 from itp_trial.audit import audited_save
+from itp_trial.tasks import PARTICIPANT_CHANGED, task_run
 from subjects.models import Participant
-from visits.services import participant_changed
 
 from . import dosing
 from .models import Infusion
@@ -308,5 +308,5 @@ def infusion_record(
         participant=participant, number=number, data=data, today=today
     )
     if audited_save(infusion, user=user, reason=reason):
-        participant_changed(participant_id=participant.pk, today=today)
+        task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
     return infusion

@@ -9,134 +9,582 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('subjects', '0001_initial'),
+        ("subjects", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='HistoricalVisit',
+            name="HistoricalVisit",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('systolic_bp', models.PositiveSmallIntegerField(blank=True, help_text='mmHg, 50 to 250', null=True, validators=[django.core.validators.MinValueValidator(Decimal('50')), django.core.validators.MaxValueValidator(Decimal('250'))], verbose_name='systolic BP')),
-                ('diastolic_bp', models.PositiveSmallIntegerField(blank=True, help_text='mmHg, 20 to 150', null=True, validators=[django.core.validators.MinValueValidator(Decimal('20')), django.core.validators.MaxValueValidator(Decimal('150'))], verbose_name='diastolic BP')),
-                ('heart_rate', models.PositiveSmallIntegerField(blank=True, help_text='/min, 30 to 220', null=True, validators=[django.core.validators.MinValueValidator(Decimal('30')), django.core.validators.MaxValueValidator(Decimal('220'))], verbose_name='heart rate')),
-                ('respiratory_rate', models.PositiveSmallIntegerField(blank=True, help_text='/min, 8 to 60', null=True, validators=[django.core.validators.MinValueValidator(Decimal('8')), django.core.validators.MaxValueValidator(Decimal('60'))], verbose_name='respiratory rate')),
-                ('temperature_c', models.DecimalField(blank=True, decimal_places=1, help_text='°C, 34.0 to 42.5', max_digits=4, null=True, validators=[django.core.validators.MinValueValidator(Decimal('34.0')), django.core.validators.MaxValueValidator(Decimal('42.5'))], verbose_name='temperature')),
-                ('code', models.CharField(choices=[('V1', 'V1'), ('V2', 'V2'), ('V3-INF1', 'V3-INF1'), ('V3-INF2', 'V3-INF2'), ('V3-INF3', 'V3-INF3'), ('V3-INF4', 'V3-INF4'), ('V3-INF5', 'V3-INF5'), ('V4', 'V4'), ('V5-D14', 'V5-D14'), ('V5-M1', 'V5-M1'), ('V5-M2', 'V5-M2'), ('V5-M3', 'V5-M3'), ('V5-M6', 'V5-M6'), ('V5-M9', 'V5-M9'), ('V5-M12', 'V5-M12')], max_length=8, verbose_name='visit')),
-                ('actual_date', models.DateField(blank=True, null=True, verbose_name='visit date')),
-                ('missed', models.BooleanField(default=False, verbose_name='missed')),
-                ('missed_reason', models.TextField(blank=True, verbose_name='reason the visit was missed')),
-                ('weight_kg', models.DecimalField(blank=True, decimal_places=1, max_digits=4, null=True, validators=[django.core.validators.MinValueValidator(Decimal('10.0')), django.core.validators.MaxValueValidator(Decimal('200.0'))], verbose_name='weight (kg)')),
-                ('height_cm', models.DecimalField(blank=True, decimal_places=1, max_digits=4, null=True, validators=[django.core.validators.MinValueValidator(Decimal('80')), django.core.validators.MaxValueValidator(Decimal('230'))], verbose_name='height (cm)')),
-                ('physical_exam_normal', models.BooleanField(blank=True, null=True, verbose_name='physical examination normal')),
-                ('physical_exam_findings', models.TextField(blank=True, verbose_name='abnormal findings')),
-                ('new_adverse_event', models.BooleanField(blank=True, null=True, verbose_name='any new adverse event since the last visit?')),
-                ('medication_change', models.BooleanField(blank=True, null=True, verbose_name='any change of medication since the last visit?')),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('participant', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='subjects.participant')),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "systolic_bp",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="mmHg, 50 to 250",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("50")),
+                            django.core.validators.MaxValueValidator(Decimal("250")),
+                        ],
+                        verbose_name="systolic BP",
+                    ),
+                ),
+                (
+                    "diastolic_bp",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="mmHg, 20 to 150",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("20")),
+                            django.core.validators.MaxValueValidator(Decimal("150")),
+                        ],
+                        verbose_name="diastolic BP",
+                    ),
+                ),
+                (
+                    "heart_rate",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="/min, 30 to 220",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("30")),
+                            django.core.validators.MaxValueValidator(Decimal("220")),
+                        ],
+                        verbose_name="heart rate",
+                    ),
+                ),
+                (
+                    "respiratory_rate",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="/min, 8 to 60",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("8")),
+                            django.core.validators.MaxValueValidator(Decimal("60")),
+                        ],
+                        verbose_name="respiratory rate",
+                    ),
+                ),
+                (
+                    "temperature_c",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        help_text="°C, 34.0 to 42.5",
+                        max_digits=4,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("34.0")),
+                            django.core.validators.MaxValueValidator(Decimal("42.5")),
+                        ],
+                        verbose_name="temperature",
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        choices=[
+                            ("V1", "V1"),
+                            ("V2", "V2"),
+                            ("V3-INF1", "V3-INF1"),
+                            ("V3-INF2", "V3-INF2"),
+                            ("V3-INF3", "V3-INF3"),
+                            ("V3-INF4", "V3-INF4"),
+                            ("V3-INF5", "V3-INF5"),
+                            ("V4", "V4"),
+                            ("V5-D14", "V5-D14"),
+                            ("V5-M1", "V5-M1"),
+                            ("V5-M2", "V5-M2"),
+                            ("V5-M3", "V5-M3"),
+                            ("V5-M6", "V5-M6"),
+                            ("V5-M9", "V5-M9"),
+                            ("V5-M12", "V5-M12"),
+                        ],
+                        max_length=8,
+                        verbose_name="visit",
+                    ),
+                ),
+                ("actual_date", models.DateField(blank=True, null=True, verbose_name="visit date")),
+                ("missed", models.BooleanField(default=False, verbose_name="missed")),
+                (
+                    "missed_reason",
+                    models.TextField(blank=True, verbose_name="reason the visit was missed"),
+                ),
+                (
+                    "weight_kg",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=4,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("10.0")),
+                            django.core.validators.MaxValueValidator(Decimal("200.0")),
+                        ],
+                        verbose_name="weight (kg)",
+                    ),
+                ),
+                (
+                    "height_cm",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=4,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("80")),
+                            django.core.validators.MaxValueValidator(Decimal("230")),
+                        ],
+                        verbose_name="height (cm)",
+                    ),
+                ),
+                (
+                    "physical_exam_normal",
+                    models.BooleanField(
+                        blank=True, null=True, verbose_name="physical examination normal"
+                    ),
+                ),
+                (
+                    "physical_exam_findings",
+                    models.TextField(blank=True, verbose_name="abnormal findings"),
+                ),
+                (
+                    "new_adverse_event",
+                    models.BooleanField(
+                        blank=True,
+                        null=True,
+                        verbose_name="any new adverse event since the last visit?",
+                    ),
+                ),
+                (
+                    "medication_change",
+                    models.BooleanField(
+                        blank=True,
+                        null=True,
+                        verbose_name="any change of medication since the last visit?",
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "participant",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="subjects.participant",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical visit',
-                'verbose_name_plural': 'historical visits',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical visit",
+                "verbose_name_plural": "historical visits",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='Visit',
+            name="Visit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('systolic_bp', models.PositiveSmallIntegerField(blank=True, help_text='mmHg, 50 to 250', null=True, validators=[django.core.validators.MinValueValidator(Decimal('50')), django.core.validators.MaxValueValidator(Decimal('250'))], verbose_name='systolic BP')),
-                ('diastolic_bp', models.PositiveSmallIntegerField(blank=True, help_text='mmHg, 20 to 150', null=True, validators=[django.core.validators.MinValueValidator(Decimal('20')), django.core.validators.MaxValueValidator(Decimal('150'))], verbose_name='diastolic BP')),
-                ('heart_rate', models.PositiveSmallIntegerField(blank=True, help_text='/min, 30 to 220', null=True, validators=[django.core.validators.MinValueValidator(Decimal('30')), django.core.validators.MaxValueValidator(Decimal('220'))], verbose_name='heart rate')),
-                ('respiratory_rate', models.PositiveSmallIntegerField(blank=True, help_text='/min, 8 to 60', null=True, validators=[django.core.validators.MinValueValidator(Decimal('8')), django.core.validators.MaxValueValidator(Decimal('60'))], verbose_name='respiratory rate')),
-                ('temperature_c', models.DecimalField(blank=True, decimal_places=1, help_text='°C, 34.0 to 42.5', max_digits=4, null=True, validators=[django.core.validators.MinValueValidator(Decimal('34.0')), django.core.validators.MaxValueValidator(Decimal('42.5'))], verbose_name='temperature')),
-                ('code', models.CharField(choices=[('V1', 'V1'), ('V2', 'V2'), ('V3-INF1', 'V3-INF1'), ('V3-INF2', 'V3-INF2'), ('V3-INF3', 'V3-INF3'), ('V3-INF4', 'V3-INF4'), ('V3-INF5', 'V3-INF5'), ('V4', 'V4'), ('V5-D14', 'V5-D14'), ('V5-M1', 'V5-M1'), ('V5-M2', 'V5-M2'), ('V5-M3', 'V5-M3'), ('V5-M6', 'V5-M6'), ('V5-M9', 'V5-M9'), ('V5-M12', 'V5-M12')], max_length=8, verbose_name='visit')),
-                ('actual_date', models.DateField(blank=True, null=True, verbose_name='visit date')),
-                ('missed', models.BooleanField(default=False, verbose_name='missed')),
-                ('missed_reason', models.TextField(blank=True, verbose_name='reason the visit was missed')),
-                ('weight_kg', models.DecimalField(blank=True, decimal_places=1, max_digits=4, null=True, validators=[django.core.validators.MinValueValidator(Decimal('10.0')), django.core.validators.MaxValueValidator(Decimal('200.0'))], verbose_name='weight (kg)')),
-                ('height_cm', models.DecimalField(blank=True, decimal_places=1, max_digits=4, null=True, validators=[django.core.validators.MinValueValidator(Decimal('80')), django.core.validators.MaxValueValidator(Decimal('230'))], verbose_name='height (cm)')),
-                ('physical_exam_normal', models.BooleanField(blank=True, null=True, verbose_name='physical examination normal')),
-                ('physical_exam_findings', models.TextField(blank=True, verbose_name='abnormal findings')),
-                ('new_adverse_event', models.BooleanField(blank=True, null=True, verbose_name='any new adverse event since the last visit?')),
-                ('medication_change', models.BooleanField(blank=True, null=True, verbose_name='any change of medication since the last visit?')),
-                ('target_date', models.DateField(blank=True, editable=False, null=True)),
-                ('window_start', models.DateField(blank=True, editable=False, null=True)),
-                ('window_end', models.DateField(blank=True, editable=False, null=True)),
-                ('provisional', models.BooleanField(default=False, editable=False)),
-                ('window_status', models.CharField(choices=[('pending', 'Pending'), ('overdue', 'Overdue'), ('in_window', 'In window'), ('early', 'Early'), ('late', 'Late'), ('missed', 'Missed'), ('not_expected', 'Not expected')], db_index=True, default='pending', editable=False, max_length=16)),
-                ('participant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='visits', to='subjects.participant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "systolic_bp",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="mmHg, 50 to 250",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("50")),
+                            django.core.validators.MaxValueValidator(Decimal("250")),
+                        ],
+                        verbose_name="systolic BP",
+                    ),
+                ),
+                (
+                    "diastolic_bp",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="mmHg, 20 to 150",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("20")),
+                            django.core.validators.MaxValueValidator(Decimal("150")),
+                        ],
+                        verbose_name="diastolic BP",
+                    ),
+                ),
+                (
+                    "heart_rate",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="/min, 30 to 220",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("30")),
+                            django.core.validators.MaxValueValidator(Decimal("220")),
+                        ],
+                        verbose_name="heart rate",
+                    ),
+                ),
+                (
+                    "respiratory_rate",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="/min, 8 to 60",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("8")),
+                            django.core.validators.MaxValueValidator(Decimal("60")),
+                        ],
+                        verbose_name="respiratory rate",
+                    ),
+                ),
+                (
+                    "temperature_c",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        help_text="°C, 34.0 to 42.5",
+                        max_digits=4,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("34.0")),
+                            django.core.validators.MaxValueValidator(Decimal("42.5")),
+                        ],
+                        verbose_name="temperature",
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        choices=[
+                            ("V1", "V1"),
+                            ("V2", "V2"),
+                            ("V3-INF1", "V3-INF1"),
+                            ("V3-INF2", "V3-INF2"),
+                            ("V3-INF3", "V3-INF3"),
+                            ("V3-INF4", "V3-INF4"),
+                            ("V3-INF5", "V3-INF5"),
+                            ("V4", "V4"),
+                            ("V5-D14", "V5-D14"),
+                            ("V5-M1", "V5-M1"),
+                            ("V5-M2", "V5-M2"),
+                            ("V5-M3", "V5-M3"),
+                            ("V5-M6", "V5-M6"),
+                            ("V5-M9", "V5-M9"),
+                            ("V5-M12", "V5-M12"),
+                        ],
+                        max_length=8,
+                        verbose_name="visit",
+                    ),
+                ),
+                ("actual_date", models.DateField(blank=True, null=True, verbose_name="visit date")),
+                ("missed", models.BooleanField(default=False, verbose_name="missed")),
+                (
+                    "missed_reason",
+                    models.TextField(blank=True, verbose_name="reason the visit was missed"),
+                ),
+                (
+                    "weight_kg",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=4,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("10.0")),
+                            django.core.validators.MaxValueValidator(Decimal("200.0")),
+                        ],
+                        verbose_name="weight (kg)",
+                    ),
+                ),
+                (
+                    "height_cm",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=4,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("80")),
+                            django.core.validators.MaxValueValidator(Decimal("230")),
+                        ],
+                        verbose_name="height (cm)",
+                    ),
+                ),
+                (
+                    "physical_exam_normal",
+                    models.BooleanField(
+                        blank=True, null=True, verbose_name="physical examination normal"
+                    ),
+                ),
+                (
+                    "physical_exam_findings",
+                    models.TextField(blank=True, verbose_name="abnormal findings"),
+                ),
+                (
+                    "new_adverse_event",
+                    models.BooleanField(
+                        blank=True,
+                        null=True,
+                        verbose_name="any new adverse event since the last visit?",
+                    ),
+                ),
+                (
+                    "medication_change",
+                    models.BooleanField(
+                        blank=True,
+                        null=True,
+                        verbose_name="any change of medication since the last visit?",
+                    ),
+                ),
+                ("target_date", models.DateField(blank=True, editable=False, null=True)),
+                ("window_start", models.DateField(blank=True, editable=False, null=True)),
+                ("window_end", models.DateField(blank=True, editable=False, null=True)),
+                ("provisional", models.BooleanField(default=False, editable=False)),
+                (
+                    "window_status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("overdue", "Overdue"),
+                            ("in_window", "In window"),
+                            ("early", "Early"),
+                            ("late", "Late"),
+                            ("missed", "Missed"),
+                            ("not_expected", "Not expected"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        editable=False,
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "participant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="visits",
+                        to="subjects.participant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['participant', 'window_start', 'id'],
+                "ordering": ["participant", "window_start", "id"],
             },
         ),
         migrations.CreateModel(
-            name='PlateletCount',
+            name="PlateletCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sample_date', models.DateField(verbose_name='sample date')),
-                ('platelets', models.PositiveIntegerField(help_text='10⁹/L, 0 to 2000', validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(2000)], verbose_name='platelets (10⁹/L)')),
-                ('who_bleeding_grade', models.PositiveSmallIntegerField(blank=True, help_text='0 none, 1 petechiae, 2 mild blood loss, 3 gross blood loss, 4 debilitating, retinal or cerebral, or fatal.', null=True, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(4)], verbose_name='WHO bleeding grade')),
-                ('participant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='platelet_counts', to='subjects.participant')),
-                ('visit', models.ForeignKey(blank=True, help_text='Empty for an unscheduled result.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='platelet_counts', to='visits.visit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sample_date", models.DateField(verbose_name="sample date")),
+                (
+                    "platelets",
+                    models.PositiveIntegerField(
+                        help_text="10⁹/L, 0 to 2000",
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(2000),
+                        ],
+                        verbose_name="platelets (10⁹/L)",
+                    ),
+                ),
+                (
+                    "who_bleeding_grade",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="0 none, 1 petechiae, 2 mild blood loss, 3 gross blood loss, 4 debilitating, retinal or cerebral, or fatal.",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(4),
+                        ],
+                        verbose_name="WHO bleeding grade",
+                    ),
+                ),
+                (
+                    "participant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="platelet_counts",
+                        to="subjects.participant",
+                    ),
+                ),
+                (
+                    "visit",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty for an unscheduled result.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="platelet_counts",
+                        to="visits.visit",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['participant', 'sample_date'],
+                "ordering": ["participant", "sample_date"],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalPlateletCount',
+            name="HistoricalPlateletCount",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('sample_date', models.DateField(verbose_name='sample date')),
-                ('platelets', models.PositiveIntegerField(help_text='10⁹/L, 0 to 2000', validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(2000)], verbose_name='platelets (10⁹/L)')),
-                ('who_bleeding_grade', models.PositiveSmallIntegerField(blank=True, help_text='0 none, 1 petechiae, 2 mild blood loss, 3 gross blood loss, 4 debilitating, retinal or cerebral, or fatal.', null=True, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(4)], verbose_name='WHO bleeding grade')),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('participant', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='subjects.participant')),
-                ('visit', models.ForeignKey(blank=True, db_constraint=False, help_text='Empty for an unscheduled result.', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='visits.visit')),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("sample_date", models.DateField(verbose_name="sample date")),
+                (
+                    "platelets",
+                    models.PositiveIntegerField(
+                        help_text="10⁹/L, 0 to 2000",
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(2000),
+                        ],
+                        verbose_name="platelets (10⁹/L)",
+                    ),
+                ),
+                (
+                    "who_bleeding_grade",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="0 none, 1 petechiae, 2 mild blood loss, 3 gross blood loss, 4 debilitating, retinal or cerebral, or fatal.",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(4),
+                        ],
+                        verbose_name="WHO bleeding grade",
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "participant",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="subjects.participant",
+                    ),
+                ),
+                (
+                    "visit",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        help_text="Empty for an unscheduled result.",
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="visits.visit",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical platelet count',
-                'verbose_name_plural': 'historical platelet counts',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical platelet count",
+                "verbose_name_plural": "historical platelet counts",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.AddIndex(
-            model_name='visit',
-            index=models.Index(fields=['window_status', 'window_end'], name='visits_visi_window__ed9e19_idx'),
+            model_name="visit",
+            index=models.Index(
+                fields=["window_status", "window_end"], name="visits_visi_window__ed9e19_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='visit',
-            constraint=models.UniqueConstraint(fields=('participant', 'code'), name='visit_unique_code'),
+            model_name="visit",
+            constraint=models.UniqueConstraint(
+                fields=("participant", "code"), name="visit_unique_code"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='plateletcount',
-            constraint=models.UniqueConstraint(fields=('participant', 'sample_date'), name='platelet_one_per_day'),
+            model_name="plateletcount",
+            constraint=models.UniqueConstraint(
+                fields=("participant", "sample_date"), name="platelet_one_per_day"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='plateletcount',
-            constraint=models.CheckConstraint(condition=models.Q(('platelets__lte', 2000)), name='platelet_range'),
+            model_name="plateletcount",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("platelets__lte", 2000)), name="platelet_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='plateletcount',
-            constraint=models.CheckConstraint(condition=models.Q(('who_bleeding_grade__isnull', True), ('who_bleeding_grade__lte', 4), _connector='OR'), name='bleeding_grade_range'),
+            model_name="plateletcount",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("who_bleeding_grade__isnull", True),
+                    ("who_bleeding_grade__lte", 4),
+                    _connector="OR",
+                ),
+                name="bleeding_grade_range",
+            ),
         ),
     ]
