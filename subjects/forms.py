@@ -185,6 +185,11 @@ class EligibilityForm(forms.Form):
 
 
 class EnrolForm(forms.Form):
+    enrolled_on = forms.DateField(
+        label=_("Enrolment date"),
+        widget=DateInput(),
+        help_text=_("As on the CRF: today, or the day it happened when entering from paper."),
+    )
     planned_first_infusion_date = forms.DateField(
         label=_("Planned date of infusion 1"),
         widget=DateInput(),

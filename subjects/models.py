@@ -82,7 +82,15 @@ class Participant(ClinicalModel):
         _("eligible"), null=True, editable=False, help_text=_("Derived from the checklist.")
     )
     eligibility_assessed_on = models.DateField(null=True, blank=True, editable=False)
-    enrolled_on = models.DateField(_("enrolment date"), null=True, blank=True, editable=False)
+    enrolled_on = models.DateField(
+        _("enrolment date"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The date the participant was enrolled, as on the CRF: not in the future, not "
+            "before consent."
+        ),
+    )
     planned_first_infusion_date = models.DateField(
         _("planned date of infusion 1"),
         null=True,

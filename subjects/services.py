@@ -245,10 +245,17 @@ def participant_enrol(
     participant: Participant,
     user: Any,
     planned_first_infusion_date: date,
+    enrolled_on: date | None = None,
     today: date | None = None,
 ) -> Participant:
-    """Enrol an eligible participant with the planned date of infusion 1, within the cap."""
+    """Enrol an eligible participant on `enrolled_on` (default today), within the cap.
+
+    The enrolment date is entered, as on the CRF, so that back-entry from paper is
+    faithful: never in the future, never before consent. It records the planned date of
+    infusion 1 too.
+    """
     today = _today(today)
+    enrolled_on = enrolled_on or today
     # Serialise enrolments so two at the same moment cannot both take the last place.
     SequenceCounter.objects.select_for_update().filter(name="subject_id").first()
     participant = _locked(participant)
@@ -264,11 +271,19 @@ def participant_enrol(
             _("Enrolment is closed: the trial has reached its target of %(cap)s participants.")
             % {"cap": protocol.ENROLMENT_CAP}
         )
+    errors: dict[str, list[str]] = {}
+    if enrolled_on > today:
+        errors["enrolled_on"] = [_("The date cannot be in the future.")]
+    elif enrolled_on < participant.consent_date:
+        errors["enrolled_on"] = [
+            _("The enrolment cannot be before the consent date (%(date)s).")
+            % {"date": participant.consent_date.isoformat()}
+        ]
     if planned_first_infusion_date < participant.consent_date:
-        raise ValidationError(
-            {"planned_first_infusion_date": _("Infusion 1 cannot be planned before consent.")}
-        )
-    participant.enrolled_on = today
+        errors["planned_first_infusion_date"] = [_("Infusion 1 cannot be planned before consent.")]
+    if errors:
+        raise ValidationError(errors)
+    participant.enrolled_on = enrolled_on
     participant.planned_first_infusion_date = planned_first_infusion_date
     audited_save(participant, user=user, reason=_("Enrolment"))
     task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)

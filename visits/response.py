@@ -21,13 +21,14 @@ How the protocol text is read here:
 - Time to response is the first date of the earliest confirmed R-or-better run minus the date
   of infusion 1, as a plain day difference (not a study day, which would be one more).
 - Loss of response is judged against the best confirmed level (below CR for a CR, below R or
-  better for an R), after the start of the earliest run confirming that level. The protocol
-  asks for "two assessments at least LOSS_OF_RESPONSE_APART_DAYS apart that fall below the
-  criteria"; they are read, like the confirmation, as a run: consecutive evaluable
-  assessments below the level with none reaching it between them. A single dip followed by a
-  recovery does not count, and two counts on the same day are one occasion. The loss date is
-  the date of the first assessment of that run dated at least LOSS_OF_RESPONSE_APART_DAYS
-  after the run's first one. Only the first loss is reported.
+  better for an R). The response starts on the first date of the earliest run confirming
+  that level. The response is lost at the first run, after that start, of consecutive
+  evaluable assessments below the level (none reaching it between them) that spans at least
+  LOSS_OF_RESPONSE_APART_DAYS: IWG's "two occasions at least 1 day apart". A single dip
+  followed by a recovery does not count, and two counts on the same day are one occasion.
+  `response_lost_on` is the first date of that run; the duration of response is
+  response_lost_on minus the response start, empty while not lost (an analysis censors it
+  at the last evaluable assessment). Only the first loss is reported.
 """
 
 from __future__ import annotations
@@ -65,8 +66,13 @@ class ResponseSummary:
     assessments: tuple[Assessment, ...]  # the counts dated after infusion 1, in date order
     best_response: str  # CR, R, NR or NE
     time_to_response_days: int | None
-    loss_of_response: bool
-    loss_of_response_date: date | None
+    response_start: date | None  # first date of the earliest run confirming the best level
+    response_lost_on: date | None
+    response_duration_days: int | None  # response_lost_on - response_start
+
+    @property
+    def loss_of_response(self) -> bool:
+        return self.response_lost_on is not None
 
 
 def _by_date(samples: Iterable[PlateletSample]) -> list[PlateletSample]:
@@ -161,10 +167,8 @@ def _loss_date(
     """Date the response is lost: see the module docstring."""
     later = [a for a in evaluable if a.sample.sample_date > after]
     for run in _runs(later, lambda category: not test(category)):
-        first = run[0].sample.sample_date
-        for a in run[1:]:
-            if (a.sample.sample_date - first).days >= protocol.LOSS_OF_RESPONSE_APART_DAYS:
-                return a.sample.sample_date
+        if _span_days(run) >= protocol.LOSS_OF_RESPONSE_APART_DAYS:
+            return run[0].sample.sample_date
     return None
 
 
@@ -186,8 +190,9 @@ def response_summarise(
             assessments=(),
             best_response=NE,
             time_to_response_days=None,
-            loss_of_response=False,
-            loss_of_response_date=None,
+            response_start=None,
+            response_lost_on=None,
+            response_duration_days=None,
         )
 
     baseline = baseline_platelets(samples, first_infusion=first_infusion)
@@ -215,17 +220,21 @@ def response_summarise(
         best, confirming, level = (NR if evaluable_ones else NE), None, None
 
     time_to_response = None
-    loss_date = None
+    start = loss_date = duration = None
     if r_run is not None:  # a confirmed CR run always lies inside a confirmed R-or-better run
         time_to_response = (r_run[0].sample.sample_date - first_infusion).days
     if confirming is not None and level is not None:
-        loss_date = _loss_date(evaluable_ones, after=confirming[0].sample.sample_date, test=level)
+        start = confirming[0].sample.sample_date
+        loss_date = _loss_date(evaluable_ones, after=start, test=level)
+        if loss_date is not None:
+            duration = (loss_date - start).days
 
     return ResponseSummary(
         baseline=baseline,
         assessments=tuple(assessments),
         best_response=best,
         time_to_response_days=time_to_response,
-        loss_of_response=loss_date is not None,
-        loss_of_response_date=loss_date,
+        response_start=start,
+        response_lost_on=loss_date,
+        response_duration_days=duration,
     )

@@ -124,6 +124,46 @@ def _anchor(
     raise ValueError(f"Visit {definition.code} has an unknown anchor {definition.anchor!r}")
 
 
+def discontinued_early(data: ScheduleInput) -> bool:
+    """Treatment stopped by the investigator before the last infusion was given."""
+    return (
+        data.treatment_discontinued is not None
+        and protocol.INFUSION_COUNT not in data.infusion_dates
+    )
+
+
+def awaits_treatment_end(code: str, data: ScheduleInput) -> bool:
+    """True for the end-of-treatment and follow-up visits while treatment is under way.
+
+    They cannot be entered (nor marked missed) before treatment is complete: five
+    infusions given, or treatment discontinued (protocol section 1).
+    """
+    definition = protocol.VISITS_BY_CODE[code]
+    return definition.anchor == protocol.ANCHOR_LAST_INFUSION and not treatment_complete(data)
+
+
+def _window(
+    definition: protocol.VisitDefinition,
+    data: ScheduleInput,
+    infusion_targets: Mapping[int, tuple[date | None, bool]],
+) -> tuple[date | None, bool, int, int, int]:
+    """Anchor, provisional flag, offset, minus and plus of a non-infusion visit.
+
+    After an early discontinuation the visits of DISCONTINUATION_WINDOWS (V4) hang on the
+    discontinuation date, with their own window; with no infusion given they have none.
+    """
+    anchor, provisional = _anchor(definition, data, infusion_targets)
+    offset, minus, plus = definition.offset, definition.minus, definition.plus
+    if (
+        definition.code in protocol.DISCONTINUATION_WINDOWS
+        and discontinued_early(data)
+        and anchor is not None
+    ):
+        anchor, provisional = data.treatment_discontinued, False
+        offset, minus, plus = protocol.DISCONTINUATION_WINDOWS[definition.code]
+    return anchor, provisional, offset, minus, plus
+
+
 def _window_status(
     actual: date | None,
     missed: bool,
@@ -148,37 +188,46 @@ def _window_status(
 def schedule_compute(data: ScheduleInput, *, today: date) -> list[ScheduledVisit]:
     """One `ScheduledVisit` per `protocol.VISITS`, in protocol order.
 
-    Rules applied after the window status, each overriding the previous:
+    Rules applied after the window status, each overriding the previous. "Not done" means
+    no actual date and not marked missed; a visit the site entered or marked missed keeps
+    its status under every rule but the screen failure's, so data entered is never hidden.
 
-    - Treatment discontinued: every infusion not given is `not_expected`. When no infusion
-      was given at all, the end-of-treatment and follow-up visits have no anchor (no target,
-      no window); not done they are `not_expected` rather than pending forever, while a
-      visit the site did enter or mark missed keeps its status, like data after withdrawal.
-    - Withdrawal: a visit not done (no actual date, not missed) whose target is after the
-      withdrawal date, or that has no target, is `not_expected`. One whose target is on or
-      before the withdrawal date keeps its status, so an overdue visit stays overdue until
-      the site enters it or marks it missed. Done and missed visits keep their status.
+    - Treatment discontinued early: every infusion not given is `not_expected`; V4 hangs on
+      the discontinuation date (DISCONTINUATION_WINDOWS); a follow-up visit not done whose
+      window ended before the discontinuation date is `not_expected` (the participant was
+      still on treatment then); the others hang on the last infusion given.
+    - Treatment discontinued before any infusion: nothing is expected any more. The
+      end-of-treatment and follow-up visits have no anchor (no target, no window), and
+      every visit not done is `not_expected`, the baseline included.
+    - Withdrawal: a visit not done whose target is after the withdrawal date, or that has
+      no target, is `not_expected`. One whose target is on or before the withdrawal date
+      keeps its status, so an overdue visit stays overdue until the site enters it or marks
+      it missed. Withdrawal also ends treatment: every infusion not given is
+      `not_expected`, overdue or not (an infusion can never be marked missed).
     - Screen failure: every visit after the screening visit is `not_expected`, whatever
       was entered; the screening visit keeps its status.
     """
     infusion_targets = _infusion_targets(data)
     first_infusion = data.infusion_dates.get(1)
-    complete = treatment_complete(data)
+    discontinued = data.treatment_discontinued
+    early_stop = discontinued_early(data)
+    nothing_given = discontinued is not None and not data.infusion_dates
     scheduled: list[ScheduledVisit] = []
     for definition in protocol.VISITS:
         number = definition.infusion_number
         if number is not None:
             target, provisional = infusion_targets[number]
             actual, missed = data.infusion_dates.get(number), False
+            minus, plus = definition.minus, definition.plus
         else:
-            anchor, provisional = _anchor(definition, data, infusion_targets)
-            target = anchor + timedelta(days=definition.offset) if anchor is not None else None
+            anchor, provisional, offset, minus, plus = _window(definition, data, infusion_targets)
+            target = anchor + timedelta(days=offset) if anchor is not None else None
             record = data.visits.get(definition.code, VisitRecord())
             actual, missed = record.actual_date, record.missed
         window_start = window_end = None
         if target is not None:
-            window_start = target - timedelta(days=definition.minus)
-            window_end = target + timedelta(days=definition.plus)
+            window_start = target - timedelta(days=minus)
+            window_end = target + timedelta(days=plus)
 
         if number == 1 and actual is not None:
             # Infusion 1 defines study day 1: once given it is in window by definition.
@@ -187,21 +236,21 @@ def schedule_compute(data: ScheduleInput, *, today: date) -> list[ScheduledVisit
             status = _window_status(actual, missed, window_start, window_end, today)
 
         done_or_missed = actual is not None or missed
-        if number is not None and actual is None and data.treatment_discontinued is not None:
+        if number is not None and actual is None and discontinued is not None:
             status = WindowStatus.NOT_EXPECTED
         if (
-            definition.anchor == protocol.ANCHOR_LAST_INFUSION
-            and complete
-            and target is None
+            early_stop
+            and definition.kind == protocol.KIND_FOLLOW_UP
             and not done_or_missed
+            and window_end is not None
+            and window_end < discontinued
         ):
             status = WindowStatus.NOT_EXPECTED
-        if (
-            data.withdrawal is not None
-            and not done_or_missed
-            and (target is None or target > data.withdrawal)
-        ):
+        if nothing_given and not done_or_missed:
             status = WindowStatus.NOT_EXPECTED
+        if data.withdrawal is not None and not done_or_missed:
+            if number is not None or target is None or target > data.withdrawal:
+                status = WindowStatus.NOT_EXPECTED
         if data.screen_failed and definition.kind != protocol.KIND_SCREENING:
             status = WindowStatus.NOT_EXPECTED
 

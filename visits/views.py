@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from itp_trial import protocol
@@ -26,7 +27,13 @@ from . import schedule
 from .forms import MissedForm, PlateletForm, VisitForm, visit_initial
 from .models import Visit, WindowStatus
 from .selectors import enrolment_preview, visit_page
-from .services import platelet_record, visit_mark_missed, visit_record, visit_validate
+from .services import (
+    platelet_record,
+    visit_mark_missed,
+    visit_record,
+    visit_validate,
+    visit_window_status,
+)
 
 OUT_OF_WINDOW = (WindowStatus.EARLY, WindowStatus.LATE)
 
@@ -62,6 +69,14 @@ def _window_warning(visit: Visit, status: str) -> str:
         )
         % window
     )
+
+
+def _date_warning(visit: Visit, form: VisitForm) -> str | None:
+    actual = form.cleaned_data.get("actual_date")
+    if actual is None or "actual_date" in form.errors:
+        return None
+    status = visit_window_status(visit=visit, actual_date=actual)
+    return _window_warning(visit, status) if status in OUT_OF_WINDOW else None
 
 
 def _after_visit(visit: Visit, before: dict[str, Any], data: dict[str, Any]) -> HttpResponse:
@@ -135,6 +150,9 @@ def visit_edit(request: HttpRequest, visit_id: int) -> HttpResponse:
                         _("A change of medication was reported too: record it after the event."),
                     )
                 return _after_visit(visit, before, data)
+    if request.method == "POST" and form.errors and warning is None:
+        # With the refusals, the window warning too: everything to fix in one round.
+        warning = _date_warning(visit, form)
     return render(
         request,
         "visits/visit_form.html",
@@ -216,7 +234,7 @@ def platelet_unscheduled(request: HttpRequest, participant_id: int) -> HttpRespo
 def participant_enrol(request: HttpRequest, participant_id: int) -> HttpResponse:
     """Enrol with the planned date of infusion 1, after a confirmation showing the windows."""
     participant = participant_get(participant_id)
-    form = EnrolForm(request.POST or None)
+    form = EnrolForm(request.POST or None, initial={"enrolled_on": timezone.localdate()})
     preview: list[tuple[schedule.ScheduledVisit, str]] = []
     if request.method == "POST" and form.is_valid():
         planned = form.cleaned_data["planned_first_infusion_date"]
@@ -226,6 +244,7 @@ def participant_enrol(request: HttpRequest, participant_id: int) -> HttpResponse
                     participant=participant_get(participant.pk),
                     user=request.user,
                     planned_first_infusion_date=planned,
+                    enrolled_on=form.cleaned_data["enrolled_on"],
                 )
             except ValidationError as error:
                 add_service_errors(form, error)

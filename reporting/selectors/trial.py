@@ -99,6 +99,14 @@ class DeviationRow:
 
 
 @dataclass(frozen=True)
+class ResponderRow:
+    """A participant with a confirmed response: when it came, whether and when it was lost."""
+
+    participant: Participant
+    summary: response.ResponseSummary
+
+
+@dataclass(frozen=True)
 class Overview:
     today: date
     screened: int
@@ -111,6 +119,7 @@ class Overview:
     treated: int
     response_at_visits: list[CategoryRow]
     best_response: CategoryRow
+    responders: list[ResponderRow]
     safety: list[SafetyRow]
     infusions_given: int
     deviations: list[DeviationRow]
@@ -197,6 +206,7 @@ def trial_overview(*, today: date | None = None) -> Overview:
     }
     best = CategoryRow("best", _("Best overall response"))
     deviations: list[DeviationRow] = []
+    responders: list[ResponderRow] = []
     infusions_given = 0
     treated = 0
     for p in participants:
@@ -208,6 +218,8 @@ def trial_overview(*, today: date | None = None) -> Overview:
         if first is not None:
             treated += 1
             best.counts[summary.best_response] += 1
+        if summary.response_start is not None:
+            responders.append(ResponderRow(participant=p, summary=summary))
         visit_codes = {v.pk: v.code for v in p.visits.all()}
         assessments = {a.sample.sample_date: a for a in summary.assessments}
         for count in p.platelet_counts.all():
@@ -247,6 +259,7 @@ def trial_overview(*, today: date | None = None) -> Overview:
         treated=treated,
         response_at_visits=response_list,
         best_response=best,
+        responders=responders,
         safety=_safety_rows(participants, treated=treated),
         infusions_given=infusions_given,
         deviations=deviations,

@@ -274,3 +274,38 @@ def test_it_shows_a_participant_still_in_screening(client, coordinator):
     assert 'id="platelet-chart"' not in html  # nothing to draw: the table says so
     assert "No platelet count yet." in html
     assert html.count('data-testid="visit-status"') == len(protocol.VISITS)
+
+
+def lost_cr_participant(user):
+    """A CR from day 20 (120, 130), lost from day 40 (50, then 40 the next day)."""
+    first = TODAY - timedelta(days=120)
+    p = treated(user, first=first, consent=first - timedelta(days=20))
+    count_add(p, user, first - timedelta(days=1), 15, 0)
+    for day, count in ((20, 120), (30, 130), (40, 50), (41, 40)):
+        count_add(p, user, first + timedelta(days=day), count, 0)
+    return p, first
+
+
+def test_it_shows_when_the_response_was_lost_and_how_long_it_lasted(
+    client, coordinator, investigator, at_today
+):
+    p, first = lost_cr_participant(coordinator)
+    client.force_login(investigator)
+
+    html = client.get(url(p)).content.decode()
+
+    lost_on = (first + timedelta(days=40)).isoformat()
+    assert 'data-testid="best-response">CR<' in html
+    assert f'data-testid="response-lost-on">{lost_on}<' in html
+    assert 'data-testid="response-duration">20 days<' in html
+
+
+def test_it_shows_a_response_not_lost_as_ongoing(client, investigator, participant, at_today):
+    client.force_login(investigator)
+    summary = participant_response(participants_for_pages(type(participant).objects).get())
+
+    html = client.get(url(participant)).content.decode()
+
+    assert summary.response_lost_on is None
+    assert 'data-testid="response-lost-on">Not lost<' in html
+    assert f"Ongoing since {summary.response_start.isoformat()}" in html

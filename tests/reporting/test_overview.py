@@ -215,3 +215,26 @@ def test_it_keeps_the_number_of_queries_with_5_or_200_participants(client, monit
         counts.append(len(queries))
     assert response.context["o"].screened == 200
     assert counts[0] == counts[1]
+
+
+def test_it_lists_each_responder_with_the_loss_and_duration_of_response(
+    client, coordinator, monitor
+):
+    from .test_dashboard import lost_cr_participant
+
+    p, first = lost_cr_participant(coordinator)
+    with time_machine.travel(at(TODAY, 12), tick=False):
+        overview = trial_overview(today=TODAY)
+        client.force_login(monitor)
+        html = client.get(reverse("subjects:overview")).content.decode()
+
+    (row,) = overview.responders
+    assert row.participant == p
+    assert (row.summary.best_response, row.summary.response_duration_days) == ("CR", 20)
+    lost_on = (first + timedelta(days=40)).isoformat()
+    assert re.search(
+        rf'<tr data-subject="{p.subject_id}">.*?data-testid="lost-on">{lost_on}<.*?'
+        r'data-testid="duration">20 days<',
+        html,
+        re.S,
+    )

@@ -273,7 +273,10 @@ def test_it_enrols_after_a_confirmation_showing_the_windows(as_coordinator, coor
     url = reverse("subjects:enrol", args=[participant.pk])
     planned = today() + days(10)
 
-    confirm = as_coordinator.post(url, {"planned_first_infusion_date": planned.isoformat()})
+    confirm = as_coordinator.post(
+        url,
+        {"enrolled_on": today().isoformat(), "planned_first_infusion_date": planned.isoformat()},
+    )
 
     assert confirm.status_code == 200
     preview = {s.code: s for s, _label in confirm.context["preview"]}
@@ -282,7 +285,12 @@ def test_it_enrols_after_a_confirmation_showing_the_windows(as_coordinator, coor
     assert participant.enrolled_on is None
 
     done = as_coordinator.post(
-        url, {"planned_first_infusion_date": planned.isoformat(), "confirm": "on"}
+        url,
+        {
+            "enrolled_on": today().isoformat(),
+            "planned_first_infusion_date": planned.isoformat(),
+            "confirm": "on",
+        },
     )
 
     assert done.status_code == 302
@@ -312,7 +320,11 @@ def test_it_refuses_the_41st_enrolment(as_coordinator, coordinator):
 
     response = as_coordinator.post(
         reverse("subjects:enrol", args=[participant.pk]),
-        {"planned_first_infusion_date": (today() + days(7)).isoformat(), "confirm": "on"},
+        {
+            "enrolled_on": today().isoformat(),
+            "planned_first_infusion_date": (today() + days(7)).isoformat(),
+            "confirm": "on",
+        },
     )
 
     assert response.status_code == 200
@@ -324,6 +336,102 @@ def test_it_refuses_the_41st_enrolment(as_coordinator, coordinator):
     assert participant.planned_first_infusion_date is None
     assert participant.status == "screening"
     assert Participant.objects.filter(enrolled_on__isnull=False).count() == protocol.ENROLMENT_CAP
+
+
+def test_it_offers_today_as_the_enrolment_date(as_coordinator, coordinator):
+    participant = eligible(coordinator)
+
+    page = as_coordinator.get(reverse("subjects:enrol", args=[participant.pk]))
+
+    assert page.context["form"]["enrolled_on"].value() == today()
+
+
+def test_it_records_an_enrolment_back_entered_from_paper(as_coordinator, coordinator):
+    consent = today() - days(30)
+    participant = eligible(coordinator, consent_date=consent)
+    planned = today() + days(3)
+
+    done = as_coordinator.post(
+        reverse("subjects:enrol", args=[participant.pk]),
+        {
+            "enrolled_on": consent.isoformat(),
+            "planned_first_infusion_date": planned.isoformat(),
+            "confirm": "on",
+        },
+    )
+
+    assert done.status_code == 302
+    participant.refresh_from_db()
+    assert participant.enrolled_on == consent
+    assert participant.history.first().enrolled_on == consent
+
+
+@pytest.mark.parametrize(
+    "enrolled_from_today, text",
+    [
+        (1, "The date cannot be in the future."),
+        (-31, "The enrolment cannot be before the consent date"),
+    ],
+    ids=["tomorrow", "the day before consent"],
+)
+def test_it_refuses_an_enrolment_in_the_future_or_before_consent(
+    as_coordinator, coordinator, enrolled_from_today, text
+):
+    participant = eligible(coordinator, consent_date=today() - days(30))
+    history = participant.history.count()
+
+    response = as_coordinator.post(
+        reverse("subjects:enrol", args=[participant.pk]),
+        {
+            "enrolled_on": (today() + days(enrolled_from_today)).isoformat(),
+            "planned_first_infusion_date": (today() + days(3)).isoformat(),
+            "confirm": "on",
+        },
+    )
+
+    assert response.status_code == 200
+    assert any(text in e for e in response.context["form"].errors["enrolled_on"])
+    participant.refresh_from_db()
+    assert (participant.enrolled_on, participant.planned_first_infusion_date) == (None, None)
+    assert participant.status == "screening"
+    assert participant.history.count() == history
+
+
+@pytest.mark.parametrize(
+    "enrolled_from_consent, accepted",
+    [(-1, False), (0, True), (30, True), (31, False)],
+    ids=["day before consent", "consent day", "today", "tomorrow"],
+)
+def test_it_dates_the_enrolment_between_consent_and_today(
+    coordinator, enrolled_from_consent, accepted
+):
+    from django.core.exceptions import ValidationError
+
+    from subjects.services import participant_enrol
+
+    now = today()
+    consent = now - days(30)
+    participant = eligible(coordinator, consent_date=consent, today=now)
+    on = consent + days(enrolled_from_consent)
+
+    def enrol():
+        participant_enrol(
+            participant=participant,
+            user=coordinator,
+            planned_first_infusion_date=now + days(3),
+            enrolled_on=on,
+            today=now,
+        )
+
+    if accepted:
+        enrol()
+    else:
+        with pytest.raises(ValidationError) as refused:
+            enrol()
+        assert "enrolled_on" in refused.value.message_dict
+    participant.refresh_from_db()
+    assert participant.enrolled_on == (on if accepted else None)
+    assert participant.status == ("enrolled" if accepted else "screening")
 
 
 # Editing the screening data, withdrawal, discontinuation.

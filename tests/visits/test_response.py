@@ -280,7 +280,8 @@ def test_it_gives_ne_without_infusion_1() -> None:
     assert summary.assessments == ()
     assert summary.time_to_response_days is None
     assert summary.loss_of_response is False
-    assert summary.loss_of_response_date is None
+    assert (summary.response_start, summary.response_lost_on) == (None, None)
+    assert summary.response_duration_days is None
 
 
 def test_it_accepts_generators() -> None:
@@ -297,23 +298,21 @@ def test_it_accepts_generators() -> None:
 R_CONFIRMED = [s(7, R_COUNT), s(14, R_COUNT)]
 CR_CONFIRMED = [s(7, CR_COUNT), s(14, CR_COUNT)]
 
+START = 7  # the confirming runs above start on day 7
+
 LOSS_CASES = [
-    # id, samples after the baseline, rescue start days, loss date (day) or None
-    (
-        "R: two below, 1 day apart",
-        [*R_CONFIRMED, s(21, NR_COUNT), s(21 + APART, NR_COUNT)],
-        [],
-        21 + APART,
-    ),
-    ("R: two below, far apart", [*R_CONFIRMED, s(21, NR_COUNT), s(60, 0)], [], 60),
+    # id, samples after the baseline, rescue start days, loss date (day) or None: the first
+    # date of the first run below the level that spans at least APART days
+    ("R: two below, 1 day apart", [*R_CONFIRMED, s(21, NR_COUNT), s(21 + APART, NR_COUNT)], [], 21),
+    ("R: two below, far apart", [*R_CONFIRMED, s(21, NR_COUNT), s(60, 0)], [], 21),
     ("R: only one below", [*R_CONFIRMED, s(21, NR_COUNT)], [], None),
-    ("R: one below, then back", [*R_CONFIRMED, s(21, NR_COUNT), s(28, R_COUNT)], [], None),
+    ("R: one dip, then back", [*R_CONFIRMED, s(21, NR_COUNT), s(28, R_COUNT)], [], None),
     ("R: two below on the same day", [*R_CONFIRMED, s(21, NR_COUNT), s(21, NR_COUNT)], [], None),
     (
         "R: same day twice then the next day",
         [*R_CONFIRMED, s(21, NR_COUNT), s(21, NR_COUNT), s(22, NR_COUNT)],
         [],
-        22,
+        21,
     ),
     (
         "R: a response between two dips is no loss",
@@ -321,22 +320,29 @@ LOSS_CASES = [
         [],
         None,
     ),
-    ("R: bleeding counts as below", [*R_CONFIRMED, s(21, CR_COUNT, 2), s(22, R_COUNT, 1)], [], 22),
+    (
+        "R: a dip that recovers, then a later loss",
+        [*R_CONFIRMED, s(21, NR_COUNT), s(25, R_COUNT), s(30, NR_COUNT), s(31, NR_COUNT)],
+        [],
+        30,
+    ),
+    ("R: bleeding counts as below", [*R_CONFIRMED, s(21, CR_COUNT, 2), s(22, R_COUNT, 1)], [], 21),
     ("R: a CR is not below R", [*R_CONFIRMED, s(21, CR_COUNT), s(22, CR_COUNT)], [], None),
     (
         "R: an NE between two below is skipped",
         [*R_CONFIRMED, s(21, NR_COUNT), s(30, NR_COUNT), s(60, NR_COUNT)],
         [22],
-        60,
+        21,
     ),
     ("R: NE counts are not below", [*R_CONFIRMED, s(21, NR_COUNT), s(22, NR_COUNT)], [20], None),
     (
         "CR: two R-level counts lose the CR",
         [*CR_CONFIRMED, s(21, R_ONLY), s(21 + APART, R_ONLY)],
         [],
-        21 + APART,
+        21,
     ),
     ("CR: only one below", [*CR_CONFIRMED, s(21, R_ONLY)], [], None),
+    ("CR: one dip, then back", [*CR_CONFIRMED, s(21, R_ONLY), s(28, CR_COUNT)], [], None),
     (
         "CR: below-CR counts before the confirming run do not count",
         [s(3, R_COUNT), s(4, R_COUNT), *CR_CONFIRMED],
@@ -360,4 +366,20 @@ def test_it_finds_the_loss_of_response(
         rescue_starts=[day(n) for n in rescue_days],
     )
     assert summary.loss_of_response is (loss_day is not None)
-    assert summary.loss_of_response_date == (None if loss_day is None else day(loss_day))
+    assert summary.response_lost_on == (None if loss_day is None else day(loss_day))
+    expected_duration = None if loss_day is None else loss_day - START
+    assert summary.response_duration_days == expected_duration
+
+
+def test_it_dates_a_lost_cr_from_the_run_confirming_the_cr_not_the_first_r():
+    samples = with_baseline(
+        s(3, R_COUNT), s(4, R_COUNT), *CR_CONFIRMED, s(30, R_ONLY), s(31, NR_COUNT)
+    )
+
+    summary = response_summarise(samples, first_infusion=INF1)
+
+    assert summary.best_response == CR
+    assert summary.time_to_response_days == 3  # the earliest R-or-better run
+    assert summary.response_start == day(START)  # the earliest CR run
+    assert summary.response_lost_on == day(30)
+    assert summary.response_duration_days == 30 - START

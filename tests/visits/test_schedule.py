@@ -13,6 +13,7 @@ from visits.schedule import (
     ScheduledVisit,
     ScheduleInput,
     VisitRecord,
+    awaits_treatment_end,
     last_infusion_given,
     participant_status,
     schedule_compute,
@@ -204,7 +205,8 @@ def test_it_chains_windows_on_actual_dates_after_a_late_and_an_early_infusion():
 
 def test_it_follows_up_from_the_last_infusion_given_after_discontinuation():
     given = on_time_infusions(3)
-    data = ScheduleInput(PLANNED, given, {}, treatment_discontinued=given[3] + days(5))
+    stopped = given[3] + days(5)
+    data = ScheduleInput(PLANNED, given, {}, treatment_discontinued=stopped)
 
     visits = compute(data, today=given[3] + days(1))
 
@@ -213,14 +215,72 @@ def test_it_follows_up_from_the_last_infusion_given_after_discontinuation():
     assert visits["V3-INF4"].status == WindowStatus.NOT_EXPECTED
     assert visits["V3-INF5"].status == WindowStatus.NOT_EXPECTED
     assert visits["V3-INF3"].status == WindowStatus.IN_WINDOW
-    assert visits["V4"].target == given[3]
+    # V4 hangs on the discontinuation date, the follow-up visits on the last infusion given.
+    offset_, minus, plus = protocol.DISCONTINUATION_WINDOWS["V4"]
+    v4 = visits["V4"]
+    assert (v4.target, v4.window_start, v4.window_end) == (
+        stopped + days(offset_),
+        stopped + days(offset_ - minus),
+        stopped + days(offset_ + plus),
+    )
     assert visits["V5-M1"].target == given[3] + offset("V5-M1")
     for code in FOLLOW_UP_CODES:
         assert visits[code].provisional is False
         assert visits[code].status == WindowStatus.PENDING
 
 
-def test_it_expects_no_follow_up_when_discontinued_before_any_infusion():
+D14 = protocol.VISITS_BY_CODE["V5-D14"]
+D14_WINDOW_END_AFTER_LAST = D14.offset + D14.plus  # days from the last infusion
+
+
+@pytest.mark.parametrize(
+    "days_after_last, d14_expected",
+    [
+        (0, WindowStatus.PENDING),
+        (1, WindowStatus.PENDING),
+        (D14_WINDOW_END_AFTER_LAST, WindowStatus.PENDING),  # D14's window ends that day
+        (D14_WINDOW_END_AFTER_LAST + 1, WindowStatus.NOT_EXPECTED),  # it ended the day before
+        (25, WindowStatus.NOT_EXPECTED),
+    ],
+    ids=["same day", "1 day after", "D14 window ends that day", "D14 ended the day before", "25"],
+)
+def test_it_anchors_end_of_treatment_on_an_early_discontinuation(days_after_last, d14_expected):
+    given = on_time_infusions(3)
+    stopped = given[3] + days(days_after_last)
+    data = ScheduleInput(PLANNED, given, {}, treatment_discontinued=stopped)
+
+    # Seen on the day treatment stops: nothing it creates is overdue at once.
+    visits = compute(data, today=stopped)
+
+    offset_, minus, plus = protocol.DISCONTINUATION_WINDOWS["V4"]
+    v4 = visits["V4"]
+    assert (v4.target, v4.window_start, v4.window_end) == (
+        stopped + days(offset_),
+        stopped + days(offset_ - minus),
+        stopped + days(offset_ + plus),
+    )
+    assert v4.status == WindowStatus.PENDING
+    assert visits["V5-D14"].target == given[3] + offset("V5-D14")
+    assert visits["V5-D14"].status == d14_expected
+    assert visits["V5-M1"].target == given[3] + offset("V5-M1")
+    assert visits["V5-M1"].status == WindowStatus.PENDING
+    assert WindowStatus.OVERDUE not in {visits[c].status for c in FOLLOW_UP_CODES}
+
+
+def test_it_keeps_a_follow_up_visit_done_before_a_late_discontinuation():
+    given = on_time_infusions(2)
+    d14_done = given[2] + offset("V5-D14")
+    data = ScheduleInput(
+        PLANNED,
+        given,
+        {"V5-D14": VisitRecord(actual_date=d14_done)},
+        treatment_discontinued=given[2] + days(40),
+    )
+
+    assert compute(data)["V5-D14"].status == WindowStatus.IN_WINDOW
+
+
+def test_it_expects_nothing_when_discontinued_before_any_infusion():
     screened = PLANNED - days(10)
     data = ScheduleInput(
         PLANNED,
@@ -233,12 +293,48 @@ def test_it_expects_no_follow_up_when_discontinued_before_any_infusion():
 
     assert last_infusion_given(data) is None
     assert visits["V1"].status == WindowStatus.IN_WINDOW
-    assert visits["V2"].status == WindowStatus.OVERDUE
-    for number in range(1, LAST_INFUSION + 1):
-        assert visits[protocol.INFUSION_VISIT_CODES[number]].status == WindowStatus.NOT_EXPECTED
+    # Nothing is expected: not the baseline, not an infusion, not V4 or follow-up.
+    assert {visits[c].status for c in protocol.VISIT_CODES if c != "V1"} == {
+        WindowStatus.NOT_EXPECTED
+    }
     for code in FOLLOW_UP_CODES:
         assert visits[code].target is None
-        assert visits[code].status == WindowStatus.NOT_EXPECTED
+    status = participant_status(
+        **{
+            **BASE_STATUS_FACTS,
+            "eligible": True,
+            "enrolled": True,
+            "treatment_complete": treatment_complete(data),
+        }
+    )
+    assert status == ParticipantStatus.FOLLOW_UP
+
+
+@pytest.mark.parametrize(
+    "given, discontinued, awaits",
+    [
+        (4, None, True),  # one infusion early
+        (5, None, False),
+        (2, PLANNED + days(40), False),
+        (0, PLANNED, False),
+        (0, None, True),
+    ],
+    ids=["four given", "five given", "discontinued after 2", "discontinued at 0", "none given"],
+)
+@pytest.mark.parametrize("code", FOLLOW_UP_CODES)
+def test_it_holds_end_of_treatment_and_follow_up_until_treatment_is_complete(
+    code, given, discontinued, awaits
+):
+    data = ScheduleInput(
+        PLANNED, on_time_infusions(given) if given else {}, {}, treatment_discontinued=discontinued
+    )
+
+    assert awaits_treatment_end(code, data) is awaits
+
+
+@pytest.mark.parametrize("code", ["V1", "V2", *protocol.INFUSION_VISIT_CODES.values()])
+def test_it_never_holds_a_visit_before_the_end_of_treatment(code):
+    assert awaits_treatment_end(code, ScheduleInput(PLANNED, {}, {})) is False
 
 
 WITHDRAWAL_GIVEN = on_time_infusions(LAST_INFUSION)
@@ -279,6 +375,28 @@ def test_it_resolves_visits_without_a_target_on_withdrawal():
     visits = compute(data)
 
     assert {v.status for v in visits.values()} == {WindowStatus.NOT_EXPECTED}
+
+
+@pytest.mark.parametrize(
+    "today_after_inf3_target, inf3_before",
+    [(-1, WindowStatus.PENDING), (20, WindowStatus.OVERDUE)],
+    ids=["pending infusion", "overdue infusion"],
+)
+def test_it_ends_treatment_on_withdrawal_whatever_the_infusion_status(
+    today_after_inf3_target, inf3_before
+):
+    given = on_time_infusions(2)
+    inf3_target = given[2] + offset("V3-INF3")
+    today = inf3_target + days(today_after_inf3_target)
+    before = compute(ScheduleInput(PLANNED, given, {}), today=today)
+    assert before["V3-INF3"].status == inf3_before
+
+    data = ScheduleInput(PLANNED, given, {}, withdrawal=today)
+    visits = compute(data, today=today)
+
+    for number in range(3, LAST_INFUSION + 1):
+        assert visits[protocol.INFUSION_VISIT_CODES[number]].status == WindowStatus.NOT_EXPECTED
+    assert visits["V3-INF2"].status == WindowStatus.IN_WINDOW
 
 
 def test_it_resolves_infusions_due_after_withdrawal_during_treatment():

@@ -549,3 +549,122 @@ def test_it_refuses_a_platelet_count_after_withdrawal(coordinator, participant):
             today=TODAY,
         )
     assert not PlateletCount.objects.exists()
+
+
+# --- V4 and V5 wait for the end of treatment (protocol section 1). ---
+
+D14 = "V5-D14"
+
+
+def four_infusions_given(coordinator):
+    """Enrolled with infusions 1 to 4 given on target; returns it with infusion 4's date."""
+    first = TODAY - days(120)
+    participant = enrolled(coordinator, planned=first, today=first - days(10))
+    for number in range(1, protocol.INFUSION_COUNT):
+        infusion = infused(coordinator, participant, number, today=TODAY)
+    return participant, infusion.infusion_date
+
+
+def follow_up_data(on: date) -> dict:
+    return {"actual_date": on, "weight_kg": Decimal("60.0"), "platelets": 45}
+
+
+def assert_nothing_written(participant, visit: Visit, call) -> str:
+    before = Visit.objects.filter(pk=visit.pk).values().get()
+    history = visit.history.count()
+    counts = PlateletCount.objects.filter(participant=participant).count()
+    with pytest.raises(ValidationError) as refused:
+        call()
+    assert Visit.objects.filter(pk=visit.pk).values().get() == before
+    assert visit.history.count() == history
+    assert PlateletCount.objects.filter(participant=participant).count() == counts
+    return " ".join(refused.value.messages)
+
+
+@pytest.mark.parametrize("code", [EOT, D14])
+def test_it_refuses_a_follow_up_visit_entered_one_infusion_early(coordinator, code):
+    participant, inf4 = four_infusions_given(coordinator)
+    visit = visit_of(participant, code)
+    on = inf4 + days(14)
+
+    message = assert_nothing_written(
+        participant,
+        visit,
+        lambda: visit_record(visit=visit, user=coordinator, data=follow_up_data(on), today=TODAY),
+    )
+
+    assert f"{code} cannot be entered before treatment is complete" in message
+    assert "4 of 5 infusions given" in message
+    with pytest.raises(ValidationError, match="before treatment is complete"):
+        visit_validate(visit=visit, data=follow_up_data(on), today=TODAY)
+
+
+def test_it_refuses_to_mark_a_follow_up_visit_missed_before_treatment_is_complete(coordinator):
+    participant, _inf4 = four_infusions_given(coordinator)
+    visit = visit_of(participant, D14)
+
+    message = assert_nothing_written(
+        participant,
+        visit,
+        lambda: visit_mark_missed(
+            visit=visit, user=coordinator, missed_reason="Travelling", today=TODAY
+        ),
+    )
+
+    assert "before treatment is complete" in message
+
+
+def test_it_refuses_a_count_at_a_follow_up_visit_before_treatment_is_complete(coordinator):
+    participant, inf4 = four_infusions_given(coordinator)
+    visit = visit_of(participant, D14)
+
+    message = assert_nothing_written(
+        participant,
+        visit,
+        lambda: platelet_record(
+            participant=participant,
+            user=coordinator,
+            sample_date=inf4 + days(3),
+            platelets=50,
+            who_bleeding_grade=0,
+            visit=visit,
+            today=TODAY,
+        ),
+    )
+
+    assert "before treatment is complete" in message
+
+
+def test_it_accepts_the_follow_up_visit_once_the_fifth_infusion_is_given(coordinator):
+    participant, _inf4 = four_infusions_given(coordinator)
+    inf5 = infused(coordinator, participant, protocol.INFUSION_COUNT, today=TODAY)
+    visit = visit_of(participant, D14)
+
+    visit_record(
+        visit=visit,
+        user=coordinator,
+        data=follow_up_data(inf5.infusion_date + days(14)),
+        today=TODAY,
+    )
+
+    visit.refresh_from_db()
+    assert visit.actual_date == inf5.infusion_date + days(14)
+    assert visit.window_status == WindowStatus.IN_WINDOW
+
+
+def test_it_accepts_end_of_treatment_on_the_discontinuation_date(coordinator, investigator):
+    from subjects.services import treatment_discontinue
+
+    participant, inf4 = four_infusions_given(coordinator)
+    stopped = inf4 + days(25)
+    treatment_discontinue(
+        participant=participant, user=investigator, on=stopped, reason="No response", today=TODAY
+    )
+    visit = visit_of(participant, EOT)
+    assert (visit.target_date, visit.window_status) == (stopped, WindowStatus.OVERDUE)
+
+    visit_record(visit=visit, user=coordinator, data=follow_up_data(stopped), today=TODAY)
+
+    visit.refresh_from_db()
+    assert visit.window_status == WindowStatus.IN_WINDOW
+    assert visit_of(participant, D14).window_status == WindowStatus.NOT_EXPECTED

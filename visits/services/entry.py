@@ -77,6 +77,23 @@ def _not_expected_message(participant: Any) -> str:
     return _("This visit is not expected for this participant.")
 
 
+def _treatment_not_complete(code: str, data: schedule.ScheduleInput) -> None:
+    """V4 and V5 wait for the end of treatment (protocol section 1); refused otherwise."""
+    if schedule.awaits_treatment_end(code, data):
+        raise ValidationError(
+            _(
+                "%(code)s cannot be entered before treatment is complete: %(given)s of "
+                "%(count)s infusions given. Record the remaining infusions, or have the "
+                "investigator discontinue treatment."
+            )
+            % {
+                "code": code,
+                "given": len(data.infusion_dates),
+                "count": protocol.INFUSION_COUNT,
+            }
+        )
+
+
 def _participant_loaded(participant_id: int) -> Any:
     from subjects.models import Participant
 
@@ -121,6 +138,7 @@ def _visit_prepare(*, visit: Visit, data: Mapping[str, Any], today: date) -> _Vi
     computed = {s.code: s for s in schedule.schedule_compute(current, today=today)}
     if computed[visit.code].status == WindowStatus.NOT_EXPECTED:
         raise ValidationError(_not_expected_message(participant))
+    _treatment_not_complete(visit.code, current)
 
     actual = values.get("actual_date")
     if actual is None and "actual_date" not in errors:
@@ -141,13 +159,25 @@ def _visit_prepare(*, visit: Visit, data: Mapping[str, Any], today: date) -> _Vi
     if errors:
         raise ValidationError(errors)
 
-    preview = dataclasses.replace(
-        current, visits={**current.visits, visit.code: schedule.VisitRecord(actual_date=actual)}
-    )
-    status = next(
-        s.status for s in schedule.schedule_compute(preview, today=today) if s.code == visit.code
-    )
+    status = _status_if_dated(current, visit.code, actual, today=today)
     return _VisitEntry(participant=participant, values=values, status=status, platelet_count=count)
+
+
+def _status_if_dated(current: Any, code: str, actual: date, *, today: date) -> str:
+    preview = dataclasses.replace(
+        current, visits={**current.visits, code: schedule.VisitRecord(actual_date=actual)}
+    )
+    return next(s.status for s in schedule.schedule_compute(preview, today=today) if s.code == code)
+
+
+def visit_window_status(*, visit: Visit, actual_date: date, today: date | None = None) -> str:
+    """The window status the visit would have if done on `actual_date`, whatever else the
+    form holds: so that a page shows the window warning with the other refusals at once."""
+    participant = _participant_loaded(visit.participant_id)
+    current = schedule_input(
+        participant, visits=participant.visits.all(), infusions=participant.infusions.all()
+    )
+    return _status_if_dated(current, visit.code, actual_date, today=today or timezone.localdate())
 
 
 def _order_errors(
@@ -309,15 +339,10 @@ def visit_mark_missed(
     if not text:
         raise ValidationError({"missed_reason": _("Give the reason the visit was missed.")})
     participant = _participant_loaded(visit.participant_id)
-    computed = {
-        s.code: s
-        for s in schedule.schedule_compute(
-            schedule_input(
-                participant, visits=participant.visits.all(), infusions=participant.infusions.all()
-            ),
-            today=today,
-        )
-    }[visit.code]
+    current = schedule_input(
+        participant, visits=participant.visits.all(), infusions=participant.infusions.all()
+    )
+    computed = {s.code: s for s in schedule.schedule_compute(current, today=today)}[visit.code]
     if computed.status == WindowStatus.NOT_EXPECTED:
         raise ValidationError(_not_expected_message(participant))
     if computed.window_start is not None and today < computed.window_start:
@@ -325,6 +350,7 @@ def visit_mark_missed(
             _("The window of this visit opens on %(date)s; it cannot be marked missed before.")
             % {"date": computed.window_start.isoformat()}
         )
+    _treatment_not_complete(visit.code, current)
     first = not visit.missed
     visit.missed, visit.missed_reason = True, text
     changed = audited_save(
@@ -376,6 +402,12 @@ def platelet_record(
         _add(errors, NON_FIELD_ERRORS, _("The visit belongs to another participant."))
     if errors:
         raise ValidationError(errors)
+    if visit is not None:
+        loaded = _participant_loaded(participant.pk)
+        _treatment_not_complete(
+            visit.code,
+            schedule_input(loaded, visits=loaded.visits.all(), infusions=loaded.infusions.all()),
+        )
     count = PlateletCount.objects.select_for_update().filter(
         participant=participant, sample_date=day
     ).first() or PlateletCount(participant=participant, sample_date=day)
