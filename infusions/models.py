@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from itp_trial import protocol
 from itp_trial.audit import AuditedHistory, ClinicalModel
-from visits.models import _vital
+from itp_trial.fields import vital_field
 
 
 class Infusion(ClinicalModel):
@@ -66,14 +66,14 @@ class Infusion(ClinicalModel):
         blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(protocol.INFUSION_VOLUME_MAX_ML)],
     )
-    pre_systolic_bp = _vital("systolic_bp", _("systolic BP before"), "mmHg")
-    pre_diastolic_bp = _vital("diastolic_bp", _("diastolic BP before"), "mmHg")
-    pre_heart_rate = _vital("heart_rate", _("heart rate before"), "/min")
-    pre_temperature_c = _vital("temperature_c", _("temperature before"), "°C", decimal=True)
-    post_systolic_bp = _vital("systolic_bp", _("systolic BP after"), "mmHg")
-    post_diastolic_bp = _vital("diastolic_bp", _("diastolic BP after"), "mmHg")
-    post_heart_rate = _vital("heart_rate", _("heart rate after"), "/min")
-    post_temperature_c = _vital("temperature_c", _("temperature after"), "°C", decimal=True)
+    pre_systolic_bp = vital_field("systolic_bp", _("systolic BP before"), "mmHg")
+    pre_diastolic_bp = vital_field("diastolic_bp", _("diastolic BP before"), "mmHg")
+    pre_heart_rate = vital_field("heart_rate", _("heart rate before"), "/min")
+    pre_temperature_c = vital_field("temperature_c", _("temperature before"), "°C", decimal=True)
+    post_systolic_bp = vital_field("systolic_bp", _("systolic BP after"), "mmHg")
+    post_diastolic_bp = vital_field("diastolic_bp", _("diastolic BP after"), "mmHg")
+    post_heart_rate = vital_field("heart_rate", _("heart rate after"), "/min")
+    post_temperature_c = vital_field("temperature_c", _("temperature after"), "°C", decimal=True)
     interrupted = models.BooleanField(_("infusion interrupted"), default=False)
     reaction = models.BooleanField(
         _("infusion reaction"),

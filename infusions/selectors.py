@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from itp_trial import protocol
@@ -45,11 +45,9 @@ def participant_get(participant_id: int) -> Participant:
 
 
 def _infusions_with_events() -> QuerySet:
-    from safety.models import AdverseEvent
-
-    return Infusion.objects.prefetch_related(
-        Prefetch("adverse_events", queryset=AdverseEvent.objects.order_by("ae_number"))
-    )
+    # Adverse events and flags are read through their relations to the infusion (the safety
+    # app sits above this one); an infusion's events are one participant's, in their order.
+    return Infusion.objects.prefetch_related("adverse_events")
 
 
 def participant_infusion_rows(participant: Participant) -> list[InfusionRow]:
@@ -60,14 +58,10 @@ def participant_infusion_rows(participant: Participant) -> list[InfusionRow]:
 
 def infusion_get(infusion_id: int) -> Infusion:
     """One infusion with its participant, flags and linked adverse events."""
-    from safety.models import Flag
-
     return get_object_or_404(
         _infusions_with_events()
         .select_related("participant")
-        .prefetch_related(
-            Prefetch("flags", queryset=Flag.objects.select_related("acknowledged_by"))
-        ),
+        .prefetch_related("flags__acknowledged_by"),
         pk=infusion_id,
     )
 

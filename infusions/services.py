@@ -14,8 +14,8 @@ from django.utils.translation import gettext as _
 
 from itp_trial import protocol
 from itp_trial.audit import audited_save, version_check
+from itp_trial.tasks import PARTICIPANT_CHANGED, task_run
 from subjects.models import Participant
-from visits.services import participant_changed
 
 from . import dosing
 from .models import Infusion
@@ -315,5 +315,5 @@ def infusion_record(
     if version is not None and not _adding:
         version_check(infusion, version=version)
     if audited_save(infusion, user=user, reason=reason):
-        participant_changed(participant_id=participant.pk, today=today)
+        task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
     return infusion

@@ -31,7 +31,12 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
-    path("participants/", _namespace("subjects", "subjects.urls", "reporting.urls.participants")),
+    path(
+        "participants/",
+        _namespace(
+            "subjects", "subjects.urls", "visits.participant_urls", "reporting.urls.participants"
+        ),
+    ),
     path("visits/", _namespace("visits", "visits.urls", "reporting.urls.visits")),
     path("infusions/", include("infusions.urls")),
     path("safety/", include("safety.urls")),

@@ -1,5 +1,5 @@
-"""The cross-app pages: the participant dashboard (with the investigator's sign-off), the trial
-overview and the coordinator's worklist."""
+"""The pages that read across apps: a participant's record, the participant dashboard (with
+the investigator's sign-off), the trial overview and the coordinator's worklist."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from itp_trial import protocol
+from itp_trial.history import history_rows
 from safety.selectors import open_flags_summary
-from subjects.models import Participant
+from subjects.models import Participant, ParticipantStatus
 from subjects.services import signoff_record
 
 from .selectors import participant_dashboard, trial_overview, worklist
+from .selectors.participant import participant_page
 
 SIGN_OFF_PERMISSION = "subjects.add_signoff"
 SIGN_OFF_STATEMENT = gettext_lazy("I have reviewed the data of this participant")
@@ -85,5 +87,32 @@ def visit_worklist(request: HttpRequest) -> HttpResponse:
             "today": today,
             "due_days": protocol.WORKLIST_DUE_DAYS,
             **open_flags_summary(),
+        },
+    )
+
+
+@permission_required("subjects.view_participant", raise_exception=True)
+def participant_detail(request: HttpRequest, participant_id: int) -> HttpResponse:
+    page = participant_page(participant_id=participant_id, today=timezone.localdate())
+    if page is None:
+        raise Http404(_("No such participant."))
+    participant = page.participant
+    return render(
+        request,
+        "subjects/detail.html",
+        {
+            "page": page,
+            "participant": participant,
+            "failed_criteria": [protocol.CRITERIA_BY_CODE[c] for c in page.decision.failed],
+            "can_enrol": participant.eligible is True
+            and participant.enrolled_on is None
+            and participant.withdrawal_date is None,
+            "can_withdraw": participant.withdrawal_date is None
+            and participant.status != ParticipantStatus.SCREEN_FAILED,
+            # Enrolled or on treatment: not withdrawn, and infusions are still to be given.
+            "can_discontinue": participant.status
+            in (ParticipantStatus.ENROLLED, ParticipantStatus.ON_TREATMENT),
+            "history": history_rows(participant),
+            **open_flags_summary(participant_ids=[participant.pk]),
         },
     )

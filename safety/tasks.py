@@ -7,16 +7,11 @@ one that overruns its soft time limit is not retried (the next scheduled run cat
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import transaction
 
 from .checks import checks_run
 from .notifications import flags_digest_send
-
-logger = logging.getLogger(__name__)
 
 RETRY = {
     "autoretry_for": (Exception,),
@@ -44,21 +39,3 @@ def checks_run_for_participant(participant_id: int) -> dict:
 def flags_send_digest() -> int:
     """The daily digest of new flags to coordinators and investigators."""
     return flags_digest_send()
-
-
-def checks_enqueue_for_participant(participant_id: int) -> None:
-    """Queue the participant's checks once the transaction commits.
-
-    A broker that is down must not fail the coordinator's save: the failure is logged and
-    the next periodic run catches up.
-    """
-
-    def enqueue() -> None:
-        try:
-            checks_run_for_participant.delay(participant_id)
-        except Exception:
-            logger.warning(
-                "checks: could not enqueue for participant %s", participant_id, exc_info=True
-            )
-
-    transaction.on_commit(enqueue)

@@ -14,10 +14,10 @@ from django.utils.translation import gettext_lazy as _
 
 from itp_trial import protocol
 from itp_trial.forms import DateInput, reason_field, version_add
-from visits.services import range_error
 
 from . import rules
 from .models import Participant, Sex, WithdrawalReason
+from .services import height_error
 
 
 def yes_no_field(*, label: Any, help_text: Any = "", required: bool = True) -> forms.Field:
@@ -93,7 +93,7 @@ class ParticipantForm(forms.Form):
 
     def clean_height_cm(self) -> Any:
         value = self.cleaned_data.get("height_cm")
-        message = range_error("height_cm", value)
+        message = height_error(value)
         if message:
             raise ValidationError(message)
         return value

@@ -6,21 +6,12 @@ from django.utils.translation import gettext_lazy as _
 
 from itp_trial import protocol
 from itp_trial.audit import AuditedHistory, ClinicalModel, VersionedModel
+from itp_trial.choices import ParticipantStatus
 
 
 class Sex(models.TextChoices):
     MALE = "M", _("Male")
     FEMALE = "F", _("Female")
-
-
-class ParticipantStatus(models.TextChoices):
-    SCREENING = "screening", _("Screening")
-    SCREEN_FAILED = "screen_failed", _("Screen failed")
-    ENROLLED = "enrolled", _("Enrolled")
-    ON_TREATMENT = "on_treatment", _("On treatment")
-    FOLLOW_UP = "follow_up", _("Follow-up")
-    COMPLETED = "completed", _("Completed")
-    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 class WithdrawalReason(models.TextChoices):

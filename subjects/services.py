@@ -11,12 +11,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from simple_history.utils import bulk_create_with_history
 
 from itp_trial import protocol
 from itp_trial.audit import audited_save, version_check
-from visits.models import Visit
-from visits.services import participant_changed, range_error
+from itp_trial.fields import range_message
+from itp_trial.tasks import PARTICIPANT_CHANGED, SCHEDULE_CREATE, task_run
 
 from . import rules
 from .models import EligibilityAnswer, Participant, ParticipantStatus, SequenceCounter, SignOff
@@ -59,6 +58,12 @@ def _locked(participant: Participant) -> Participant:
     Services decide on the stored state, never on a copy a page loaded earlier.
     """
     return Participant.objects.select_for_update().get(pk=participant.pk)
+
+
+def height_error(value: Any) -> str | None:
+    """The message for a height outside the protocol's range, else None."""
+    low, high = protocol.HEIGHT_RANGE_CM
+    return range_message(Participant._meta.get_field("height_cm"), value, low, high, "cm")
 
 
 def _today(today: date | None) -> date:
@@ -107,7 +112,7 @@ def _validate_consent(participant: Participant, *, today: date) -> None:
                 _("The diagnosis cannot be before the date of birth.")
             )
     if participant.height_cm is not None:
-        message = range_error("height_cm", participant.height_cm)
+        message = height_error(participant.height_cm)
         if message:
             errors.setdefault("height_cm", []).append(message)
     if participant.splenectomy and participant.splenectomy_date is None:
@@ -145,16 +150,13 @@ def participant_screen(
     date_not_future(screening_date, field="screening_date", today=today)
     if screening_date < participant.consent_date:
         raise ValidationError({"screening_date": _("The visit cannot be before the consent date.")})
-    visits = [
-        Visit(
-            participant=participant,
-            code=definition.code,
-            actual_date=screening_date if definition.kind == protocol.KIND_SCREENING else None,
-        )
-        for definition in protocol.VISITS
-    ]
-    bulk_create_with_history(visits, Visit, default_user=user if user.is_authenticated else None)
-    participant_changed(participant_id=participant.pk, today=today)
+    task_run(
+        SCHEDULE_CREATE,
+        participant_id=participant.pk,
+        screening_date=screening_date,
+        user_id=user.pk if user.is_authenticated else None,
+    )
+    task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
     return participant
 
 
@@ -179,7 +181,7 @@ def participant_update(
     _validate_consent(participant, today=today)
     changed = audited_save(participant, user=user, reason=reason, version=version)
     if changed:
-        participant_changed(participant_id=participant.pk, today=today)
+        task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
     return changed
 
 
@@ -248,7 +250,7 @@ def eligibility_record(
     audited_save(
         participant, user=user, reason=reason or _("Eligibility derived from the checklist")
     )
-    participant_changed(participant_id=participant.pk, today=today)
+    task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
     return decision
 
 
@@ -299,7 +301,7 @@ def participant_enrol(
     participant.enrolled_on = enrolled_on
     participant.planned_first_infusion_date = planned_first_infusion_date
     audited_save(participant, user=user, reason=_("Enrolment"))
-    participant_changed(participant_id=participant.pk, today=today)
+    task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
     return participant
 
 
@@ -331,7 +333,7 @@ def treatment_discontinue(
     participant.treatment_discontinued_date = on
     participant.treatment_discontinued_reason = reason.strip()
     audited_save(participant, user=user, reason=_("Treatment discontinued: %(r)s") % {"r": reason})
-    participant_changed(participant_id=participant.pk, today=today)
+    task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
     return participant
 
 
@@ -364,7 +366,7 @@ def participant_withdraw(
     participant.withdrawal_reason = withdrawal_reason
     participant.withdrawal_detail = detail.strip()
     audited_save(participant, user=user, reason=_("Withdrawal"))
-    participant_changed(participant_id=participant.pk, today=today)
+    task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
     return participant
 
 

@@ -6,39 +6,18 @@ from django.utils.translation import gettext_lazy as _
 
 from itp_trial import protocol
 from itp_trial.audit import AuditedHistory, ClinicalModel
+from itp_trial.choices import WindowStatus
+from itp_trial.fields import vital_field
 
 VISIT_CODE_CHOICES = [(v.code, v.code) for v in protocol.VISITS]
 
 
-class WindowStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
-    OVERDUE = "overdue", _("Overdue")
-    IN_WINDOW = "in_window", _("In window")
-    EARLY = "early", _("Early")
-    LATE = "late", _("Late")
-    MISSED = "missed", _("Missed")
-    NOT_EXPECTED = "not_expected", _("Not expected")
-
-
-def _vital(name: str, label: str, unit: str, decimal: bool = False) -> models.Field:
-    low, high = protocol.VITAL_RANGES[name]
-    kwargs = dict(
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(low), MaxValueValidator(high)],
-        help_text=_("%(unit)s, %(low)s to %(high)s") % {"unit": unit, "low": low, "high": high},
-    )
-    if decimal:
-        return models.DecimalField(label, max_digits=4, decimal_places=1, **kwargs)
-    return models.PositiveSmallIntegerField(label, **kwargs)
-
-
 class VitalSigns(models.Model):
-    systolic_bp = _vital("systolic_bp", _("systolic BP"), "mmHg")
-    diastolic_bp = _vital("diastolic_bp", _("diastolic BP"), "mmHg")
-    heart_rate = _vital("heart_rate", _("heart rate"), "/min")
-    respiratory_rate = _vital("respiratory_rate", _("respiratory rate"), "/min")
-    temperature_c = _vital("temperature_c", _("temperature"), "°C", decimal=True)
+    systolic_bp = vital_field("systolic_bp", _("systolic BP"), "mmHg")
+    diastolic_bp = vital_field("diastolic_bp", _("diastolic BP"), "mmHg")
+    heart_rate = vital_field("heart_rate", _("heart rate"), "/min")
+    respiratory_rate = vital_field("respiratory_rate", _("respiratory rate"), "/min")
+    temperature_c = vital_field("temperature_c", _("temperature"), "°C", decimal=True)
 
     class Meta:
         abstract = True

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from itp_trial import protocol
-from subjects.models import ParticipantStatus
-from visits.models import WindowStatus
+from itp_trial.choices import ParticipantStatus, WindowStatus
 
 
 @dataclass(frozen=True)

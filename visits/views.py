@@ -1,5 +1,6 @@
-"""The coordinator's visit pages: one page per visit, missed visits and unscheduled platelet
-results (the worklist is in reporting). Writes go through visits.services.
+"""The coordinator's visit pages: enrolment (which plans the schedule), one page per visit,
+missed visits and unscheduled platelet results (the worklist is in reporting). Writes go
+through the services.
 """
 
 from __future__ import annotations
@@ -12,16 +13,20 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from itp_trial import protocol
 from itp_trial.forms import add_service_errors, form_version
 from itp_trial.history import history_rows
-from subjects.models import Participant
-from subjects.selectors import visit_page
+from subjects.forms import EnrolForm
+from subjects.selectors import participant_get
+from subjects.services import participant_enrol as participant_enrol_service
 
+from . import schedule
 from .forms import MissedForm, PlateletForm, VisitForm, visit_initial
 from .models import Visit, WindowStatus
+from .selectors import enrolment_preview, visit_page
 from .services import (
     platelet_record,
     visit_mark_missed,
@@ -210,9 +215,7 @@ def visit_missed(request: HttpRequest, visit_id: int) -> HttpResponse:
 
 @permission_required("visits.add_plateletcount", raise_exception=True)
 def platelet_unscheduled(request: HttpRequest, participant_id: int) -> HttpResponse:
-    participant = Participant.objects.filter(pk=participant_id).first()
-    if participant is None:
-        raise Http404(_("No such participant."))
+    participant = participant_get(participant_id)
     form = PlateletForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -237,4 +240,41 @@ def platelet_unscheduled(request: HttpRequest, participant_id: int) -> HttpRespo
         request,
         "visits/platelet_form.html",
         {"participant": participant, "form": form},
+    )
+
+
+@permission_required("subjects.change_participant", raise_exception=True)
+def participant_enrol(request: HttpRequest, participant_id: int) -> HttpResponse:
+    """Enrol with the planned date of infusion 1, after a confirmation showing the windows."""
+    participant = participant_get(participant_id)
+    form = EnrolForm(request.POST or None, initial={"enrolled_on": timezone.localdate()})
+    preview: list[tuple[schedule.ScheduledVisit, str]] = []
+    if request.method == "POST" and form.is_valid():
+        planned = form.cleaned_data["planned_first_infusion_date"]
+        if form.cleaned_data["confirm"]:
+            try:
+                participant_enrol_service(
+                    participant=participant_get(participant.pk),
+                    user=request.user,
+                    planned_first_infusion_date=planned,
+                    enrolled_on=form.cleaned_data["enrolled_on"],
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(
+                    request,
+                    _("%(subject)s enrolled; infusion 1 is planned on %(date)s.")
+                    % {"subject": participant.subject_id, "date": planned.isoformat()},
+                )
+                return redirect("subjects:detail", participant_id=participant.pk)
+        else:
+            preview = [
+                (s, WindowStatus(s.status).label)
+                for s in enrolment_preview(participant_id=participant.pk, planned=planned)
+            ]
+    return render(
+        request,
+        "subjects/enrol.html",
+        {"participant": participant, "form": form, "preview": preview},
     )

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "safety",
     "reporting",
     "exchange",
+    "demo",
 ]
 
 MIDDLEWARE = [

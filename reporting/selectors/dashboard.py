@@ -23,7 +23,7 @@ from subjects.rules import age_years
 from visits import response
 from visits.models import WindowStatus
 from visits.schedule import ScheduledVisit, study_day
-from visits.selectors import participant_response, participant_schedule
+from visits.selectors import participant_response, participant_schedule, rescue_conmeds
 
 from .common import first_infusion_date, infusion_dose, participants_for_pages
 
@@ -162,7 +162,7 @@ def _chart(
         return study_day(d, reference)
 
     rescue = []
-    for conmed in participant.rescue_conmeds:
+    for conmed in rescue_conmeds(participant):
         if reference is None:
             continue
         until = conmed.start_date + timedelta(days=protocol.RESCUE_NOT_EVALUABLE_DAYS)

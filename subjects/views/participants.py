@@ -1,10 +1,10 @@
-"""The coordinator's participant pages: list, screening, record, V1 data, eligibility,
-enrolment, withdrawal and treatment discontinuation. Writes go through subjects.services.
+"""The coordinator's participant pages: list, screening, V1 data, eligibility, withdrawal and
+treatment discontinuation. Writes go through subjects.services. The participant's record is
+in reporting (it reads every app), the enrolment in visits (it previews the schedule).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -13,42 +13,27 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from itp_trial import protocol
 from itp_trial.forms import add_service_errors, form_version
-from itp_trial.history import history_rows
-from safety.selectors import open_flags_summary
 from subjects import rules, services
 from subjects.forms import (
     DiscontinueForm,
     EligibilityForm,
-    EnrolForm,
     ParticipantEditForm,
     ScreeningForm,
     WithdrawForm,
     participant_initial,
 )
 from subjects.models import Participant, ParticipantStatus
+from subjects.selectors import participant_get
 from subjects.selectors import participant_list as participants_listed
-from subjects.selectors import participant_page
-from visits import schedule
-from visits.models import WindowStatus
-from visits.selectors import participants_with_schedule, schedule_input
 
 PAGE_SIZE = 25
-# The visits whose windows the enrolment confirmation shows: those that hang on infusion 1.
-ENROLMENT_PREVIEW_ANCHORS = (protocol.ANCHOR_INF1, protocol.ANCHOR_PLANNED_INF1)
-
-
-def _participant(participant_id: int) -> Participant:
-    participant = Participant.objects.filter(pk=participant_id).first()
-    if participant is None:
-        raise Http404(_("No such participant."))
-    return participant
 
 
 def _fresh(participant: Participant) -> Participant:
@@ -103,36 +88,9 @@ def participant_screen(request: HttpRequest) -> HttpResponse:
     )
 
 
-@permission_required("subjects.view_participant", raise_exception=True)
-def participant_detail(request: HttpRequest, participant_id: int) -> HttpResponse:
-    page = participant_page(participant_id=participant_id, today=timezone.localdate())
-    if page is None:
-        raise Http404(_("No such participant."))
-    participant = page.participant
-    return render(
-        request,
-        "subjects/detail.html",
-        {
-            "page": page,
-            "participant": participant,
-            "failed_criteria": [protocol.CRITERIA_BY_CODE[c] for c in page.decision.failed],
-            "can_enrol": participant.eligible is True
-            and participant.enrolled_on is None
-            and participant.withdrawal_date is None,
-            "can_withdraw": participant.withdrawal_date is None
-            and participant.status != ParticipantStatus.SCREEN_FAILED,
-            # Enrolled or on treatment: not withdrawn, and infusions are still to be given.
-            "can_discontinue": participant.status
-            in (ParticipantStatus.ENROLLED, ParticipantStatus.ON_TREATMENT),
-            "history": history_rows(participant),
-            **open_flags_summary(participant_ids=[participant.pk]),
-        },
-    )
-
-
 @permission_required("subjects.change_participant", raise_exception=True)
 def participant_edit(request: HttpRequest, participant_id: int) -> HttpResponse:
-    participant = _participant(participant_id)
+    participant = participant_get(participant_id)
     form = ParticipantEditForm(
         request.POST or None, initial=participant_initial(participant), participant=participant
     )
@@ -167,7 +125,7 @@ def participant_edit(request: HttpRequest, participant_id: int) -> HttpResponse:
 
 @permission_required("subjects.view_participant", raise_exception=True)
 def participant_eligibility(request: HttpRequest, participant_id: int) -> HttpResponse:
-    participant = _participant(participant_id)
+    participant = participant_get(participant_id)
     stored = list(participant.eligibility_answers.all())
     answers = {a.criterion: a.met for a in stored}
     versions = {c.code: 0 for c in protocol.CRITERIA} | {a.criterion: a.version for a in stored}
@@ -222,56 +180,6 @@ def _decision_message(decision: rules.EligibilityDecision) -> str:
     return _("Answers saved; the checklist is not complete yet.")
 
 
-@permission_required("subjects.change_participant", raise_exception=True)
-def participant_enrol(request: HttpRequest, participant_id: int) -> HttpResponse:
-    """Enrol with the planned date of infusion 1, after a confirmation showing the windows."""
-    participant = _participant(participant_id)
-    form = EnrolForm(request.POST or None, initial={"enrolled_on": timezone.localdate()})
-    preview: list[Any] = []
-    if request.method == "POST" and form.is_valid():
-        planned = form.cleaned_data["planned_first_infusion_date"]
-        if form.cleaned_data["confirm"]:
-            try:
-                services.participant_enrol(
-                    participant=_fresh(participant),
-                    user=request.user,
-                    planned_first_infusion_date=planned,
-                    enrolled_on=form.cleaned_data["enrolled_on"],
-                )
-            except ValidationError as error:
-                add_service_errors(form, error)
-            else:
-                messages.success(
-                    request,
-                    _("%(subject)s enrolled; infusion 1 is planned on %(date)s.")
-                    % {"subject": participant.subject_id, "date": planned.isoformat()},
-                )
-                return redirect("subjects:detail", participant_id=participant.pk)
-        else:
-            preview = _enrolment_preview(participant, planned)
-    return render(
-        request,
-        "subjects/enrol.html",
-        {"participant": participant, "form": form, "preview": preview},
-    )
-
-
-def _enrolment_preview(
-    participant: Participant, planned: Any
-) -> list[tuple[schedule.ScheduledVisit, str]]:
-    """The windows (and statuses) the participant will have once enrolled with `planned`."""
-    loaded = participants_with_schedule(Participant.objects.filter(pk=participant.pk)).get()
-    data = schedule_input(loaded, visits=loaded.visits.all(), infusions=loaded.infusions.all())
-    computed = schedule.schedule_compute(
-        dataclasses.replace(data, planned_first_infusion=planned), today=timezone.localdate()
-    )
-    return [
-        (s, WindowStatus(s.status).label)
-        for s in computed
-        if protocol.VISITS_BY_CODE[s.code].anchor in ENROLMENT_PREVIEW_ANCHORS
-    ]
-
-
 def _participant_action(
     request: HttpRequest,
     participant: Participant,
@@ -296,7 +204,7 @@ def _participant_action(
 
 @permission_required("subjects.change_participant", raise_exception=True)
 def participant_withdraw(request: HttpRequest, participant_id: int) -> HttpResponse:
-    participant = _participant(participant_id)
+    participant = participant_get(participant_id)
     subject = {"subject": participant.subject_id}
     return _participant_action(
         request,
@@ -324,7 +232,7 @@ def participant_withdraw(request: HttpRequest, participant_id: int) -> HttpRespo
 
 @permission_required("subjects.discontinue_treatment", raise_exception=True)
 def participant_discontinue(request: HttpRequest, participant_id: int) -> HttpResponse:
-    participant = _participant(participant_id)
+    participant = participant_get(participant_id)
     subject = {"subject": participant.subject_id}
     return _participant_action(
         request,

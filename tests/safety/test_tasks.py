@@ -96,7 +96,7 @@ def test_it_runs_the_checks_when_a_participant_is_saved(
 def test_it_saves_and_logs_when_the_broker_is_down_and_the_next_run_catches_up(
     coordinator, caplog, django_capture_on_commit_callbacks
 ):
-    caplog.set_level(logging.WARNING, logger="safety.tasks")
+    caplog.set_level(logging.WARNING, logger="itp_trial.tasks")
     before = (app.conf["broker_url"], app.conf.task_always_eager)
     with celery_configured(app, broker_url=UNREACHABLE_BROKER, task_always_eager=False):
         started = time.monotonic()

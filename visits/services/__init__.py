@@ -16,7 +16,7 @@ from .fields import (
     range_error,
     value_ranges,
 )
-from .sync import SCHEDULE_FIELDS, participant_changed, schedule_sync
+from .sync import SCHEDULE_FIELDS, participant_changed, schedule_create, schedule_sync
 
 __all__ = [
     "PLATELET_FIELDS",
@@ -27,6 +27,7 @@ __all__ = [
     "participant_changed",
     "platelet_record",
     "range_error",
+    "schedule_create",
     "schedule_sync",
     "value_ranges",
     "visit_mark_missed",

@@ -5,11 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.utils.text import capfirst
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from itp_trial import protocol
+from itp_trial.fields import range_message
 
 from ..models import PlateletCount, Visit
 
@@ -70,16 +69,5 @@ def model_field(name: str) -> Any:
 
 def range_error(name: str, value: Any) -> str | None:
     """The message for a number outside its accepted range (units shown), else None."""
-    if value is None:
-        return None
     low, high = value_ranges()[name]
-    if low <= value <= high:
-        return None
-    unit = UNITS.get(name, "")
-    return _("%(label)s must be between %(low)s and %(high)s%(unit)s; %(value)s was entered.") % {
-        "label": capfirst(model_field(name).verbose_name),
-        "low": low,
-        "high": high,
-        "unit": f" {unit}" if unit else "",
-        "value": value,
-    }
+    return range_message(model_field(name), value, low, high, UNITS.get(name, ""))

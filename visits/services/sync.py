@@ -1,14 +1,19 @@
-"""Keep the stored schedule in step with the engine, and queue the checks after a write."""
+"""Create a participant's schedule, keep it in step with the engine, queue the checks after a
+write."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from itp_trial import protocol
+from itp_trial.tasks import CHECKS_FOR_PARTICIPANT, task_enqueue_on_commit
+from subjects.models import Participant
 
 from .. import schedule
 from ..models import Visit
@@ -17,6 +22,19 @@ from ..selectors import participants_with_schedule, schedule_input
 logger = logging.getLogger(__name__)
 
 SCHEDULE_FIELDS = ("target_date", "window_start", "window_end", "provisional", "window_status")
+
+
+def schedule_create(*, participant_id: int, screening_date: date, user: Any) -> None:
+    """A row for every visit of the protocol, for a participant just screened (V1 done)."""
+    visits = [
+        Visit(
+            participant_id=participant_id,
+            code=definition.code,
+            actual_date=screening_date if definition.kind == protocol.KIND_SCREENING else None,
+        )
+        for definition in protocol.VISITS
+    ]
+    bulk_create_with_history(visits, Visit, default_user=user)
 
 
 def schedule_sync(
@@ -28,8 +46,6 @@ def schedule_sync(
     whose derived values moved. With `participant_ids` None, every participant is synced.
     Returns the number of visit rows updated.
     """
-    from subjects.models import Participant
-
     today = today or timezone.localdate()
     queryset = Participant.objects.all()
     if participant_ids is not None:
@@ -73,6 +89,4 @@ def schedule_sync(
 def participant_changed(*, participant_id: int, today: date | None = None) -> None:
     """After any write that may move an anchor: resync the schedule, then queue the checks."""
     schedule_sync(participant_ids=[participant_id], today=today)
-    from safety.tasks import checks_enqueue_for_participant
-
-    checks_enqueue_for_participant(participant_id)
+    task_enqueue_on_commit(CHECKS_FOR_PARTICIPANT, participant_id=participant_id)

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from subjects.demo import DEMO_PASSWORD, DEMO_USERS
+from demo.scenario import DEMO_PASSWORD, DEMO_USERS
 from subjects.models import Participant, ParticipantStatus
 from tests.itp_trial.test_role_matrix import NAV
 

@@ -1,4 +1,4 @@
-"""The demo trial: participants at every stage of the protocol, entered through the services.
+"""The demo seeding engine: plays the courses of `demo.scenario` through the services.
 
 Each participant follows a course: consent, eligibility, enrolment, baseline, the infusions
 and follow-up visits that fall before today, each placed on the target the schedule
@@ -8,8 +8,6 @@ actual dates exactly as at the site.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,162 +15,20 @@ from typing import Any
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
-from itp_trial import protocol, roles
-
-DEMO_PASSWORD = "demo-ITP-2026"
-DEMO_USERS = (
-    ("coordinator", roles.COORDINATOR, "Chen", "Li"),
-    ("investigator", roles.INVESTIGATOR, "Wang", "Fang"),
-    ("monitor", roles.MONITOR, "Zhao", "Min"),
-    ("datamanager", roles.DATA_MANAGER, "Liu", "Yang"),
+from infusions.dosing import planned_cells
+from infusions.services import infusion_record
+from itp_trial import protocol
+from safety.services import adverse_event_record, conmed_record
+from subjects.services import (
+    eligibility_record,
+    participant_enrol,
+    participant_screen,
+    participant_withdraw,
+    treatment_discontinue,
 )
+from visits.services import platelet_record, visit_mark_missed, visit_record
 
-
-@dataclass
-class AdverseEventPlan:
-    term: str
-    day: int  # study day of onset
-    grade: int
-    relationship: str
-    duration: int | None = 3  # None: ongoing
-    serious_criteria: tuple[str, ...] = ()
-    outcome: str = "recovered"
-    reported_after_hours: float | None = 6  # None: not reported yet
-    infusion: int | None = None
-    action: str = "none"
-
-
-@dataclass
-class Course:
-    subject_id: str
-    sex: str
-    age: int
-    inf1_days_ago: int | None  # None: not yet planned; negative: planned in the future
-    weight: Decimal = Decimal("62.0")
-    failed: tuple[str, ...] = ()  # criteria answered against the participant
-    eligibility_done: bool = True
-    infusions: int = 5  # how many are given (those due before today)
-    shifts: dict[str, int] = field(default_factory=dict)  # visit code -> days off target
-    dose_factor: dict[int, Decimal] = field(default_factory=dict)  # infusion -> actual/planned
-    missed: dict[str, str] = field(default_factory=dict)
-    skip: tuple[str, ...] = ()  # visits left unentered (they go overdue)
-    platelets: Callable[[int], int] = lambda day: 18
-    bleeding: Callable[[int], int] = lambda day: 0
-    discontinue_after: int | None = None
-    discontinue_reason: str = ""
-    withdraw_day: int | None = None
-    withdraw_reason: str = ""
-    adverse_events: tuple[AdverseEventPlan, ...] = ()
-    rescue_day: int | None = None
-    reaction_at: int | None = None
-
-
-def _responder(peak: int, onset: int = 20) -> Callable[[int], int]:
-    return lambda day: 15 if day <= 1 else min(peak, 15 + (peak - 15) * day // max(onset, 1))
-
-
-COURSES: tuple[Course, ...] = (
-    # A complete response that is lost after month 6 (two low counts, months 9 and 12).
-    Course(
-        "ITP-001",
-        "F",
-        41,
-        420,
-        platelets=lambda day: 25 if day > 250 else _responder(140, 30)(day),
-    ),
-    Course("ITP-002", "M", 58, 300, platelets=_responder(75, 40), shifts={"V5-M2": 9}),
-    Course(
-        "ITP-003",
-        "F",
-        29,
-        200,
-        platelets=_responder(180, 20),
-        adverse_events=(
-            AdverseEventPlan(
-                "Pneumonia", 60, 3, "unlikely", 9, ("hospitalisation",), reported_after_hours=20
-            ),
-        ),
-    ),
-    Course(
-        "ITP-004",
-        "M",
-        67,
-        150,
-        platelets=lambda day: 12 if day < 50 or day > 70 else 22,
-        bleeding=lambda day: 1 if day in range(40, 60) else 0,
-        rescue_day=45,
-        missed={"V5-M1": "Participant travelling; could not attend"},
-        adverse_events=(AdverseEventPlan("Epistaxis", 44, 2, "not_related", 2),),
-    ),
-    Course(
-        "ITP-005",
-        "F",
-        9,
-        120,
-        weight=Decimal("28.5"),
-        platelets=_responder(95, 25),
-        dose_factor={2: Decimal("0.85")},
-    ),
-    Course(
-        "ITP-006",
-        "M",
-        36,
-        90,
-        platelets=_responder(60, 30),
-        discontinue_after=3,
-        discontinue_reason="Grade 3 infusion reaction at infusion 3",
-        reaction_at=3,
-        adverse_events=(
-            AdverseEventPlan(
-                "Infusion related reaction",
-                22,
-                3,
-                "probable",
-                1,
-                infusion=3,
-                action="infusion_stopped",
-            ),
-        ),
-    ),
-    Course(
-        "ITP-007",
-        "F",
-        52,
-        70,
-        platelets=_responder(45, 30),
-        skip=("V5-D14",),
-        adverse_events=(
-            AdverseEventPlan(
-                "Deep vein thrombosis",
-                66,
-                3,
-                "possible",
-                None,
-                ("hospitalisation",),
-                outcome="recovering",
-                reported_after_hours=None,
-            ),
-            AdverseEventPlan("Headache", 2, 1, "possible", 1, infusion=1),
-        ),
-    ),
-    Course(
-        "ITP-008",
-        "M",
-        24,
-        45,
-        platelets=_responder(110, 15),
-        shifts={"V3-INF3": 2},
-        withdraw_day=44,
-        withdraw_reason="withdrew_consent",
-        skip=("V3-INF4",),
-        infusions=3,
-    ),
-    Course("ITP-009", "F", 45, 16, platelets=_responder(35, 20), dose_factor={3: Decimal("1.12")}),
-    Course("ITP-010", "M", 71, 4, platelets=lambda day: 20),
-    Course("ITP-011", "F", 33, -5),
-    Course("ITP-012", "M", 61, None, failed=("E3",)),
-    Course("ITP-013", "F", 17, None, eligibility_done=False, weight=Decimal("51.0")),
-)
+from .scenario import COURSES, DEMO_PASSWORD, DEMO_USERS, Course
 
 
 def demo_users_create() -> list[User]:
@@ -213,7 +69,6 @@ class _Player:
         self.inf1: date | None = None
 
     def play(self) -> None:
-        from subjects.services import eligibility_record, participant_enrol, participant_screen
 
         c = self.c
         inf1_planned = self.today - timedelta(days=c.inf1_days_ago) if c.inf1_days_ago else None
@@ -282,7 +137,6 @@ class _Player:
         }
 
     def _platelets(self, on: date, visit: Any) -> None:
-        from visits.services import platelet_record
 
         if self.participant.platelet_counts.filter(sample_date=on).exists():
             return  # one count a day: the end-of-treatment visit shares the last infusion's
@@ -298,7 +152,6 @@ class _Player:
         )
 
     def _baseline(self) -> None:
-        from visits.services import visit_record
 
         on = self._visit("V3-INF1").target_date - timedelta(days=2)
         if on > self.today:
@@ -319,8 +172,6 @@ class _Player:
         self._platelets(on, visit)
 
     def _infusions(self) -> None:
-        from infusions.dosing import planned_cells
-        from infusions.services import infusion_record
 
         for number in range(1, self.c.infusions + 1):
             if self.c.discontinue_after is not None and number > self.c.discontinue_after:
@@ -363,8 +214,6 @@ class _Player:
                 self.inf1 = on
             self._platelets(on, None)  # the pre-infusion count, an unscheduled lab result
             if self.c.discontinue_after == number:
-                from subjects.services import treatment_discontinue
-
                 treatment_discontinue(
                     participant=self.participant,
                     user=self.investigator,
@@ -375,7 +224,6 @@ class _Player:
                 self.participant.refresh_from_db()
 
     def _follow_up(self) -> None:
-        from visits.services import visit_mark_missed, visit_record
 
         if self.inf1 is None:
             return
@@ -419,7 +267,6 @@ class _Player:
             self._platelets(on, visit)
 
     def _safety(self) -> None:
-        from safety.services import adverse_event_record, conmed_record
 
         if self.inf1 is None:
             return
@@ -488,7 +335,6 @@ class _Player:
             )
 
     def _withdraw(self) -> None:
-        from subjects.services import participant_withdraw
 
         participant_withdraw(
             participant=self.participant,

@@ -1,7 +1,9 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from subjects.demo import DEMO_PASSWORD, DEMO_USERS, demo_seed
+from demo.scenario import DEMO_PASSWORD, DEMO_USERS
+from demo.seed import demo_seed
+from safety.checks import checks_run
 
 
 class Command(BaseCommand):
@@ -10,8 +12,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         with transaction.atomic():
             result = demo_seed()
-        from safety.checks import checks_run
-
         checks_run(full=True)
         self.stdout.write(
             self.style.SUCCESS(

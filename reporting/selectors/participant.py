@@ -1,0 +1,108 @@
+"""The participant's record page: the schedule, the platelet counts with their IWG category,
+the response and the eligibility decision, with a fixed number of queries.
+
+Every derived value is taken from the rule functions (the schedule engine, the IWG response,
+the eligibility decision); nothing is recomputed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Prefetch
+
+from itp_trial import protocol
+from subjects import rules
+from subjects.models import EligibilityAnswer, Participant
+from visits import response, schedule
+from visits.models import PlateletCount, Visit, WindowStatus
+from visits.selectors import (
+    participant_response,
+    participant_schedule,
+    participants_with_outcomes,
+    participants_with_schedule,
+)
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    visit: Visit  # the stored row (its id for links, its entered data)
+    scheduled: schedule.ScheduledVisit  # target, window, status and study day from the engine
+    definition: protocol.VisitDefinition
+
+    @property
+    def status_label(self) -> str:
+        return WindowStatus(self.scheduled.status).label
+
+    @property
+    def is_infusion(self) -> bool:
+        return self.definition.kind == protocol.KIND_INFUSION
+
+
+@dataclass(frozen=True)
+class PlateletRow:
+    count: PlateletCount
+    visit_code: str  # the visit it was entered at, or UNS for an unscheduled result
+    study_day: int | None
+    category: str | None  # IWG category of an assessment after infusion 1; None before
+
+
+@dataclass(frozen=True)
+class ParticipantPage:
+    participant: Participant
+    age_at_consent: int
+    screening_date: date | None
+    first_infusion: date | None
+    schedule: list[ScheduleRow]
+    platelets: list[PlateletRow]
+    response: response.ResponseSummary
+    answers: dict[str, bool]
+    decision: rules.EligibilityDecision
+
+
+def participant_page(*, participant_id: int, today: date) -> ParticipantPage | None:
+    """Everything a participant's record page shows, with a fixed number of queries."""
+    queryset = participants_with_outcomes(
+        participants_with_schedule(Participant.objects.filter(pk=participant_id))
+    ).prefetch_related(
+        Prefetch("eligibility_answers", queryset=EligibilityAnswer.objects.order_by("criterion"))
+    )
+    participant = queryset.first()
+    if participant is None:
+        return None
+    visits = {v.code: v for v in participant.visits.all()}
+    computed = participant_schedule(participant, today=today)
+    rows = [
+        ScheduleRow(visit=visits[s.code], scheduled=s, definition=protocol.VISITS_BY_CODE[s.code])
+        for s in computed
+        if s.code in visits
+    ]
+    first_infusion = next(
+        (s.actual_date for s in computed if s.code == protocol.INFUSION_VISIT_CODES[1]), None
+    )
+    summary = participant_response(participant)
+    categories = {a.sample.sample_date: a.category for a in summary.assessments}
+    codes_by_id = {v.pk: v.code for v in visits.values()}
+    platelets = [
+        PlateletRow(
+            count=count,
+            visit_code=codes_by_id.get(count.visit_id, protocol.UNSCHEDULED_VISIT_CODE),
+            study_day=schedule.study_day(count.sample_date, first_infusion),
+            category=categories.get(count.sample_date),
+        )
+        for count in participant.platelet_counts.all()
+    ]
+    answers = {a.criterion: a.met for a in participant.eligibility_answers.all()}
+    screening = next((r.visit for r in rows if r.definition.kind == protocol.KIND_SCREENING), None)
+    return ParticipantPage(
+        participant=participant,
+        age_at_consent=rules.age_years(participant.birth_date, participant.consent_date),
+        screening_date=screening.actual_date if screening else None,
+        first_infusion=first_infusion,
+        schedule=rows,
+        platelets=platelets,
+        response=summary,
+        answers=answers,
+        decision=rules.eligibility_decide(answers),
+    )
