@@ -51,6 +51,9 @@ class Column:
     unit: str = ""
     allowed: tuple[str, ...] = ()
     range: str = ""  # documented in the dictionary; the services enforce it
+    # Checked as the file is read too, so that a value out of range is reported even on a
+    # row refused for another reason (the services check it again).
+    bounds: tuple[Any, Any] | None = None
     derived: bool = False  # computed by the system: exported, ignored on import
     required: bool = False  # on import: the header must have it and the cell must be filled
     past: bool = False  # on import: a date that cannot be in the future
@@ -346,6 +349,7 @@ PLATELETS = Dataset(
             INTEGER,
             PLATELET_UNIT,
             range=PLATELET_RANGE,
+            bounds=(protocol.PLATELET_MIN, protocol.PLATELET_MAX),
             required=True,
         ),
         Column(
@@ -353,6 +357,7 @@ PLATELETS = Dataset(
             _("WHO bleeding grade"),
             INTEGER,
             range=_range(protocol.WHO_BLEEDING_MIN, protocol.WHO_BLEEDING_MAX),
+            bounds=(protocol.WHO_BLEEDING_MIN, protocol.WHO_BLEEDING_MAX),
         ),
         Column(
             "visit_code",

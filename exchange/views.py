@@ -22,6 +22,8 @@ EXPORT_PERMISSION = "exchange.export_data"
 IMPORT_PERMISSION = "exchange.import_data"
 UPLOAD_SESSION_KEY = "exchange.platelets_upload"
 RECENT = 20
+# The values shown for each new count in the preview, besides its participant and date.
+NEW_COLUMNS = ("platelets_10e9_l", "who_bleeding_grade", "visit_code")
 
 
 @require_GET
@@ -72,8 +74,12 @@ def _preview_context(result: ImportResult, **extra: Any) -> dict[str, Any]:
     return {
         "result": result,
         "counts": result.counts().get(datasets.PLATELETS.filename, {}),
-        "new": [o for o in result.outcomes if o.action == NEW],
-        "changed": [o for o in result.outcomes if o.action == CHANGED],
+        "new": [
+            (outcome, [outcome.values.get(column, "") for column in NEW_COLUMNS])
+            for outcome in result.accepted(NEW)
+        ],
+        "changed": result.accepted(CHANGED),
+        "new_columns": NEW_COLUMNS,
         **extra,
     }
 
@@ -141,6 +147,7 @@ def _import_confirm(request: HttpRequest, recent: Any) -> HttpResponse:
         user=request.user,
         reason=reason,
         source=_("web upload: %(name)s") % {"name": stored["name"]},
+        upload_name=stored["name"],
     )
     if result.applied:
         del request.session[UPLOAD_SESSION_KEY]

@@ -88,3 +88,31 @@ def dose_assess(
         deviation_pct=deviation_pct(actual_cells=actual_cells, planned_cells=planned),
         deviation=is_dose_deviation(actual_cells=actual_cells, planned_cells=planned),
     )
+
+
+# Units a cell count may be typed in on the infusion form; the count is stored in cells.
+CELL_UNITS: dict[str, int] = {"1": 1, "1e8": 10**8, "1e9": 10**9}
+
+
+def cells_from_entry(text: str, unit: str = "1") -> int:
+    """A cell count typed as a number of `unit` (cells, 10^8 or 10^9), as whole cells.
+
+    Accepts "6.05" in 10^9, "60.5" in 10^8, "6050000000", "6,050,000,000" or "6.05e9" in
+    cells. Raises ValueError when the text is not a number, the unit is unknown, or the
+    count is not a positive whole number of cells.
+    """
+    if unit not in CELL_UNITS:
+        raise ValueError(f"Unknown unit {unit!r}.")
+    cleaned = text.strip().replace(",", "").replace(" ", "").replace("\u00a0", "")
+    if not cleaned or cleaned.lower() in ("nan", "inf", "infinity", "-inf", "+inf"):
+        raise ValueError("Not a number.")
+    try:
+        number = Decimal(cleaned)
+    except ArithmeticError as error:
+        raise ValueError("Not a number.") from error
+    with localcontext() as ctx:
+        ctx.prec = _EXACT_PRECISION
+        cells = number * CELL_UNITS[unit]
+    if not cells.is_finite() or cells != cells.to_integral_value() or cells <= 0:
+        raise ValueError("Not a positive whole number of cells.")
+    return int(cells)

@@ -80,3 +80,14 @@ def infusion_visit(participant: Participant, number: int):
     """The V3-INFn visit row of the participant, for its target and window."""
     code = protocol.INFUSION_VISIT_CODES.get(number)
     return participant.visits.filter(code=code).first() if code else None
+
+
+def visit_weights_by_date(participant: Participant) -> dict[str, dict[str, str]]:
+    """The weight measured at each dated visit ({ISO date: {weight, code}}), so that the
+    infusion form can offer the weight of a visit held the same day as the infusion."""
+    rows = (
+        participant.visits.filter(actual_date__isnull=False, weight_kg__isnull=False)
+        .order_by("actual_date")
+        .values_list("actual_date", "weight_kg", "code")
+    )
+    return {day.isoformat(): {"weight": str(weight), "code": code} for day, weight, code in rows}

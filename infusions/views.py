@@ -157,6 +157,7 @@ def infusion_record_view(request: HttpRequest, participant_id: int, number: int)
             "warning": deviation_warning(assessment) if assessment and assessment.deviation else "",
             "tolerance_pct": protocol.DOSE_TOLERANCE_PCT,
             "dose_per_kg": infusion_dose_per_kg(infusion),
+            "visit_weights": selectors.visit_weights_by_date(participant),
         },
     )
 
@@ -164,25 +165,38 @@ def infusion_record_view(request: HttpRequest, participant_id: int, number: int)
 @permission_required("infusions.view_infusion", raise_exception=True)
 @require_GET
 def dose_preview(request: HttpRequest) -> JsonResponse:
-    """The planned dose and deviation for a weight and a cell count, from infusions.dosing."""
+    """The planned dose and deviation for a weight and a cell count, from infusions.dosing.
+
+    The count comes as typed, with its unit (cells, 10^8 or 10^9); the answer gives it in
+    full cells, read by the same rule as the form's.
+    """
+    try:
+        actual = dosing.cells_from_entry(
+            request.GET.get("actual", ""), request.GET.get("unit", "1")
+        )
+    except ValueError:
+        actual = None
+    shown = {
+        "actual_cells": actual,
+        "actual_display": (_("= %(cells)s cells") % {"cells": intcomma(actual)}) if actual else "",
+    }
     try:
         weight = Decimal(request.GET.get("weight", ""))
     except InvalidOperation:
         weight = None
     if weight is None or not weight.is_finite():
-        return JsonResponse({"error": _("Enter the dosing weight in kg.")}, status=400)
+        return JsonResponse({"error": _("Enter the dosing weight in kg."), **shown}, status=400)
     error = dosing_weight_error(weight)
     if error:
-        return JsonResponse({"error": error}, status=400)
+        return JsonResponse({"error": error, **shown}, status=400)
     infusion = None
     if request.GET.get("infusion", "").isdigit():
         infusion = Infusion.objects.filter(pk=int(request.GET["infusion"])).first()
-    actual_text = request.GET.get("actual", "").strip()
-    actual = int(actual_text) if actual_text.isdigit() and int(actual_text) > 0 else None
     planned = dosing.planned_cells(weight_kg=weight, dose_per_kg=infusion_dose_per_kg(infusion))
     answer = {
         "planned_cells": planned,
         "planned_display": intcomma(planned),
+        **shown,
         "deviation_pct": None,
         "deviation": None,
         "warning": "",

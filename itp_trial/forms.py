@@ -10,28 +10,60 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.translation import gettext_lazy as _
 
+# Dates and times are typed as the pages show them, ISO 8601 and 24 h, whatever the
+# browser's locale: a native date or time picker would show mm/dd/yyyy and AM/PM to some
+# users and dd/mm/yyyy to others, and a slip between those is a wrong clinical date.
+ISO_DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
+ISO_TIME_PATTERN = r"([01]\d|2[0-3]):[0-5]\d"
+
+
+def _typed_attrs(attrs: dict[str, Any] | None, *, pattern: str, size: int, hint: Any) -> dict:
+    return {
+        "inputmode": "numeric",
+        "autocomplete": "off",
+        "pattern": pattern,
+        "placeholder": hint,
+        "title": hint,
+        "size": size,
+        "class": "iso-input",
+        "data-format": hint,
+        **(attrs or {}),
+    }
+
 
 class DateInput(forms.DateInput):
-    """A browser date picker; the value travels as ISO 8601."""
+    """A date typed as YYYY-MM-DD (ISO 8601), the way every page shows dates."""
 
-    input_type = "date"
+    input_type = "text"
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        attrs = _typed_attrs(attrs, pattern=ISO_DATE_PATTERN, size=10, hint=_("YYYY-MM-DD"))
         super().__init__(attrs=attrs, format="%Y-%m-%d")
 
 
 class TimeInput(forms.TimeInput):
-    input_type = "time"
+    """A time typed on the 24-hour clock, HH:MM."""
+
+    input_type = "text"
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        attrs = _typed_attrs(attrs, pattern=ISO_TIME_PATTERN, size=5, hint=_("HH:MM (24 h)"))
         super().__init__(attrs=attrs, format="%H:%M")
 
 
 class DateTimeInput(forms.DateTimeInput):
-    input_type = "datetime-local"
+    """A date and time typed as YYYY-MM-DD HH:MM (24 h), in the site's time zone."""
+
+    input_type = "text"
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
-        super().__init__(attrs=attrs, format="%Y-%m-%dT%H:%M")
+        attrs = _typed_attrs(
+            attrs,
+            pattern=f"{ISO_DATE_PATTERN}[ T]{ISO_TIME_PATTERN}",
+            size=16,
+            hint=_("YYYY-MM-DD HH:MM (24 h)"),
+        )
+        super().__init__(attrs=attrs, format="%Y-%m-%d %H:%M")
 
 
 def add_service_errors(

@@ -174,6 +174,14 @@ PLATELET_MAX = 2000
 WHO_BLEEDING_MIN = 0
 WHO_BLEEDING_MAX = 4
 BLEEDING_PRESENT_FROM_GRADE = 1
+# What each WHO bleeding grade means, shown with the grade wherever it is entered.
+WHO_BLEEDING_GRADES: dict[int, object] = {
+    0: _("No bleeding"),
+    1: _("Petechiae"),
+    2: _("Mild blood loss"),
+    3: _("Gross blood loss"),
+    4: _("Debilitating blood loss: retinal or cerebral, or fatal"),
+}
 CR_PLATELETS = 100  # count >= this and no bleeding
 R_PLATELETS = 30  # count >= this, at least R_BASELINE_FACTOR x baseline, no bleeding
 R_BASELINE_FACTOR = 2
@@ -185,6 +193,13 @@ LOSS_OF_RESPONSE_APART_DAYS = 1  # two assessments below the criteria, at least 
 CTCAE_VERSION = "5.0"
 CTCAE_GRADE_MIN = 1
 CTCAE_GRADE_MAX = 5
+CTCAE_GRADES: dict[int, object] = {
+    1: _("Mild"),
+    2: _("Moderate"),
+    3: _("Severe"),
+    4: _("Life-threatening"),
+    5: _("Death"),
+}
 SAE_REPORT_HOURS = 24
 
 # Range checks for numbers entered at visits (sized for children as well as adults).

@@ -17,8 +17,13 @@ from subjects.models import Participant
 from .models import AdverseEvent, ConcomitantMedication, SeriousCriterion
 from .services import AE_DATA_FIELDS, CONMED_DATA_FIELDS, serious_criteria_codes
 
+# No grade is chosen for the user: a default on a clinical value gets saved unread.
 GRADE_CHOICES = [
-    (grade, str(grade)) for grade in range(protocol.CTCAE_GRADE_MIN, protocol.CTCAE_GRADE_MAX + 1)
+    ("", _("Choose the grade")),
+    *(
+        (grade, f"{grade} · {protocol.CTCAE_GRADES[grade]}")
+        for grade in range(protocol.CTCAE_GRADE_MIN, protocol.CTCAE_GRADE_MAX + 1)
+    ),
 ]
 
 
@@ -35,6 +40,7 @@ class AdverseEventForm(ServiceModelForm):
         label=_("CTCAE grade"),
         choices=GRADE_CHOICES,
         coerce=int,
+        empty_value=None,
         help_text=AdverseEvent._meta.get_field("ctcae_grade").help_text,
     )
     serious_criteria = forms.MultipleChoiceField(

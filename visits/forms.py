@@ -31,6 +31,21 @@ HELP_TEXTS = {
 }
 
 
+def bleeding_grade_field(*, label: Any, help_text: Any = "") -> forms.TypedChoiceField:
+    """The WHO bleeding grade as a choice of its grades, each with what it means."""
+    return forms.TypedChoiceField(
+        label=label,
+        choices=[
+            ("", _("Choose the grade")),
+            *((grade, f"{grade} · {text}") for grade, text in protocol.WHO_BLEEDING_GRADES.items()),
+        ],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text=help_text,
+    )
+
+
 def _model_field(name: str) -> Any:
     return (PlateletCount if name in PLATELET_FIELDS else Visit)._meta.get_field(name)
 
@@ -51,6 +66,8 @@ def _form_field(name: str) -> forms.Field:
             widget=forms.RadioSelect,
             help_text=_("A short examination: skin and mucosa for bleeding, spleen, nodes."),
         )
+    if name == "who_bleeding_grade":
+        return bleeding_grade_field(label=label)
     if name == "physical_exam_findings":
         return forms.CharField(
             label=label,
@@ -156,9 +173,7 @@ class PlateletForm(forms.Form):
         label=capfirst(PlateletCount._meta.get_field("platelets").verbose_name),
         help_text=PlateletCount._meta.get_field("platelets").help_text,
     )
-    who_bleeding_grade = forms.IntegerField(
-        label=capfirst(PlateletCount._meta.get_field("who_bleeding_grade").verbose_name),
-        required=False,
-        help_text=PlateletCount._meta.get_field("who_bleeding_grade").help_text,
+    who_bleeding_grade = bleeding_grade_field(
+        label=capfirst(PlateletCount._meta.get_field("who_bleeding_grade").verbose_name)
     )
     reason = reason_field(required=False)

@@ -22,7 +22,13 @@ from subjects.selectors import visit_page
 
 from .forms import MissedForm, PlateletForm, VisitForm, visit_initial
 from .models import Visit, WindowStatus
-from .services import platelet_record, visit_mark_missed, visit_record, visit_validate
+from .services import (
+    platelet_record,
+    visit_mark_missed,
+    visit_record,
+    visit_validate,
+    visit_window_status,
+)
 
 OUT_OF_WINDOW = (WindowStatus.EARLY, WindowStatus.LATE)
 
@@ -58,6 +64,14 @@ def _window_warning(visit: Visit, status: str) -> str:
         )
         % window
     )
+
+
+def _date_warning(visit: Visit, form: VisitForm) -> str | None:
+    actual = form.cleaned_data.get("actual_date")
+    if actual is None or "actual_date" in form.errors:
+        return None
+    status = visit_window_status(visit=visit, actual_date=actual)
+    return _window_warning(visit, status) if status in OUT_OF_WINDOW else None
 
 
 def _after_visit(visit: Visit, before: dict[str, Any], data: dict[str, Any]) -> HttpResponse:
@@ -131,6 +145,9 @@ def visit_edit(request: HttpRequest, visit_id: int) -> HttpResponse:
                         _("A change of medication was reported too: record it after the event."),
                     )
                 return _after_visit(visit, before, data)
+    if request.method == "POST" and form.errors and warning is None:
+        # With the refusals, the window warning too: everything to fix in one round.
+        warning = _date_warning(visit, form)
     return render(
         request,
         "visits/visit_form.html",

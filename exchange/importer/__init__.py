@@ -23,10 +23,11 @@ from django.utils.translation import gettext as _
 from itp_trial import protocol
 
 from .. import datasets
+from ..cells import format_value
 from ..models import DataImport
 from . import clinical, subjects
 from .parse import Issue, ParsedRow, parse_file
-from .run import CHANGED, NEW, UNCHANGED, Outcome, Run
+from .run import CHANGED, NEW, REFUSED, UNCHANGED, Outcome, Run
 
 IMPORT_ORDER: tuple[str, ...] = (
     "subjects",
@@ -40,7 +41,16 @@ IMPORT_ORDER: tuple[str, ...] = (
 assert set(IMPORT_ORDER) == {d.name for d in datasets.IMPORTABLE}
 SCREENING_CODE = next(v.code for v in protocol.VISITS if v.kind == protocol.KIND_SCREENING)
 
-__all__ = ["CHANGED", "IMPORT_ORDER", "NEW", "UNCHANGED", "ImportResult", "Issue", "import_files"]
+__all__ = [
+    "CHANGED",
+    "IMPORT_ORDER",
+    "NEW",
+    "REFUSED",
+    "UNCHANGED",
+    "ImportResult",
+    "Issue",
+    "import_files",
+]
 
 
 @dataclass
@@ -59,14 +69,28 @@ class ImportResult:
         return any(o.action == CHANGED and o.needs_reason for o in self.outcomes)
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """Per file: how many rows are new, changed and unchanged."""
+        """Per file: how many rows are new, changed, unchanged and refused (a refused row
+        counts as refused only, whatever it would have done)."""
         result: dict[str, Counter] = {}
+        refused = {(issue.file, issue.row) for issue in self.issues if issue.row is not None}
         for outcome in self.outcomes:
-            result.setdefault(outcome.file, Counter())[outcome.action] += 1
+            if (outcome.file, outcome.row) not in refused:
+                result.setdefault(outcome.file, Counter())[outcome.action] += 1
+        for file, _row in refused:
+            result.setdefault(file, Counter())[REFUSED] += 1
+        actions = (NEW, CHANGED, UNCHANGED)
         return {
-            file: {action: counter[action] for action in (NEW, CHANGED, UNCHANGED)}
+            file: {
+                **{action: counter[action] for action in actions},
+                **({REFUSED: counter[REFUSED]} if counter[REFUSED] else {}),
+            }
             for file, counter in result.items()
         }
+
+    def accepted(self, action: str) -> list[Outcome]:
+        """The outcomes of rows with this action that nothing refused."""
+        refused = {(issue.file, issue.row) for issue in self.issues if issue.row is not None}
+        return [o for o in self.outcomes if o.action == action and (o.file, o.row) not in refused]
 
 
 def _decode(name: str, content: bytes | str) -> tuple[str | None, Issue | None]:
@@ -89,13 +113,20 @@ def _duplicates(rows: list[ParsedRow]) -> list[Issue]:
     issues = []
     for row in rows:
         key = row.key()
+        if any(part is None or part == "" for part in key):
+            # A key cell that did not parse is already reported; it matches no other row.
+            continue
         if key in seen:
             row.ok = False
             issues.append(
                 row.issue(
                     "",
-                    _("Same %(key)s as row %(row)s.")
-                    % {"key": " + ".join(row.dataset.key), "row": seen[key].row},
+                    _("Same %(key)s (%(values)s) as row %(row)s.")
+                    % {
+                        "key": " + ".join(row.dataset.key),
+                        "values": ", ".join(format_value(part) for part in key),
+                        "row": seen[key].row,
+                    },
                 )
             )
         else:
@@ -111,6 +142,7 @@ def import_files(
     preview: bool = False,
     reason_later: bool = False,
     source: str = "",
+    upload_name: str = "",
     today: date | None = None,
 ) -> ImportResult:
     """Import contract files ({dataset name: content}) as `user`, all or nothing.
@@ -173,7 +205,11 @@ def import_files(
                 imported_by=user if getattr(user, "is_authenticated", False) else None,
                 files=",".join(f"{name}.csv" for name in IMPORT_ORDER if name in parsed)[:300],
                 reason=run.reason,
-                summary={"source": source, "counts": result.counts()},
+                summary={
+                    "source": source,
+                    "upload_name": upload_name,
+                    "counts": result.counts(),
+                },
             )
             result.applied = True
     result.issues.sort(key=_issue_order)

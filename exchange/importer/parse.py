@@ -237,6 +237,29 @@ def parse_file(
                 parsed.ok = False
                 parsed.issues.append(parsed.issue(column.name, _("This cell is required.")))
                 continue
+            if (
+                column.bounds
+                and value is not None
+                and not (column.bounds[0] <= value <= column.bounds[1])
+            ):
+                parsed.ok = False
+                parsed.issues.append(
+                    parsed.issue(
+                        column.name,
+                        _(
+                            "%(label)s must be between %(low)s and %(high)s%(unit)s; "
+                            "%(value)s was entered."
+                        )
+                        % {
+                            "label": column.label,
+                            "low": column.bounds[0],
+                            "high": column.bounds[1],
+                            "unit": f" {column.unit}" if column.unit else "",
+                            "value": value,
+                        },
+                    )
+                )
+                continue
             parsed.values[column.name] = value
         rows.append(parsed)
     return rows, issues

@@ -20,6 +20,7 @@ from .parse import Issue, ParsedRow
 NEW = "new"
 CHANGED = "changed"
 UNCHANGED = "unchanged"
+REFUSED = "refused"  # counted only: a row with any refusal, whatever it would have done
 
 # When the reason is asked for later (the web preview, before confirmation), the services
 # are called with this one so that they judge a change as they will on confirmation; a
@@ -44,6 +45,7 @@ class Outcome:
     action: str  # NEW, CHANGED or UNCHANGED
     changes: list[Change] = field(default_factory=list)
     needs_reason: bool = False
+    values: dict[str, str] = field(default_factory=dict)  # a new record's values, as text
 
 
 # Booleans stored without an "unknown": an empty cell leaves the model's default on a new
@@ -132,7 +134,8 @@ class Run:
     ) -> str:
         """Record what the row does; a change that needs a reason and has none is refused."""
         if stored is None:
-            self.outcomes.append(Outcome(row.file, row.row, record, NEW))
+            values = {column: format_value(value) for column, value in new.items()}
+            self.outcomes.append(Outcome(row.file, row.row, record, NEW, values=values))
             return NEW
         found = changes(stored, new)
         if not found:

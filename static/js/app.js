@@ -6,3 +6,16 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 });
+
+// Checklist shortcuts: a button marked data-fill="GROUP" data-answer="yes|no" ticks that
+// answer for every question of [data-group=GROUP], except those computed by the system.
+document.addEventListener("click", function (event) {
+  const button = event.target.closest("[data-fill]");
+  if (!button) return;
+  const form = button.closest("form");
+  const group = form && form.querySelector(`[data-group="${button.dataset.fill}"]`);
+  if (!group) return;
+  group.querySelectorAll(`input[type=radio][value="${button.dataset.answer}"]`).forEach((radio) => {
+    if (!radio.closest("[data-computed]")) radio.checked = true;
+  });
+});

@@ -128,3 +128,48 @@ def test_it_refuses_a_stale_confirmation(client, data_manager, lab_file):
 
     assert response.status_code == 302
     assert DataImport.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_it_previews_refusals_duplicates_and_new_values_truthfully(
+    client, data_manager, treated, today
+):
+    client.force_login(data_manager)
+    day = lambda n: (today - timedelta(days=n)).isoformat()  # noqa: E731
+    text = csv_text(
+        HEADER,
+        ["ITP-001", day(2), "61", "1", "UNS"],
+        ["ITP-001", day(3), "62", "7", "UNS"],
+        ["ITP-001", (today + timedelta(days=3)).isoformat(), "64", "0", "UNS"],
+        ["ITP-001", (today + timedelta(days=4)).isoformat(), "65", "0", "UNS"],
+        ["ITP-001", day(2), "66", "0", "UNS"],
+    )
+
+    page = _upload(client, text, name="hospital-lab-2026-11.csv")
+
+    messages = {(i.row, i.column): i.message for i in page.context["result"].issues}
+    assert "7 was entered" in messages[(2, "who_bleeding_grade")]
+    # Rows 3 and 4 both have a future date: neither is a "duplicate" of the other.
+    assert (4, "") not in messages
+    assert messages[(5, "")] == f"Same subject_id + sample_date (ITP-001, {day(2)}) as row 1."
+    # Only row 1 is new; the four refused rows are counted as refused, not new.
+    assert page.context["counts"] == {"new": 1, "changed": 0, "unchanged": 0, "refused": 4}
+    assert [o.row for o, _values in page.context["new"]] == [1]
+    assert page.context["new"][0][1] == ["61", "1", "UNS"]
+    assert b"hospital-lab-2026-11.csv" in page.content
+
+
+@pytest.mark.django_db
+def test_it_lists_recent_imports_by_the_uploaded_file_name(client, data_manager, treated, today):
+    client.force_login(data_manager)
+    _upload(
+        client,
+        csv_text(HEADER, ["ITP-001", (today - timedelta(days=2)).isoformat(), "61", "1", "UNS"]),
+        name="lab-nov.csv",
+    )
+    client.post(reverse(URL), {"action": "confirm", "token": _token(client)})
+
+    page = client.get(reverse(URL))
+
+    assert DataImport.objects.get().summary["upload_name"] == "lab-nov.csv"
+    assert 'data-testid="import-files">lab-nov.csv' in page.content.decode()

@@ -207,6 +207,7 @@ def test_it_reports_every_refusal_of_a_file_at_once(treated, data_manager, today
     assert [(i.row, i.column) for i in result.issues] == [
         (1, "sample_date"),
         (2, "platelets_10e9_l"),
+        (2, "who_bleeding_grade"),  # reported though the count beside it is refused too
         (3, "subject_id"),
     ]
     assert "platelets.csv, row 2 (line 3), column platelets_10e9_l" in str(result.issues[1])

@@ -28,7 +28,7 @@ def participant(coordinator):
 
 
 def local(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")  # ISO date, 24 h
 
 
 def posted(onset, **overrides):

@@ -110,9 +110,9 @@ def test_it_takes_a_coordinator_from_screening_to_the_baseline_visit(
         "weight_kg": "58.5",
         "height_cm": "165.0",
         "platelets": "18",
-        "who_bleeding_grade": "1",
     }.items():
         page.fill(f"input[name={name}]", value)
+    page.select_option("select[name=who_bleeding_grade]", "1")
     page.check("input[name=physical_exam_normal][value=yes]")
     page.click("form[data-testid=visit-form] button[type=submit]")
     page.wait_for_selector("[data-testid=participant-header]")

@@ -6,6 +6,7 @@ from .entry import (
     visit_mark_missed,
     visit_record,
     visit_validate,
+    visit_window_status,
 )
 from .fields import (
     PLATELET_FIELDS,
@@ -31,4 +32,5 @@ __all__ = [
     "visit_mark_missed",
     "visit_record",
     "visit_validate",
+    "visit_window_status",
 ]

@@ -160,13 +160,25 @@ def _visit_prepare(*, visit: Visit, data: Mapping[str, Any], today: date) -> _Vi
     if errors:
         raise ValidationError(errors)
 
-    preview = dataclasses.replace(
-        current, visits={**current.visits, visit.code: schedule.VisitRecord(actual_date=actual)}
-    )
-    status = next(
-        s.status for s in schedule.schedule_compute(preview, today=today) if s.code == visit.code
-    )
+    status = _status_if_dated(current, visit.code, actual, today=today)
     return _VisitEntry(participant=participant, values=values, status=status, platelet_count=count)
+
+
+def _status_if_dated(current: Any, code: str, actual: date, *, today: date) -> str:
+    preview = dataclasses.replace(
+        current, visits={**current.visits, code: schedule.VisitRecord(actual_date=actual)}
+    )
+    return next(s.status for s in schedule.schedule_compute(preview, today=today) if s.code == code)
+
+
+def visit_window_status(*, visit: Visit, actual_date: date, today: date | None = None) -> str:
+    """The window status the visit would have if done on `actual_date`, whatever else the
+    form holds: so that a page shows the window warning with the other refusals at once."""
+    participant = _participant_loaded(visit.participant_id)
+    current = schedule_input(
+        participant, visits=participant.visits.all(), infusions=participant.infusions.all()
+    )
+    return _status_if_dated(current, visit.code, actual_date, today=today or timezone.localdate())
 
 
 def _order_errors(
