@@ -8,6 +8,7 @@ dictionary describes them, and the importer reads the ones that are not derived.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,7 @@ class Column:
     derived: bool = False  # computed by the system: exported, ignored on import
     required: bool = False  # on import: the header must have it and the cell must be filled
     past: bool = False  # on import: a date that cannot be in the future
+    pattern: str = ""  # on import: a regular expression the text must match whole
 
     @property
     def allowed_values(self) -> str:
@@ -98,7 +100,27 @@ def _d(name: str, label: Any, type_: str = TEXT, **kwargs: Any) -> Column:
     return Column(name, label, type_, derived=True, **kwargs)
 
 
-SUBJECT = Column("subject_id", _("Subject ID"), required=True)
+def identifier_pattern(fmt: str) -> tuple[str, str]:
+    """The documented form (ITP-NNN) and a regular expression of an identifier format.
+
+    `fmt` is a str.format pattern such as "ITP-{:03d}": a prefix and a zero-padded number.
+    """
+    prefix, spec = fmt.split("{")
+    width = int(re.search(r"(\d+)d", spec).group(1))
+    return prefix + "N" * width, re.escape(prefix) + rf"(\d{{{width}}}|[1-9]\d{{{width},}})"
+
+
+SUBJECT_ID_FORM, SUBJECT_ID_PATTERN = identifier_pattern(protocol.SUBJECT_ID_FORMAT)
+SCREENING_NUMBER_FORM, SCREENING_NUMBER_PATTERN = identifier_pattern(
+    protocol.SCREENING_NUMBER_FORMAT
+)
+SUBJECT = Column(
+    "subject_id",
+    _("Subject ID"),
+    range=SUBJECT_ID_FORM,
+    pattern=SUBJECT_ID_PATTERN,
+    required=True,
+)
 VISIT_CODES = protocol.VISIT_CODES
 INFUSION_NUMBER_RANGE = f"1 to {protocol.INFUSION_COUNT}"
 PLATELET_RANGE = f"{protocol.PLATELET_MIN} to {protocol.PLATELET_MAX}"
@@ -147,11 +169,34 @@ SUBJECTS = Dataset(
     _("Participants"),
     (
         SUBJECT,
-        Column("screening_number", _("Screening number"), required=True),
+        Column(
+            "screening_number",
+            _("Screening number"),
+            range=SCREENING_NUMBER_FORM,
+            pattern=SCREENING_NUMBER_PATTERN,
+            required=True,
+        ),
         Column("sex", _("Sex"), CODE, allowed=_values(Sex), required=True),
         Column("birth_date", _("Date of birth"), DATE, required=True, past=True),
         Column("consent_date", _("Consent date"), DATE, required=True, past=True),
-        Column("planned_first_infusion_date", _("Planned date of infusion 1"), DATE),
+        Column("consent_version", _("Consent form version"), required=True),
+        Column(
+            "guardian_consent",
+            _("Guardian consent signed (Y required under 18)"),
+            BOOLEAN,
+        ),
+        Column("child_assent", _("Child assent obtained (Y required under 18)"), BOOLEAN),
+        Column(
+            "enrolled_on",
+            _("Enrolment date (required with the planned date of infusion 1)"),
+            DATE,
+            past=True,
+        ),
+        Column(
+            "planned_first_infusion_date",
+            _("Planned date of infusion 1 (required with the enrolment date)"),
+            DATE,
+        ),
         Column("treatment_discontinued_date", _("Treatment discontinued on"), DATE, past=True),
         Column("treatment_discontinued_reason", _("Reason for discontinuing treatment")),
         Column("withdrawal_date", _("Withdrawal date"), DATE, past=True),
@@ -162,18 +207,30 @@ SUBJECTS = Dataset(
         _d("status", _("Status"), CODE, allowed=_values(ParticipantStatus)),
         _d("baseline_platelets", _("Baseline platelets"), INTEGER, unit=PLATELET_UNIT),
         _d("best_response", _("Best overall response"), CODE, allowed=CATEGORIES),
-        _d("time_to_response_days", _("Time to response"), INTEGER, unit="days"),
+        _d(
+            "time_to_response_days",
+            _("Time to response: first date of the confirming run minus infusion 1"),
+            INTEGER,
+            unit="days",
+        ),
+        _d(
+            "response_lost_on",
+            _("Loss of response: first date of the first run below the best level (>= 1 day)"),
+            DATE,
+        ),
+        _d(
+            "response_duration_days",
+            _("Duration of response: response_lost_on minus the response start; empty if not lost"),
+            INTEGER,
+            unit="days",
+        ),
         # Extra columns: the rest of the screening CRF, so that an export imports back whole.
-        Column("consent_version", _("Consent form version"), required=True),
-        Column("guardian_consent", _("Guardian consent signed"), BOOLEAN),
-        Column("child_assent", _("Child assent obtained"), BOOLEAN),
         Column("itp_diagnosis_date", _("ITP diagnosis date"), DATE, past=True),
         Column("prior_therapies", _("Prior ITP therapies")),
         Column("splenectomy", _("Splenectomy"), BOOLEAN),
         Column("splenectomy_date", _("Splenectomy date"), DATE, past=True),
         Column("height_cm", _("Height"), DECIMAL, "cm", range=_range(*protocol.HEIGHT_RANGE_CM)),
         Column("withdrawal_detail", _("Withdrawal details")),
-        _d("enrolled_on", _("Date the enrolment was recorded"), DATE),
     ),
     key=("subject_id",),
 )

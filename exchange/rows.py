@@ -66,6 +66,8 @@ def subjects_rows(*, today: date) -> Iterator[Row]:
                 "baseline_platelets": summary.baseline,
                 "best_response": summary.best_response,
                 "time_to_response_days": summary.time_to_response_days,
+                "response_lost_on": summary.response_lost_on,
+                "response_duration_days": summary.response_duration_days,
                 "consent_version": p.consent_version,
                 "guardian_consent": p.guardian_consent,
                 "child_assent": p.child_assent,

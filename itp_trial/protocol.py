@@ -105,6 +105,8 @@ VIABILITY_MAX_PCT = Decimal("100")
 INFUSION_VOLUME_MAX_ML = Decimal("1000")
 
 # Section 3: eligibility and enrolment.
+SUBJECT_ID_FORMAT = "ITP-{:03d}"  # allocated in sequence at screening
+SCREENING_NUMBER_FORMAT = "SCR-{:03d}"
 AGE_MIN_YEARS = 4
 AGE_MAX_YEARS = 75
 ADULT_AGE_YEARS = 18  # under this, guardian consent and child assent are required

@@ -20,8 +20,8 @@ from itp_trial.tasks import PARTICIPANT_CHANGED, SCHEDULE_CREATE, task_run
 from . import rules
 from .models import EligibilityAnswer, Participant, ParticipantStatus, SequenceCounter, SignOff
 
-SUBJECT_ID_FORMAT = "ITP-{:03d}"
-SCREENING_NUMBER_FORMAT = "SCR-{:03d}"
+SUBJECT_ID_FORMAT = protocol.SUBJECT_ID_FORMAT
+SCREENING_NUMBER_FORMAT = protocol.SCREENING_NUMBER_FORMAT
 
 
 def sequence_next(*, name: str) -> int:
@@ -41,7 +41,8 @@ def _identifier(given: str | None, *, name: str, fmt: str) -> str:
         return fmt.format(sequence_next(name=name))
     prefix = fmt.split("{")[0]
     number = given.removeprefix(prefix)
-    if not given.startswith(prefix) or not number.isdigit():
+    # The canonical form only: ITP-007, not ITP-7 or ITP-0007.
+    if not given.startswith(prefix) or not number.isdigit() or fmt.format(int(number)) != given:
         raise ValidationError(
             {name: _("Expected an identifier like %(example)s.") % {"example": fmt.format(1)}}
         )

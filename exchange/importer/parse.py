@@ -77,7 +77,13 @@ class CellError(ValueError):
 def parse_cell(column: datasets.Column, text: str, *, today: date) -> Any:
     """The cell's value as Python (empty: None, or "" for text); raises CellError."""
     if column.type == datasets.TEXT:
-        return unneutralise(text)
+        value = unneutralise(text)
+        if column.pattern and value and not re.fullmatch(column.pattern, value):
+            raise CellError(
+                _("Expected an identifier like %(form)s, found “%(value)s”.")
+                % {"form": column.range, "value": text}
+            )
+        return value
     value = text.strip()
     if value == "":
         return "" if column.type == datasets.CODE else None

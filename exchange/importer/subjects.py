@@ -51,6 +51,7 @@ WITHDRAWAL = ("withdrawal_date", "withdrawal_reason", "withdrawal_detail")
 SUBJECT_RAW = (
     "screening_number",
     *PARTICIPANT_FIELDS,
+    "enrolled_on",
     "planned_first_infusion_date",
     *DISCONTINUATION,
     *WITHDRAWAL,
@@ -108,27 +109,58 @@ def subjects_screen(run: Run, rows: Rows, *, screening_dates: dict[str, Any]) ->
 
 
 def subjects_enrol(run: Run, rows: Rows) -> None:
-    """Enrol with the planned date of infusion 1; once enrolled, a new date re-plans it."""
+    """Enrol on enrolled_on with the planned date of infusion 1 (each is required with the
+    other); once enrolled, a new planned date re-plans it, and the enrolment date, an event,
+    is not changed by a file."""
     for row in rows:
-        if "planned_first_infusion_date" not in row.values:
+        if "planned_first_infusion_date" not in row.values and "enrolled_on" not in row.values:
             continue
-        planned = row.values["planned_first_infusion_date"]
+        planned = row.values.get("planned_first_infusion_date")
+        enrolled_on = row.values.get("enrolled_on")
         participant = Participant.objects.filter(subject_id=row.values["subject_id"]).first()
         if participant is None:
             continue  # refused at screening, already reported
         if participant.enrolled_on is None:
-            if planned is not None:
+            if planned is None and enrolled_on is None:
+                continue
+            if planned is None:
+                run.issue(
+                    row,
+                    "planned_first_infusion_date",
+                    _("Required with enrolled_on: give the planned date of infusion 1."),
+                )
+            elif enrolled_on is None:
+                run.issue(
+                    row,
+                    "enrolled_on",
+                    _("Required with planned_first_infusion_date: give the enrolment date."),
+                )
+            else:
                 run.call(
                     row,
-                    lambda p=participant, planned=planned: participant_enrol(
+                    lambda p=participant, planned=planned, on=enrolled_on: participant_enrol(
                         participant=p,
                         user=run.user,
                         planned_first_infusion_date=planned,
+                        enrolled_on=on,
                         today=run.today,
                     ),
                     default_column="planned_first_infusion_date",
                 )
-        elif planned is None:
+            continue
+        if "enrolled_on" in row.values and not same(participant.enrolled_on, enrolled_on):
+            run.issue(
+                row,
+                "enrolled_on",
+                _(
+                    "Already recorded as “%(old)s”: a recorded enrolment is not changed by "
+                    "an import."
+                )
+                % {"old": format_value(participant.enrolled_on)},
+            )
+        if "planned_first_infusion_date" not in row.values:
+            continue
+        if planned is None:
             run.issue(
                 row,
                 "planned_first_infusion_date",

@@ -51,8 +51,13 @@ def _enrolled(user: Any, *, consent: date, planned: date, today: date, **extra: 
     )
     eligibility_record(participant=participant, user=user, answers=all_criteria_met(), today=today)
     participant.refresh_from_db()
+    # Back-entered from paper: enrolled the day after consent, not on the day it was typed.
     return participant_enrol(
-        participant=participant, user=user, planned_first_infusion_date=planned, today=today
+        participant=participant,
+        user=user,
+        planned_first_infusion_date=planned,
+        enrolled_on=consent + timedelta(days=1),
+        today=today,
     )
 
 
@@ -199,6 +204,15 @@ def build_study(*, coordinator: Any, investigator: Any, today: date | None = Non
         user=coordinator,
         data={"actual_date": d(-31), "platelets": 110, "who_bleeding_grade": 0},
     )
+    # The CR is lost: two lab results below 100, from d(-20).
+    for day, count in ((-20, 45), (-10, 40)):
+        platelet_record(
+            participant=p,
+            user=coordinator,
+            sample_date=d(day),
+            platelets=count,
+            who_bleeding_grade=0,
+        )
 
     # ITP-003: two infusions, then withdrawn.
     w = _enrolled(coordinator, consent=d(-100), planned=d(-80), today=t, sex="M")

@@ -29,9 +29,10 @@ from visits.selectors import participant_response, participants_with_outcomes
 # Protocol section 7, verbatim: the minimum columns of each dataset, in order.
 CONTRACT = {
     "subjects": "subject_id, screening_number, sex, birth_date, consent_date, "
+    "consent_version, guardian_consent, child_assent, enrolled_on, "
     "planned_first_infusion_date, treatment_discontinued_date, treatment_discontinued_reason, "
     "withdrawal_date, withdrawal_reason, age_at_consent, status, baseline_platelets, "
-    "best_response, time_to_response_days",
+    "best_response, time_to_response_days, response_lost_on, response_duration_days",
     "eligibility": "subject_id, criterion, met",
     "visits": "subject_id, visit_code, actual_date, missed, missed_reason, target_date, "
     "window_start, window_end, window_status, study_day",
@@ -55,6 +56,8 @@ DERIVED = {
         "baseline_platelets",
         "best_response",
         "time_to_response_days",
+        "response_lost_on",
+        "response_duration_days",
     },
     "visits": {"target_date", "window_start", "window_end", "window_status", "study_day"},
     "infusions": {"dose_per_kg", "planned_cells", "deviation_pct", "dose_deviation"},
@@ -197,7 +200,7 @@ def test_it_streams_a_dataset_and_records_the_export(client, coordinator, invest
     export = DataExport.objects.get()
     assert export.exported_by == monitor
     assert export.datasets == "platelets"
-    assert export.manifest[0]["rows"] == 8
+    assert export.manifest[0]["rows"] == 10  # the platelet counts of build_study
     assert export.manifest[0]["sha256"] == hashlib.sha256(content).hexdigest()
 
 

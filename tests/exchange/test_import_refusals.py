@@ -89,6 +89,36 @@ CASES = {
         {},
         "missed",
     ),
+    "a follow-up visit before treatment is complete": (
+        "visits",
+        {"subject_id": "ITP-001", "visit_code": "V5-D14", "actual_date": "{d-1}", "missed": "N"},
+        {},
+        "actual_date",
+    ),
+    "end of treatment missed before treatment is complete": (
+        "visits",
+        {
+            "subject_id": "ITP-001",
+            "visit_code": "V4",
+            "actual_date": "",
+            "missed": "Y",
+            "missed_reason": "Travelling",
+        },
+        {},
+        "missed",
+    ),
+    "a count at a follow-up visit before treatment is complete": (
+        "platelets",
+        PLATELET,
+        {"visit_code": "V5-D14"},
+        "visit_code",
+    ),
+    "a subject ID not in the ITP-NNN form": (
+        "platelets",
+        PLATELET,
+        {"subject_id": "ITP-1"},
+        "subject_id",
+    ),
     "an unknown visit code in visits": (
         "visits",
         {"subject_id": "ITP-001", "visit_code": "V7", "actual_date": "{d-1}", "missed": "N"},
@@ -193,3 +223,101 @@ def test_it_refuses_a_file_whose_header_is_wrong(treated, data_manager):
         (None, 1, "platelet_count"),
         (None, 1, "platelets_10e9_l"),
     }
+
+
+def _subject_row(participant, **overrides) -> dict:
+    row = {
+        "subject_id": participant.subject_id,
+        "screening_number": participant.screening_number,
+        "sex": participant.sex,
+        "birth_date": participant.birth_date.isoformat(),
+        "consent_date": participant.consent_date.isoformat(),
+        "consent_version": participant.consent_version,
+        "enrolled_on": "",
+        "planned_first_infusion_date": "",
+    }
+    row.update(overrides)
+    return row
+
+
+SUBJECT_CASES = {
+    "a planned infusion 1 without the enrolment date": (
+        {"planned_first_infusion_date": "{d+5}"},
+        "enrolled_on",
+        "Required with planned_first_infusion_date",
+    ),
+    "an enrolment date without the planned infusion 1": (
+        {"enrolled_on": "{d-1}"},
+        "planned_first_infusion_date",
+        "Required with enrolled_on",
+    ),
+    "an enrolment in the future": (
+        {"enrolled_on": "{d+1}", "planned_first_infusion_date": "{d+5}"},
+        "enrolled_on",
+        "cannot be in the future",
+    ),
+    "an enrolment before consent": (
+        {"enrolled_on": "CONSENT-1", "planned_first_infusion_date": "{d+5}"},
+        "enrolled_on",
+        "before the consent date",
+    ),
+    "a screening number not in the SCR-NNN form": (
+        {"screening_number": "SCR-1"},
+        "screening_number",
+        "SCR-NNN",
+    ),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", SUBJECT_CASES)
+def test_it_refuses_a_bad_enrolment_or_identifier_and_writes_nothing(
+    case, coordinator, investigator, today
+):
+    from tests.factories import eligible
+
+    participant = eligible(coordinator, today=today)
+    overrides, column, text = SUBJECT_CASES[case]
+    before = snapshot()
+    consent_eve = (participant.consent_date - timedelta(days=1)).isoformat()
+    row = {k: _fill(v, today).replace("CONSENT-1", consent_eve) for k, v in overrides.items()}
+
+    result = import_files(
+        files={
+            "subjects": csv_text(
+                list(_subject_row(participant)), _subject_row(participant, **row).values()
+            )
+        },
+        user=investigator,
+        reason="Paper CRF",
+    )
+
+    assert not result.applied
+    issues = [i for i in result.issues if i.column == column]
+    assert issues and any(text in i.message for i in issues), result.issues
+    assert all((i.file, i.row) == ("subjects.csv", 1) for i in result.issues)
+    assert snapshot() == before
+    participant.refresh_from_db()
+    assert participant.enrolled_on is None
+
+
+@pytest.mark.django_db
+def test_it_enrols_on_the_date_the_file_gives(coordinator, investigator, today):
+    from tests.factories import eligible
+
+    participant = eligible(coordinator, today=today)
+    on = participant.consent_date + timedelta(days=2)
+    row = _subject_row(
+        participant,
+        enrolled_on=on.isoformat(),
+        planned_first_infusion_date=(today + timedelta(days=5)).isoformat(),
+    )
+
+    result = import_files(
+        files={"subjects": csv_text(list(row), row.values())}, user=investigator, reason="Paper"
+    )
+
+    assert result.issues == []
+    participant.refresh_from_db()
+    assert participant.enrolled_on == on
+    assert participant.status == "enrolled"

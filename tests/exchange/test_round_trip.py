@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.utils import timezone
 
 from exchange import datasets
 from exchange.export import study_directory
@@ -71,3 +73,35 @@ def test_it_imports_an_export_into_an_empty_database_and_exports_the_same_files(
     assert {kind for _, kind, *_ in _flags(first)} >= {"dose_deviation", "missed_visit"}
     assert len(read_csv(first / "subjects.csv")) == 5
     assert datasets.SUBJECTS.header == list(read_csv(first / "subjects.csv")[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_the_new_subject_columns_through_the_round_trip(
+    coordinator, investigator, monitor, tmp_path: Path
+):
+    build_study(coordinator=coordinator, investigator=investigator)
+    first = tmp_path / "first"
+    study_directory(first, user=monitor)
+    exported = {r["subject_id"]: r for r in read_csv(first / "subjects.csv")}
+
+    _empty_database()
+    result = import_files(
+        files={name: (first / f"{name}.csv").read_bytes() for name in IMPORT_ORDER},
+        user=_importer(),
+        reason="Round trip",
+    )
+    assert result.issues == []
+
+    from subjects.models import Participant
+
+    lost = exported["ITP-002"]  # CR confirmed from M2 (d-61), lost from d-20
+    assert lost["best_response"] == "CR"
+    assert lost["response_duration_days"] == "41"
+    assert lost["response_lost_on"] == (timezone.localdate() - timedelta(days=20)).isoformat()
+    minor = exported["ITP-005"]
+    assert (minor["guardian_consent"], minor["child_assent"]) == ("Y", "Y")
+    for subject_id, row in exported.items():
+        p = Participant.objects.get(subject_id=subject_id)
+        assert (p.enrolled_on.isoformat() if p.enrolled_on else "") == row["enrolled_on"]
+        assert p.enrolled_on is None or p.enrolled_on == p.consent_date + timedelta(days=1)
+        assert p.consent_version == row["consent_version"]

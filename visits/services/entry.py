@@ -77,21 +77,22 @@ def _not_expected_message(participant: Any) -> str:
     return _("This visit is not expected for this participant.")
 
 
-def _treatment_not_complete(code: str, data: schedule.ScheduleInput) -> None:
-    """V4 and V5 wait for the end of treatment (protocol section 1); refused otherwise."""
+def _treatment_not_complete(code: str, data: schedule.ScheduleInput, field: str = "") -> None:
+    """V4 and V5 wait for the end of treatment (protocol section 1); refused otherwise.
+
+    `field` names the form field the refusal belongs to (none: the whole entry).
+    """
     if schedule.awaits_treatment_end(code, data):
-        raise ValidationError(
-            _(
-                "%(code)s cannot be entered before treatment is complete: %(given)s of "
-                "%(count)s infusions given. Record the remaining infusions, or have the "
-                "investigator discontinue treatment."
-            )
-            % {
-                "code": code,
-                "given": len(data.infusion_dates),
-                "count": protocol.INFUSION_COUNT,
-            }
-        )
+        message = _(
+            "%(code)s cannot be entered before treatment is complete: %(given)s of "
+            "%(count)s infusions given. Record the remaining infusions, or have the "
+            "investigator discontinue treatment."
+        ) % {
+            "code": code,
+            "given": len(data.infusion_dates),
+            "count": protocol.INFUSION_COUNT,
+        }
+        raise ValidationError({field: message} if field else message)
 
 
 def _participant_loaded(participant_id: int) -> Any:
@@ -436,6 +437,7 @@ def platelet_record(
         _treatment_not_complete(
             visit.code,
             schedule_input(loaded, visits=loaded.visits.all(), infusions=loaded.infusions.all()),
+            field="visit",
         )
     count = PlateletCount.objects.select_for_update().filter(
         participant=participant, sample_date=day
