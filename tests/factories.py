@@ -64,6 +64,21 @@ def screened(user: User, *, today: date | None = None, **overrides: Any):
     )
 
 
+def platelet_counted(user: User, *, platelets: int = 180):
+    """A screened participant with one platelet count on the consent date: (participant, count)."""
+    from visits.services import platelet_record
+
+    participant = screened(user)
+    count = platelet_record(
+        participant=participant,
+        user=user,
+        sample_date=participant.consent_date,
+        platelets=platelets,
+        who_bleeding_grade=0,
+    )
+    return participant, count
+
+
 def all_criteria_met() -> dict[str, bool]:
     return {c.code: c.required_answer for c in protocol.CRITERIA}
 

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from itp_trial.audit import ClinicalRecordDeletionError
 from subjects.models import Participant
 from subjects.services import participant_update
-from tests.factories import screened
+from tests.factories import platelet_counted, screened
 
 
 @pytest.mark.django_db
@@ -90,17 +90,9 @@ def test_it_refuses_the_history_form_post_even_to_a_superuser_with_a_role(
 
     from itp_trial.roles import MONITOR
     from visits.models import PlateletCount
-    from visits.services import platelet_record
 
     admin_user.groups.add(Group.objects.get(name=MONITOR))
-    participant = screened(coordinator)
-    count = platelet_record(
-        participant=participant,
-        user=coordinator,
-        sample_date=participant.consent_date,
-        platelets=180,
-        who_bleeding_grade=0,
-    )
+    participant, count = platelet_counted(coordinator)
     record = count.history.latest()
     url = f"/admin/visits/plateletcount/{count.pk}/history/{record.history_id}/"
     history_before = count.history.count()

@@ -6,21 +6,13 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from itp_trial.audit import audit_seal, audit_verify
-from tests.factories import screened
+from tests.factories import platelet_counted
 from visits.models import PlateletCount
-from visits.services import platelet_record
 
 
 @pytest.mark.django_db
 def test_it_finds_a_history_row_changed_behind_the_applications_back(coordinator):
-    participant = screened(coordinator)
-    count = platelet_record(
-        participant=participant,
-        user=coordinator,
-        sample_date=participant.consent_date,
-        platelets=180,
-        who_bleeding_grade=0,
-    )
+    _participant, count = platelet_counted(coordinator)
     assert audit_seal() > 0
     out = StringIO()
     call_command("verify_audit", stdout=out)

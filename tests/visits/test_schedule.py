@@ -185,6 +185,18 @@ def test_it_has_no_target_without_a_planned_or_given_infusion_1():
     assert {visits[c].status for c in protocol.VISIT_CODES if c != "V1"} == {WindowStatus.PENDING}
 
 
+def assert_end_of_treatment_on(visits: dict, stopped: date):
+    """V4 hangs on the discontinuation date, with the window of the configuration."""
+    offset_, minus, plus = protocol.DISCONTINUATION_WINDOWS["V4"]
+    v4 = visits["V4"]
+    assert (v4.target, v4.window_start, v4.window_end) == (
+        stopped + days(offset_),
+        stopped + days(offset_ - minus),
+        stopped + days(offset_ + plus),
+    )
+    return v4
+
+
 def test_it_chains_windows_on_actual_dates_after_a_late_and_an_early_infusion():
     inf1 = PLANNED
     inf2 = inf1 + offset("V3-INF2") + days(1)  # one day late
@@ -216,13 +228,7 @@ def test_it_follows_up_from_the_last_infusion_given_after_discontinuation():
     assert visits["V3-INF5"].status == WindowStatus.NOT_EXPECTED
     assert visits["V3-INF3"].status == WindowStatus.IN_WINDOW
     # V4 hangs on the discontinuation date, the follow-up visits on the last infusion given.
-    offset_, minus, plus = protocol.DISCONTINUATION_WINDOWS["V4"]
-    v4 = visits["V4"]
-    assert (v4.target, v4.window_start, v4.window_end) == (
-        stopped + days(offset_),
-        stopped + days(offset_ - minus),
-        stopped + days(offset_ + plus),
-    )
+    assert_end_of_treatment_on(visits, stopped)
     assert visits["V5-M1"].target == given[3] + offset("V5-M1")
     for code in FOLLOW_UP_CODES:
         assert visits[code].provisional is False
@@ -252,13 +258,7 @@ def test_it_anchors_end_of_treatment_on_an_early_discontinuation(days_after_last
     # Seen on the day treatment stops: nothing it creates is overdue at once.
     visits = compute(data, today=stopped)
 
-    offset_, minus, plus = protocol.DISCONTINUATION_WINDOWS["V4"]
-    v4 = visits["V4"]
-    assert (v4.target, v4.window_start, v4.window_end) == (
-        stopped + days(offset_),
-        stopped + days(offset_ - minus),
-        stopped + days(offset_ + plus),
-    )
+    v4 = assert_end_of_treatment_on(visits, stopped)
     assert v4.status == WindowStatus.PENDING
     assert visits["V5-D14"].target == given[3] + offset("V5-D14")
     assert visits["V5-D14"].status == d14_expected
