@@ -1,8 +1,8 @@
 """The four roles and the permissions each one's people need.
 
-Coordinators and investigators enter clinical data; investigators also sign and decide;
-monitors read, raise queries and export but never change clinical data; data managers
-export and import.
+Coordinators and investigators enter clinical data; investigators also sign casebooks and
+decide; monitors read, raise queries and export but never change clinical data; data
+managers export, import, and lock and unlock casebooks and the database.
 """
 
 from __future__ import annotations
@@ -24,7 +24,13 @@ CLINICAL_MODELS = (
     "safety.adverseevent",
     "safety.concomitantmedication",
 )
-READ_MODELS = CLINICAL_MODELS + ("safety.flag", "safety.dataquery", "subjects.signoff")
+READ_MODELS = CLINICAL_MODELS + (
+    "safety.flag",
+    "safety.dataquery",
+    "subjects.signature",
+    "subjects.casebooklock",
+    "itp_trial.databaselock",
+)
 
 
 def _crud(models: tuple[str, ...], actions: tuple[str, ...]) -> set[str]:
@@ -44,12 +50,18 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     | _ENTER_DATA
     | {
         "subjects.discontinue_treatment",
-        "subjects.add_signoff",
+        "subjects.sign_casebook",
         "safety.acknowledge_flag",
     },
     MONITOR: _VIEW_ALL
     | {"safety.acknowledge_flag", "safety.add_dataquery", "exchange.export_data"},
-    DATA_MANAGER: _VIEW_ALL | {"exchange.export_data", "exchange.import_data"},
+    DATA_MANAGER: _VIEW_ALL
+    | {
+        "exchange.export_data",
+        "exchange.import_data",
+        "subjects.lock_casebook",
+        "itp_trial.lock_database",
+    },
 }
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -18,7 +18,7 @@ from itp_trial.fields import range_message
 from itp_trial.tasks import PARTICIPANT_CHANGED, SCHEDULE_CREATE, task_run
 
 from . import rules
-from .models import EligibilityAnswer, Participant, ParticipantStatus, SequenceCounter, SignOff
+from .models import EligibilityAnswer, Participant, ParticipantStatus, SequenceCounter
 
 SUBJECT_ID_FORMAT = protocol.SUBJECT_ID_FORMAT
 SCREENING_NUMBER_FORMAT = protocol.SCREENING_NUMBER_FORMAT
@@ -369,13 +369,3 @@ def participant_withdraw(
     audited_save(participant, user=user, reason=_("Withdrawal"))
     task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
     return participant
-
-
-@transaction.atomic
-def signoff_record(*, participant: Participant, user: Any, statement: str) -> SignOff:
-    """An investigator signs the participant's data as it stands now."""
-    if not user.has_perm("subjects.add_signoff"):
-        raise PermissionDenied(_("Only an investigator can sign off a participant's data."))
-    sign_off = SignOff(participant=participant, signed_by=user, statement=statement.strip())
-    audited_save(sign_off, user=user)
-    return sign_off
