@@ -78,7 +78,7 @@ def _signatures(participant: Participant) -> list[Signature]:
 def casebook_sign_page(request: HttpRequest, participant_id: int) -> HttpResponse:
     """The investigator signs the casebook: what is still open is listed first."""
     participant = get_object_or_404(Participant, pk=participant_id)
-    form = SignForm(request.POST or None)
+    form = SignForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             casebook_sign(
@@ -114,7 +114,7 @@ def casebook_sign_page(request: HttpRequest, participant_id: int) -> HttpRespons
 def casebook_lock_page(request: HttpRequest, participant_id: int) -> HttpResponse:
     """Lock a casebook: the page lists what is missing; the lock asks for confirmation."""
     participant = get_object_or_404(Participant, pk=participant_id)
-    form = LockForm(request.POST or None, prefix="lock")
+    form = LockForm(request.POST if request.method == "POST" else None, prefix="lock")
     unlock_form = UnlockForm(prefix="unlock")
     if request.method == "POST" and form.is_valid():
         try:
