@@ -28,6 +28,7 @@ from subjects.services import (
 )
 from visits.services import platelet_record, visit_mark_missed, visit_record
 
+from .review_signatures import review_signatures_seed
 from .scenario import COURSES, DEMO_PASSWORD, DEMO_USERS, Course
 
 
@@ -364,4 +365,5 @@ def demo_seed(*, today: date | None = None) -> dict[str, int]:
             today=today,
         ).play()
         created += 1
+    review_signatures_seed(users=users, today=today)  # signatures and locks (demo/review_…)
     return {"participants_created": created, "participants": Participant.objects.count()}

@@ -1,4 +1,5 @@
-"""The audit_trail dataset: every change of every clinical record, then every export/import.
+"""The audit_trail dataset: every change of every clinical and review record (flags,
+signatures, locks), then every export/import.
 
 Read from the simple-history tables, one table at a time, ordered by record and time, so a
 change is diffed against the record's previous version while streaming: one row per
@@ -16,8 +17,9 @@ from typing import Any
 from django.db import models
 
 from infusions.models import Infusion
+from itp_trial.locks import DatabaseLock
 from safety.models import AdverseEvent, ConcomitantMedication, Flag
-from subjects.models import EligibilityAnswer, Participant
+from subjects.models import CasebookLock, EligibilityAnswer, Participant, Signature
 from visits.models import PlateletCount, Visit
 
 from .models import DataExport, DataImport
@@ -48,6 +50,10 @@ AUDITED: tuple[Audited, ...] = (
     Audited("adverse_events", AdverseEvent, lambda h: f"AE{h.ae_number}"),
     Audited("conmeds", ConcomitantMedication, lambda h: f"{h.drug} {h.start_date.isoformat()}"),
     Audited("flags", Flag, lambda h: h.kind),
+    Audited("signatures", Signature, lambda h: h.signed_at.isoformat()),
+    # The locks dataset holds both kinds of lock: its record names which.
+    Audited("locks", CasebookLock, lambda h: f"casebook {h.locked_at.isoformat()}"),
+    Audited("locks", DatabaseLock, lambda h: f"database {h.locked_at.isoformat()}"),
 )
 
 # Not listed as changes: the id and owner never change, and the eligibility decision is
@@ -88,11 +94,10 @@ def _history_rows(audited: Audited, lookups: dict[str, dict[int, Any]]) -> Itera
     for record in queryset.iterator(chunk_size=CHUNK_SIZE):
         if previous is not None and previous.id != record.id:
             previous = None
-        subject_id = (
-            record.subject_id
-            if audited.model is Participant
-            else lookups["participant"].get(record.participant_id, "")
-        )
+        if audited.model is Participant:
+            subject_id = record.subject_id
+        else:  # the database lock belongs to no participant
+            subject_id = lookups["participant"].get(getattr(record, "participant_id", None), "")
         common = [
             record.history_date,
             record.history_user.username if record.history_user else "",

@@ -21,9 +21,11 @@ from ..rows import ROWS
 Record = dict[str, Any]
 
 # The datasets that hold a participant's data, as the CSV export writes them; the audit
-# trail is read apart (`audit`), flags are the system's findings.
+# trail is read apart (`audit`), flags are the system's findings. Signatures and locks are
+# review records: the ODM carries signatures as its own Signature elements (`review`).
+NOT_CLINICAL = {datasets.AUDIT_TRAIL.name, datasets.SIGNATURES.name, datasets.LOCKS.name}
 CLINICAL = tuple(
-    d for d in datasets.DATASETS if d.name != datasets.AUDIT_TRAIL.name and "subject_id" in d.header
+    d for d in datasets.DATASETS if d.name not in NOT_CLINICAL and "subject_id" in d.header
 )
 
 
