@@ -6,6 +6,7 @@ RUN pip install --no-cache-dir --upgrade pip
 COPY . .
 RUN pip install --no-cache-dir -e . \
     && SECRET_KEY=build DATABASE_URL=sqlite:////tmp/build.sqlite3 ALLOWED_HOSTS=localhost \
+       CELERY_BROKER_URL=memory:// \
        python manage.py collectstatic --noinput
 RUN useradd --create-home edc && mkdir -p /app/var && chown -R edc /app/var
 USER edc
