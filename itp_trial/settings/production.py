@@ -7,6 +7,9 @@ DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")  # required: raises ImproperlyConfigured when unset
 DATABASES = {"default": env.db("DATABASE_URL")}  # required in production
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# A connection PostgreSQL dropped (a restart, pg_terminate_backend) is found and replaced
+# before the request uses it, instead of failing that request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
