@@ -4,6 +4,8 @@ from .base import *  # noqa: F403
 from .base import env
 
 DEBUG = False
+# seed_demo refuses to run: its accounts share a published password.
+DEMO_DATA_ALLOWED = False
 SECRET_KEY = env.str("SECRET_KEY")  # required: raises ImproperlyConfigured when unset
 DATABASES = {"default": env.db("DATABASE_URL")}  # required in production
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
