@@ -98,15 +98,18 @@ SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
-# Five failed logins lock the account (django-axes) until the lock is lifted or cools off.
+# Five failed logins lock the account from that address (django-axes) until the lock is
+# lifted or cools off. Username and address together: a stranger guessing a signer's password
+# locks out only their own machine, not the signer; and since a hospital's users share a few
+# NAT addresses, locking by address alone would lock out a whole ward.
 AXES_FAILURE_LIMIT = 5
-AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
 AXES_RESET_ON_SUCCESS = True
-# The account is what locks: a hospital's users share a few NAT addresses, so locking by
-# address would lock out a whole ward.
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# `seed_demo` (a fictional trial, accounts with a published password); production says no.
+DEMO_DATA_ALLOWED = True
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
