@@ -30,7 +30,9 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import (
+    Case,
     CharField,
+    DateField,
     DateTimeField,
     Exists,
     Expression,
@@ -39,8 +41,10 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     TextField,
     Value,
+    When,
 )
 from django.db.models.functions import Cast, Coalesce, Concat, TruncDate
 from django.utils import formats, timezone
@@ -105,6 +109,32 @@ def _sql_text(template: str, **parts: Expression) -> Expression:
 
 def _local(moment: datetime) -> str:
     return formats.date_format(timezone.localtime(moment), "Y-m-d H:i")
+
+
+def _visit_date(infusion_model: type) -> Expression:
+    """The date a visit was done: its own, or for an infusion visit the infusion's date.
+
+    Infusion visits never fill `Visit.actual_date`; their date is the infusion record's.
+    One correlated subquery per infusion code, so the flag stays one INSERT ... SELECT.
+    """
+    return Coalesce(
+        F("actual_date"),
+        Case(
+            *(
+                When(
+                    code=code,
+                    then=Subquery(
+                        infusion_model.objects.filter(
+                            participant_id=OuterRef("participant_id"), number=number
+                        ).values("infusion_date")[:1]
+                    ),
+                )
+                for number, code in protocol.INFUSION_VISIT_CODES.items()
+            ),
+            default=Value(None, output_field=DateField()),
+            output_field=DateField(),
+        ),
+    )
 
 
 def _insert_visit_flags(kind: str, visits: QuerySet, detail: Expression, now: datetime) -> int:
@@ -271,7 +301,7 @@ def checks_run(
             _sql_text(
                 _("%(visit)s done on %(date)s, outside its window %(start)s to %(end)s."),
                 visit=F("code"),
-                date=F("actual_date"),
+                date=_visit_date(Infusion),
                 start=F("window_start"),
                 end=F("window_end"),
             ),
