@@ -13,9 +13,7 @@ from django.utils.translation import gettext_noop
 from itp_trial import stored_text
 
 OVERDUE = gettext_noop("%(visit)s not done; its window ended %(end)s.")
-OUT_OF_WINDOW = gettext_noop(
-    "%(visit)s done on %(date)s, outside its window %(start)s to %(end)s."
-)
+OUT_OF_WINDOW = gettext_noop("%(visit)s done on %(date)s, outside its window %(start)s to %(end)s.")
 MISSED = gettext_noop("%(visit)s marked missed: %(reason)s")
 DOSE = gettext_noop(
     "%(visit)s: planned %(planned)s cells, actual %(actual)s, deviation %(pct)s %%."
@@ -29,8 +27,15 @@ RESOLVED_REASON = gettext_noop("Resolved by the checks")
 REOPENED_REASON = gettext_noop("Re-opened by the checks")
 
 stored_text.register(
-    REOPENED, OVERDUE, OUT_OF_WINDOW, MISSED, DOSE, SAE,
-    RAISED_REASON, RESOLVED_REASON, REOPENED_REASON,
+    REOPENED,
+    OVERDUE,
+    OUT_OF_WINDOW,
+    MISSED,
+    DOSE,
+    SAE,
+    RAISED_REASON,
+    RESOLVED_REASON,
+    REOPENED_REASON,
 )
 
 

@@ -52,9 +52,7 @@ def test_a_new_untranslated_entry_fails_the_check(tmp_path):
     shutil.copy(catalogue_path("django"), copy)
     po = polib.pofile(str(copy))
     po.append(polib.POEntry(msgid="A sentence added without its translation", msgstr=""))
-    po.append(
-        polib.POEntry(msgid="A guessed translation", msgstr="猜测的翻译", flags=["fuzzy"])
-    )
+    po.append(polib.POEntry(msgid="A guessed translation", msgstr="猜测的翻译", flags=["fuzzy"]))
     po.save(str(copy))
 
     assert catalogue_problems(copy) == {
