@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-COORDINATOR = "Site coordinator"
-INVESTIGATOR = "Investigator"
-MONITOR = "Monitor"
-DATA_MANAGER = "Data manager"
+from django.utils.translation import gettext_noop
+
+# The group names, stored in English; pages show them translated ({% translate user_role %}).
+COORDINATOR = gettext_noop("Site coordinator")
+INVESTIGATOR = gettext_noop("Investigator")
+MONITOR = gettext_noop("Monitor")
+DATA_MANAGER = gettext_noop("Data manager")
 ROLES = (COORDINATOR, INVESTIGATOR, MONITOR, DATA_MANAGER)
 
 CLINICAL_MODELS = (

@@ -15,6 +15,9 @@ adverse events:
   ones, then one bulk INSERT (PostgreSQL takes it in one statement; SQLite splits it per
   ~80 rows, which a trial of 40 participants never reaches).
 
+A flag's detail is written in English whatever the language active for the run, and shown
+in the reader's language (`flag_text.detail_display`).
+
 Flags are idempotent: a second run raises nothing new. A flag keeps when it was raised and
 resolved, and by whom and when it was acknowledged.
 """
@@ -56,6 +59,7 @@ from itp_trial.audit import history_insert_select, history_recorded_ids
 from visits.models import Visit, WindowStatus
 from visits.services import schedule_sync
 
+from . import flag_text
 from .models import ACKNOWLEDGED_KINDS, AdverseEvent, Flag, FlagKind
 from .rules import sae_report_due
 
@@ -63,10 +67,10 @@ logger = logging.getLogger(__name__)
 
 ACKNOWLEDGE_PERMISSION = "safety.acknowledge_flag"
 RAISED, RESOLVED, REOPENED = "raised", "resolved", "reopened"
-# The reasons in a flag's history; the same words whatever the language of the run.
-RAISED_REASON = "Raised by the checks"
-RESOLVED_REASON = "Resolved by the checks"
-REOPENED_REASON = "Re-opened by the checks"
+# The reasons in a flag's history; stored in English whatever the language of the run.
+RAISED_REASON = flag_text.RAISED_REASON
+RESOLVED_REASON = flag_text.RESOLVED_REASON
+REOPENED_REASON = flag_text.REOPENED_REASON
 
 # The columns the INSERT ... SELECT of a visit flag fills; the others are NULL.
 _VISIT_FLAG_COLUMNS = (
@@ -213,7 +217,7 @@ def _resolve_and_reopen(flags: QuerySet, condition: Q, now: datetime) -> tuple[i
         now=now,
     )
     reopen_note = _sql_text(
-        _("%(detail)s [resolved %(resolved)s, reopened %(reopened)s]"),
+        flag_text.REOPENED,
         detail=F("detail"),
         resolved=TruncDate("resolved_at"),  # in the site's time zone, as the reopening date
         reopened=Value(timezone.localdate(now).isoformat()),
@@ -285,7 +289,7 @@ def checks_run(
             overdue,
             visits.filter(window_status=WindowStatus.OVERDUE),
             _sql_text(
-                _("%(visit)s not done; its window ended %(end)s."),
+                flag_text.OVERDUE,
                 visit=F("code"),
                 end=F("window_end"),
             ),
@@ -299,7 +303,7 @@ def checks_run(
             FlagKind.OUT_OF_WINDOW,
             visits.filter(window_status__in=(WindowStatus.EARLY, WindowStatus.LATE)),
             _sql_text(
-                _("%(visit)s done on %(date)s, outside its window %(start)s to %(end)s."),
+                flag_text.OUT_OF_WINDOW,
                 visit=F("code"),
                 date=_visit_date(Infusion),
                 start=F("window_start"),
@@ -311,7 +315,7 @@ def checks_run(
             FlagKind.MISSED_VISIT,
             visits.filter(window_status=WindowStatus.MISSED),
             _sql_text(
-                _("%(visit)s marked missed: %(reason)s"),
+                flag_text.MISSED,
                 visit=F("code"),
                 reason=F("missed_reason"),
             ),
@@ -392,7 +396,7 @@ def checks_run(
 
 def _dose_detail(number: int, planned: int, actual: int) -> str:
     pct = deviation_pct(actual_cells=actual, planned_cells=planned)
-    return _("%(visit)s: planned %(planned)s cells, actual %(actual)s, deviation %(pct)s %%.") % {
+    return flag_text.DOSE % {
         "visit": protocol.INFUSION_VISIT_CODES[number],
         "planned": f"{planned:,}",
         "actual": f"{actual:,}",
@@ -401,7 +405,7 @@ def _dose_detail(number: int, planned: int, actual: int) -> str:
 
 
 def _sae_detail(number: int, term: str, awareness_at: datetime) -> str:
-    return _("AE%(number)s %(term)s: site aware %(aware)s, report was due %(due)s.") % {
+    return flag_text.SAE % {
         "number": number,
         "term": term,
         "aware": _local(awareness_at),

@@ -12,11 +12,19 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from itp_trial import stored_text
 from subjects.models import Participant
 from visits.models import Visit
 
 from .models import DataQuery
+
+# The reasons in a query's history: stored in English, shown translated (stored_text).
+REASON_RAISED = gettext_noop("Query raised")
+REASON_ANSWERED = gettext_noop("Query answered")
+REASON_CLOSED = gettext_noop("Query closed")
+stored_text.register(REASON_RAISED, REASON_ANSWERED, REASON_CLOSED)
 
 RAISE_PERMISSION = "safety.add_dataquery"  # monitors: they raise and close
 ANSWER_PERMISSION = "safety.change_dataquery"  # the site: coordinators and investigators
@@ -52,7 +60,7 @@ def query_raise(
     if visit is not None and visit.participant_id != participant.pk:
         raise ValidationError({"visit": _("The visit belongs to another participant.")})
     query = DataQuery(participant=participant, visit=visit, question=question, raised_by=user)
-    return _save(query, user=user, reason=_("Query raised"))
+    return _save(query, user=user, reason=REASON_RAISED)
 
 
 @transaction.atomic
@@ -69,7 +77,7 @@ def query_answer(
     query.answer = answer
     query.answered_by = user
     query.answered_at = now or timezone.now()
-    return _save(query, user=user, reason=_("Query answered"))
+    return _save(query, user=user, reason=REASON_ANSWERED)
 
 
 @transaction.atomic
@@ -79,4 +87,4 @@ def query_close(*, query_id: int, user: Any, now: datetime | None = None) -> Dat
         raise PermissionDenied(_("Only a monitor can close a query."))
     query = _open(query_id)
     query.closed_at = now or timezone.now()
-    return _save(query, user=user, reason=_("Query closed"))
+    return _save(query, user=user, reason=REASON_CLOSED)

@@ -224,6 +224,13 @@ class Flag(VersionedModel):
         return f"{self.kind} {self.participant_id}"
 
     @property
+    def detail_display(self) -> str:
+        """The stored (English) detail in the reader's language (safety.flag_text)."""
+        from .flag_text import detail_display
+
+        return detail_display(self.detail)
+
+    @property
     def status(self) -> str:
         if self.acknowledged_at is not None:
             return FlagStatus.ACKNOWLEDGED

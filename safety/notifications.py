@@ -56,7 +56,8 @@ def _flag_line(flag: Flag) -> str:
         about = flag.infusion.visit_code
     elif flag.adverse_event_id:
         about = f"AE{flag.adverse_event.ae_number}"
-    return f"- {flag.participant.subject_id} {about}: {flag.get_kind_display()}. {flag.detail}"
+    subject_id = flag.participant.subject_id
+    return f"- {subject_id} {about}: {flag.get_kind_display()}. {flag.detail_display}"
 
 
 def sae_overdue_notify(*, flag_ids: Sequence[int]) -> int:
@@ -89,7 +90,7 @@ def sae_overdue_notify(*, flag_ids: Sequence[int]) -> int:
             )
             % {"hours": protocol.SAE_REPORT_HOURS},
             "",
-            *(f"- {f.participant.subject_id}: {f.detail}" for f in flags),
+            *(f"- {f.participant.subject_id}: {f.detail_display}" for f in flags),
             "",
             _("Enter the report time in the EDC once the report is made; the flag then resolves."),
         ]

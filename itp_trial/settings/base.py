@@ -47,6 +47,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "itp_trial.language.UserLanguageMiddleware",  # the user's saved language (issue 17)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -114,6 +115,8 @@ DEMO_DATA_ALLOWED = True
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates stay ISO 8601 (2026-03-01, 2026-03-01 14:30) in every language: itp_trial/formats/.
+FORMAT_MODULE_PATH = ["itp_trial.formats"]
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")  # the site's zone; stored in UTC
 USE_I18N = True
 USE_TZ = True

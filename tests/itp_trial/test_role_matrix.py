@@ -80,7 +80,8 @@ WRITES: dict[str, set[str]] = {
     "exchange:import_platelets": {D},
 }
 # Open to anyone, or ending the session: not part of the role matrix.
-PUBLIC = {"login", "logout", "healthz"}
+# language_set and javascript_catalog serve the login page too (issue 17).
+PUBLIC = {"login", "logout", "healthz", "language_set", "javascript_catalog"}
 
 NAV = {
     C: {
