@@ -39,6 +39,13 @@ class Infusion(ClinicalModel):
         editable=False,
         help_text=_("The protocol dose in force when the infusion was recorded."),
     )
+    dose_tolerance_pct = models.DecimalField(
+        _("dose tolerance (%)"),
+        max_digits=5,
+        decimal_places=2,
+        editable=False,
+        help_text=_("The dose tolerance in force when the infusion was recorded."),
+    )
     # Derived by infusions.dosing at save time and stored, so the checks can find deviations
     # with one query; the infusion service keeps them in step.
     planned_cells = models.PositiveBigIntegerField(_("planned cells"), editable=False)

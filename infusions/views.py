@@ -25,6 +25,7 @@ from .models import Infusion
 from .services import (
     dosing_weight_error,
     infusion_dose_per_kg,
+    infusion_dose_tolerance_pct,
     infusion_record,
     infusion_validate,
 )
@@ -35,7 +36,7 @@ def deviation_warning(assessment: dosing.DoseAssessment) -> str:
         "Dose deviation: %(pct)s %% from the planned dose, beyond the tolerance of "
         "±%(tolerance)s %%. Check the cells infused; if they are right, save anyway and the "
         "deviation will be flagged for review."
-    ) % {"pct": assessment.deviation_pct, "tolerance": protocol.DOSE_TOLERANCE_PCT}
+    ) % {"pct": assessment.deviation_pct, "tolerance": assessment.tolerance_pct}
 
 
 @permission_required("infusions.view_infusion", raise_exception=True)
@@ -75,7 +76,7 @@ def infusion_detail(request: HttpRequest, infusion_id: int) -> HttpResponse:
             "flags": list(infusion.flags.all()),
             "adverse_events": list(infusion.adverse_events.all()),
             "history": history_rows(infusion),
-            "tolerance_pct": protocol.DOSE_TOLERANCE_PCT,
+            "tolerance_pct": infusion_dose_tolerance_pct(infusion),
         },
     )
 
@@ -156,7 +157,7 @@ def infusion_record_view(request: HttpRequest, participant_id: int, number: int)
             "form": form,
             "assessment": assessment,
             "warning": deviation_warning(assessment) if assessment and assessment.deviation else "",
-            "tolerance_pct": protocol.DOSE_TOLERANCE_PCT,
+            "tolerance_pct": infusion_dose_tolerance_pct(infusion),
             "dose_per_kg": infusion_dose_per_kg(infusion),
             "visit_weights": selectors.visit_weights_by_date(participant),
         },

@@ -174,6 +174,11 @@ PLATELET_MAX = 2000
 WHO_BLEEDING_MIN = 0
 WHO_BLEEDING_MAX = 4
 BLEEDING_PRESENT_FROM_GRADE = 1
+# Whether a platelet count needs its WHO bleeding grade: at a scheduled visit the grade is
+# assessed with the count; an unscheduled result (a hospital lab between visits) may come
+# without one. Read by visits.services.fields.bleeding_grade_error for every entry path.
+WHO_GRADE_REQUIRED_SCHEDULED = True
+WHO_GRADE_REQUIRED_UNSCHEDULED = False
 # What each WHO bleeding grade means, shown with the grade wherever it is entered.
 WHO_BLEEDING_GRADES: dict[int, object] = {
     0: _("No bleeding"),

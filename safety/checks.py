@@ -86,6 +86,21 @@ def sae_report_overdue_cutoff(now: datetime) -> datetime:
     return now - timedelta(hours=protocol.SAE_REPORT_HOURS)
 
 
+def sae_report_overdue(now: datetime, *, via: str = "") -> Q:
+    """The SAE-overdue condition at `now`, once for raising, resolving and reopening: a
+    serious event, not reported, whose site awareness is before `sae_report_overdue_cutoff`.
+
+    `via` prefixes every lookup ("adverse_event__" filters flags by their event).
+    """
+    return Q(
+        **{
+            f"{via}serious": True,
+            f"{via}reported_at__isnull": True,
+            f"{via}awareness_at__lt": sae_report_overdue_cutoff(now),
+        }
+    )
+
+
 def _sql_text(template: str, **parts: Expression) -> Expression:
     """A translated template with %(name)s placeholders, as one SQL text expression.
 
@@ -314,13 +329,8 @@ def checks_run(
         )
 
         sae = FlagKind.SAE_REPORT_OVERDUE
-        sae_overdue = Q(
-            serious=True,
-            reported_at__isnull=True,
-            awareness_at__lt=sae_report_overdue_cutoff(now),
-        )
         new_sae = (
-            _in(AdverseEvent.objects.filter(sae_overdue), ids)
+            _in(AdverseEvent.objects.filter(sae_report_overdue(now)), ids)
             .filter(~Exists(Flag.objects.filter(kind=sae, adverse_event_id=OuterRef("pk"))))
             .order_by()
             .values_list("pk", "participant_id", "ae_number", "term", "awareness_at")
@@ -342,13 +352,7 @@ def checks_run(
         )
         counts[sae][RAISED] = len(sae_raised)
         counts[sae][RESOLVED], counts[sae][REOPENED] = _resolve_and_reopen(
-            flags.filter(kind=sae),
-            Q(
-                adverse_event__serious=True,
-                adverse_event__reported_at__isnull=True,
-                adverse_event__awareness_at__lt=sae_report_overdue_cutoff(now),
-            ),
-            now,
+            flags.filter(kind=sae), sae_report_overdue(now, via="adverse_event__"), now
         )
 
         _record_raised(now)

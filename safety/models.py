@@ -167,6 +167,15 @@ class FlagStatus(models.TextChoices):
     ACKNOWLEDGED = "acknowledged", _("Acknowledged")
 
 
+# The status of a flag as a filter, in the precedence of Flag.status: acknowledged first.
+# FLAG_OPEN is the one definition of an open flag for every page, count and list.
+FLAG_STATUS_FILTERS: dict[str, models.Q] = {
+    FlagStatus.OPEN: models.Q(resolved_at__isnull=True, acknowledged_at__isnull=True),
+    FlagStatus.RESOLVED: models.Q(resolved_at__isnull=False, acknowledged_at__isnull=True),
+    FlagStatus.ACKNOWLEDGED: models.Q(acknowledged_at__isnull=False),
+}
+FLAG_OPEN = FLAG_STATUS_FILTERS[FlagStatus.OPEN]
+
 # Kinds a reviewer acknowledges; the others resolve when the data arrive.
 ACKNOWLEDGED_KINDS = (FlagKind.OUT_OF_WINDOW, FlagKind.MISSED_VISIT, FlagKind.DOSE_DEVIATION)
 
@@ -225,6 +234,7 @@ class Flag(VersionedModel):
 
     @property
     def status(self) -> str:
+        """The status of one loaded flag: FLAG_STATUS_FILTERS, read on the instance."""
         if self.acknowledged_at is not None:
             return FlagStatus.ACKNOWLEDGED
         if self.resolved_at is not None:

@@ -5,16 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
-from .models import DataQuery, Flag, FlagStatus
-
-# The status of a flag as a filter, in the precedence of Flag.status: acknowledged first.
-FLAG_STATUS_FILTERS: dict[str, Q] = {
-    FlagStatus.OPEN: Q(resolved_at__isnull=True, acknowledged_at__isnull=True),
-    FlagStatus.RESOLVED: Q(resolved_at__isnull=False, acknowledged_at__isnull=True),
-    FlagStatus.ACKNOWLEDGED: Q(acknowledged_at__isnull=False),
-}
+from .models import FLAG_OPEN, FLAG_STATUS_FILTERS, DataQuery, Flag
 
 QUERY_OPEN, QUERY_CLOSED = "open", "closed"
 
@@ -46,14 +39,14 @@ def flags_list(
 def open_flags_for(*, participant_ids: Iterable[int] | None = None) -> QuerySet[Flag]:
     """The open flags of these participants (all participants with None), oldest first:
     the longest-standing problem heads the list."""
-    flags = _flags().filter(FLAG_STATUS_FILTERS[FlagStatus.OPEN])
+    flags = _flags().filter(FLAG_OPEN)
     if participant_ids is not None:
         flags = flags.filter(participant_id__in=list(participant_ids))
     return flags.order_by("raised_at", "pk")
 
 
 def open_flags_count(*, participant_ids: Iterable[int] | None = None) -> int:
-    flags = Flag.objects.filter(FLAG_STATUS_FILTERS[FlagStatus.OPEN])
+    flags = Flag.objects.filter(FLAG_OPEN)
     if participant_ids is not None:
         flags = flags.filter(participant_id__in=list(participant_ids))
     return flags.count()

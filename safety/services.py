@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from infusions.models import Infusion
 from infusions.services import Errors, assign_fields, clean_fields_into
 from itp_trial.audit import audited_save
+from itp_trial.dates import date_future_add, moment_future_error
 from subjects.models import Participant
 from visits.services import participant_changed
 
@@ -93,13 +94,11 @@ def _ae_errors(
             errors.setdefault(field, []).extend(messages)
 
     for field in ("onset_date", "end_date"):
-        value = getattr(event, field)
-        if isinstance(value, date) and value > today:
-            _add(errors, field, _("The date cannot be in the future."))
+        date_future_add(errors, field, getattr(event, field), today=today)
     for field in ("awareness_at", "reported_at"):
-        value = getattr(event, field)
-        if isinstance(value, datetime) and value > now:
-            _add(errors, field, _("The date and time cannot be in the future."))
+        message = moment_future_error(getattr(event, field), now=now)
+        if message:
+            _add(errors, field, message)
 
     aware, reported = event.awareness_at, event.reported_at
     if isinstance(aware, datetime) and isinstance(event.onset_date, date):
@@ -191,10 +190,8 @@ def _conmed_errors(
     conmed: ConcomitantMedication, *, participant: Participant, today: date, errors: Errors
 ) -> None:
     start, end = conmed.start_date, conmed.end_date
-    if isinstance(start, date) and start > today:
-        _add(errors, "start_date", _("The date cannot be in the future."))
-    if isinstance(end, date) and end > today:
-        _add(errors, "end_date", _("The date cannot be in the future."))
+    date_future_add(errors, "start_date", start, today=today)
+    date_future_add(errors, "end_date", end, today=today)
     if isinstance(start, date) and isinstance(end, date) and end < start:
         _add(errors, "end_date", _("The end date cannot be before the start date."))
     if isinstance(start, date) and conmed.drug:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from itp_trial import protocol
@@ -71,3 +72,19 @@ def range_error(name: str, value: Any) -> str | None:
     """The message for a number outside its accepted range (units shown), else None."""
     low, high = value_ranges()[name]
     return range_message(model_field(name), value, low, high, UNITS.get(name, ""))
+
+
+def bleeding_grade_error(*, platelets: Any, grade: Any, scheduled: bool) -> str | None:
+    """The refusal of a platelet count given without its WHO bleeding grade, else None.
+
+    The one home of the grade requirement (protocol.WHO_GRADE_REQUIRED_SCHEDULED /
+    _UNSCHEDULED): the visit form, the unscheduled result and the CSV import all reach it
+    through the visit services.
+    """
+    if scheduled:
+        required = protocol.WHO_GRADE_REQUIRED_SCHEDULED
+    else:
+        required = protocol.WHO_GRADE_REQUIRED_UNSCHEDULED
+    if required and platelets is not None and grade is None:
+        return _("Give the WHO bleeding grade with the platelet count.")
+    return None
