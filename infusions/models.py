@@ -73,14 +73,14 @@ class Infusion(ClinicalModel):
         blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(protocol.INFUSION_VOLUME_MAX_ML)],
     )
-    pre_systolic_bp = vital_field("systolic_bp", _("systolic BP before"), "mmHg")
-    pre_diastolic_bp = vital_field("diastolic_bp", _("diastolic BP before"), "mmHg")
-    pre_heart_rate = vital_field("heart_rate", _("heart rate before"), "/min")
-    pre_temperature_c = vital_field("temperature_c", _("temperature before"), "°C", decimal=True)
-    post_systolic_bp = vital_field("systolic_bp", _("systolic BP after"), "mmHg")
-    post_diastolic_bp = vital_field("diastolic_bp", _("diastolic BP after"), "mmHg")
-    post_heart_rate = vital_field("heart_rate", _("heart rate after"), "/min")
-    post_temperature_c = vital_field("temperature_c", _("temperature after"), "°C", decimal=True)
+    pre_systolic_bp = vital_field("systolic_bp", "before")
+    pre_diastolic_bp = vital_field("diastolic_bp", "before")
+    pre_heart_rate = vital_field("heart_rate", "before")
+    pre_temperature_c = vital_field("temperature_c", "before")
+    post_systolic_bp = vital_field("systolic_bp", "after")
+    post_diastolic_bp = vital_field("diastolic_bp", "after")
+    post_heart_rate = vital_field("heart_rate", "after")
+    post_temperature_c = vital_field("temperature_c", "after")
     interrupted = models.BooleanField(_("infusion interrupted"), default=False)
     reaction = models.BooleanField(
         _("infusion reaction"),

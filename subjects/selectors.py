@@ -33,10 +33,11 @@ def participant_list(*, status: str = "", search: str = "") -> QuerySet[Particip
         queryset = queryset.filter(
             Q(subject_id__icontains=search) | Q(screening_number__icontains=search)
         )
-    screening_code = next(v.code for v in protocol.VISITS if v.kind == protocol.KIND_SCREENING)
     return queryset.annotate(
         overdue_visits=Count("visits", filter=Q(visits__window_status=WindowStatus.OVERDUE)),
-        screening_date=Max("visits__actual_date", filter=Q(visits__code=screening_code)),
+        screening_date=Max(
+            "visits__actual_date", filter=Q(visits__code=protocol.SCREENING_VISIT_CODE)
+        ),
     ).order_by("subject_id")
 
 

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from itp_trial import protocol
 from itp_trial.forms import add_service_errors, form_version
 from itp_trial.history import history_rows
 from subjects.models import Participant
@@ -54,10 +55,10 @@ def sae_clock_view(event: AdverseEvent, *, now: datetime) -> dict[str, Any]:
     elif clock.reported:
         state = "late" if clock.reported_late else "reported"
         text = (
-            _("Reported after the 24-hour deadline")
+            _("Reported after the %(hours)s-hour deadline")
             if clock.reported_late
-            else _("Reported within 24 hours")
-        )
+            else _("Reported within %(hours)s hours")
+        ) % {"hours": protocol.SAE_REPORT_HOURS}
     elif clock.overdue:
         state = "overdue"
         text = _("Report overdue by %(time)s") % {"time": _duration(-clock.remaining)}

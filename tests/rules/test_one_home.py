@@ -80,3 +80,58 @@ def test_a_moment_is_refused_only_after_now():
     )
     assert moment_future_error(now.date(), now=now) is None
     assert date_future_error(datetime(2999, 1, 1, tzinfo=now.tzinfo), today=now.date()) is None
+
+
+TEMPLATES = ROOT / "templates"
+# Numbers of the protocol that user-facing texts once typed in; each is interpolated now.
+TYPED_FACTS = ("CTCAE v5", "24 hours", "24-hour", "28 days", "3 months", "under 18", "4 weeks")
+
+
+def _translated_texts() -> dict[str, list[str]]:
+    """The literal texts given to gettext (_ / gettext_lazy) in the apps' modules."""
+    found: dict[str, list[str]] = {}
+    for name, text in _sources().items():
+        for node in ast.walk(ast.parse(text, filename=name)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("_", "gettext", "gettext_lazy", "ngettext")
+            ):
+                for arg in node.args:
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                        found.setdefault(name, []).append(arg.value)
+    return found
+
+
+def test_no_user_facing_text_types_a_protocol_number():
+    typed = {
+        (name, fact)
+        for name, texts in _translated_texts().items()
+        for text in texts
+        for fact in TYPED_FACTS
+        if fact in text
+    }
+    typed |= {
+        (str(path.relative_to(ROOT)), fact)
+        for path in TEMPLATES.rglob("*.html")
+        for fact in TYPED_FACTS
+        if fact in path.read_text()
+    }
+    assert typed == set()
+
+
+def test_the_texts_carry_the_protocol_numbers():
+    from exchange import datasets
+    from itp_trial import protocol
+    from safety.models import AdverseEvent
+
+    criteria = {c.code: str(c.text) for c in protocol.CRITERIA}
+    assert f"more than {protocol.ITP_MIN_DURATION_MONTHS} months" in criteria["I3"]
+    assert f"Aged {protocol.AGE_MIN_YEARS} to {protocol.AGE_MAX_YEARS}" in criteria["I2"]
+    assert f"within {protocol.OTHER_TRIAL_WASHOUT_MONTHS} months" in criteria["E6"]
+    term = AdverseEvent._meta.get_field("term")
+    assert str(term.help_text) == f"CTCAE v{protocol.CTCAE_VERSION} term."
+    labels = [str(c.label) for c in datasets.ADVERSE_EVENTS.columns]
+    assert f"Term (CTCAE v{protocol.CTCAE_VERSION})" in labels
+    reported = AdverseEvent._meta.get_field("reported_at").help_text
+    assert f"within {protocol.SAE_REPORT_HOURS} hours" in str(reported)

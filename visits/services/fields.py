@@ -6,14 +6,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from itp_trial import protocol
-from itp_trial.fields import range_message
+from itp_trial.fields import VITAL_SIGNS, range_message
 
 from ..models import PlateletCount, Visit
 
-VITAL_FIELDS = ("systolic_bp", "diastolic_bp", "heart_rate", "respiratory_rate", "temperature_c")
+VITAL_FIELDS = tuple(VITAL_SIGNS)
 PLATELET_FIELDS = ("platelets", "who_bleeding_grade")
 _FOLLOW_UP_FIELDS = (
     *VITAL_FIELDS,
@@ -40,11 +39,7 @@ VISIT_FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
     protocol.KIND_FOLLOW_UP: _FOLLOW_UP_FIELDS,
 }
 UNITS: dict[str, Any] = {
-    "systolic_bp": "mmHg",
-    "diastolic_bp": "mmHg",
-    "heart_rate": gettext_lazy("/min"),
-    "respiratory_rate": gettext_lazy("/min"),
-    "temperature_c": "°C",
+    **{name: sign.unit for name, sign in VITAL_SIGNS.items()},
     "weight_kg": "kg",
     "height_cm": "cm",
     "platelets": "×10⁹/L",
