@@ -34,10 +34,6 @@ def dose_preview(
     return infusion_dose_assess(infusion, weight_kg=weight_kg, actual_cells=actual_cells)
 
 
-def participant_get(participant_id: int) -> Participant:
-    return get_object_or_404(Participant, pk=participant_id)
-
-
 def _infusions_with_events() -> QuerySet:
     # Adverse events and flags are read through their relations to the infusion (the safety
     # app sits above this one); an infusion's events are one participant's, in their order.

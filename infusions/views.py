@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 from itp_trial import protocol
 from itp_trial.forms import add_service_errors, form_version
 from itp_trial.history import history_rows
+from subjects.selectors import participant_get
 
 from . import dosing, selectors
 from .forms import InfusionForm
@@ -41,7 +42,7 @@ def deviation_warning(assessment: dosing.DoseAssessment) -> str:
 
 @permission_required("infusions.view_infusion", raise_exception=True)
 def infusion_list(request: HttpRequest, participant_id: int) -> HttpResponse:
-    participant = selectors.participant_get(participant_id)
+    participant = participant_get(participant_id)
     rows = selectors.participant_infusion_rows(participant)
     next_number = len(rows) + 1
     can_record = (
@@ -102,7 +103,7 @@ def infusion_record_view(request: HttpRequest, participant_id: int, number: int)
     """
     if not 1 <= number <= protocol.INFUSION_COUNT:
         raise Http404(_("There is no infusion %(n)s.") % {"n": number})
-    participant = selectors.participant_get(participant_id)
+    participant = participant_get(participant_id)
     infusion = selectors.infusion_for_number(participant, number)
     editing = infusion is not None
     if editing and not request.user.has_perm("infusions.change_infusion"):

@@ -27,7 +27,6 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import (
     CharField,
@@ -52,12 +51,11 @@ from itp_trial.audit import history_insert_select, history_recorded_ids
 from visits.models import Visit, WindowStatus
 from visits.services import schedule_sync
 
-from .models import ACKNOWLEDGED_KINDS, AdverseEvent, Flag, FlagKind
+from .models import AdverseEvent, Flag, FlagKind
 from .rules import sae_report_due
 
 logger = logging.getLogger(__name__)
 
-ACKNOWLEDGE_PERMISSION = "safety.acknowledge_flag"
 RAISED, RESOLVED, REOPENED = "raised", "resolved", "reopened"
 # The reasons in a flag's history; the same words whatever the language of the run.
 RAISED_REASON = "Raised by the checks"
@@ -388,36 +386,3 @@ def _summary(counts: dict[str, dict[str, int]]) -> str:
         f"{kind} +{c[RAISED]} -{c[RESOLVED]}" + (f" reopened {c[REOPENED]}" if c[REOPENED] else "")
         for kind, c in counts.items()
     )
-
-
-@transaction.atomic
-def flag_acknowledge(*, flag_id: int, user: Any, comment: str, now: datetime | None = None) -> Flag:
-    """A reviewer acknowledges a protocol deviation (the kinds of ACKNOWLEDGED_KINDS).
-
-    The comment is required and recorded with the user and the time, in the flag and its
-    history. A flag that resolves itself when the data arrive (overdue visit, SAE report)
-    is not acknowledged, nor one already acknowledged.
-    """
-    if not user.has_perm(ACKNOWLEDGE_PERMISSION):
-        raise PermissionDenied(_("Only an investigator or a monitor can acknowledge a flag."))
-    flag = Flag.objects.select_for_update().get(pk=flag_id)
-    if flag.kind not in ACKNOWLEDGED_KINDS:
-        raise ValidationError(
-            _("A flag of this kind resolves itself when the data arrive; it is not acknowledged.")
-        )
-    if flag.acknowledged_at is not None:
-        raise ValidationError(_("This flag has already been acknowledged."))
-    comment = (comment or "").strip()
-    if not comment:
-        raise ValidationError({"comment": _("Say why the deviation is acceptable.")})
-    flag.acknowledged_by = user
-    flag.acknowledged_at = now or timezone.now()
-    flag.acknowledgement_comment = comment
-    flag.full_clean()
-    flag._history_user = user
-    flag._change_reason = comment
-    flag.version += 1
-    flag.save(
-        update_fields=["acknowledged_by", "acknowledged_at", "acknowledgement_comment", "version"]
-    )
-    return flag

@@ -5,11 +5,46 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
 
-from .models import FLAG_OPEN, FLAG_STATUS_FILTERS, DataQuery, Flag
+from .models import (
+    FLAG_OPEN,
+    FLAG_STATUS_FILTERS,
+    AdverseEvent,
+    ConcomitantMedication,
+    DataQuery,
+    Flag,
+)
 
 QUERY_OPEN, QUERY_CLOSED = "open", "closed"
+
+
+# One get-or-404 per object kind, with what its pages read alongside it.
+def adverse_event_get(ae_id: int, *, with_flags: bool = False) -> AdverseEvent:
+    events = AdverseEvent.objects.select_related("participant", "related_infusion")
+    if with_flags:
+        events = events.prefetch_related(
+            Prefetch("flags", queryset=Flag.objects.select_related("acknowledged_by"))
+        )
+    return get_object_or_404(events, pk=ae_id)
+
+
+def conmed_get(conmed_id: int) -> ConcomitantMedication:
+    return get_object_or_404(
+        ConcomitantMedication.objects.select_related("participant"), pk=conmed_id
+    )
+
+
+def flag_get(flag_id: int) -> Flag:
+    return get_object_or_404(
+        Flag.objects.select_related("participant", "visit", "infusion", "adverse_event"),
+        pk=flag_id,
+    )
+
+
+def query_get(query_id: int) -> DataQuery:
+    return get_object_or_404(DataQuery.objects.select_related("participant", "visit"), pk=query_id)
 
 
 def _flags() -> QuerySet[Flag]:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -24,7 +24,7 @@ from subjects.models import Participant
 from visits.services import participant_changed
 
 from . import rules
-from .models import AdverseEvent, ConcomitantMedication, SeriousCriterion
+from .models import ACKNOWLEDGED_KINDS, AdverseEvent, ConcomitantMedication, Flag, SeriousCriterion
 
 AE_DATA_FIELDS: tuple[str, ...] = (
     "term",
@@ -242,3 +242,39 @@ def conmed_record(
     if audited_save(conmed, user=user, reason=reason, version=version):
         participant_changed(participant_id=participant.pk, today=today)
     return conmed
+
+
+ACKNOWLEDGE_PERMISSION = "safety.acknowledge_flag"
+
+
+@transaction.atomic
+def flag_acknowledge(*, flag_id: int, user: Any, comment: str, now: datetime | None = None) -> Flag:
+    """A reviewer acknowledges a protocol deviation (the kinds of ACKNOWLEDGED_KINDS).
+
+    The comment is required and recorded with the user and the time, in the flag and its
+    history. A flag that resolves itself when the data arrive (overdue visit, SAE report)
+    is not acknowledged, nor one already acknowledged.
+    """
+    if not user.has_perm(ACKNOWLEDGE_PERMISSION):
+        raise PermissionDenied(_("Only an investigator or a monitor can acknowledge a flag."))
+    flag = Flag.objects.select_for_update().get(pk=flag_id)
+    if flag.kind not in ACKNOWLEDGED_KINDS:
+        raise ValidationError(
+            _("A flag of this kind resolves itself when the data arrive; it is not acknowledged.")
+        )
+    if flag.acknowledged_at is not None:
+        raise ValidationError(_("This flag has already been acknowledged."))
+    comment = (comment or "").strip()
+    if not comment:
+        raise ValidationError({"comment": _("Say why the deviation is acceptable.")})
+    flag.acknowledged_by = user
+    flag.acknowledged_at = now or timezone.now()
+    flag.acknowledgement_comment = comment
+    flag.full_clean()
+    flag._history_user = user
+    flag._change_reason = comment
+    flag.version += 1
+    flag.save(
+        update_fields=["acknowledged_by", "acknowledged_at", "acknowledgement_comment", "version"]
+    )
+    return flag

@@ -6,8 +6,6 @@ record page, which reads the schedule and the outcomes too, is built in reportin
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import Count, Max, Q, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -15,7 +13,6 @@ from django.utils.translation import gettext as _
 from itp_trial import protocol
 from itp_trial.choices import WindowStatus
 
-from . import rules
 from .models import Participant, ParticipantStatus
 
 
@@ -47,8 +44,3 @@ def participant_get(participant_id: int) -> Participant:
     if participant is None:
         raise Http404(_("No such participant."))
     return participant
-
-
-def decision_failed_texts(decision: rules.EligibilityDecision) -> list[Any]:
-    """The failed criteria with their text, for the page."""
-    return [(code, protocol.CRITERIA_BY_CODE[code].text) for code in decision.failed]
