@@ -23,28 +23,29 @@ class Migration(migrations.Migration):
     dependencies = [("infusions", "0003_versions_and_chained_history")]
 
     operations = [
-        migrations.AddField(
-            model_name="infusion",
-            name="dose_tolerance_pct",
-            field=models.DecimalField(decimal_places=2, editable=False, max_digits=5, null=True),
-        ),
-        migrations.AddField(
-            model_name="historicalinfusion",
-            name="dose_tolerance_pct",
-            field=models.DecimalField(decimal_places=2, editable=False, max_digits=5, null=True),
+        *(
+            migrations.AddField(
+                model_name=model_name,
+                name="dose_tolerance_pct",
+                field=models.DecimalField(
+                    decimal_places=2, editable=False, max_digits=5, null=True
+                ),
+            )
+            for model_name in ("infusion", "historicalinfusion")
         ),
         migrations.RunPython(tolerance_backfill, migrations.RunPython.noop),
-    ] + [
-        migrations.AlterField(
-            model_name=model_name,
-            name="dose_tolerance_pct",
-            field=models.DecimalField(
-                decimal_places=2,
-                editable=False,
-                help_text="The dose tolerance in force when the infusion was recorded.",
-                max_digits=5,
-                verbose_name="dose tolerance (%)",
-            ),
-        )
-        for model_name in ("infusion", "historicalinfusion")
+        *(
+            migrations.AlterField(
+                model_name=model_name,
+                name="dose_tolerance_pct",
+                field=models.DecimalField(
+                    decimal_places=2,
+                    editable=False,
+                    help_text="The dose tolerance in force when the infusion was recorded.",
+                    max_digits=5,
+                    verbose_name="dose tolerance (%)",
+                ),
+            )
+            for model_name in ("infusion", "historicalinfusion")
+        ),
     ]

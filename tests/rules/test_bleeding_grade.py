@@ -17,6 +17,7 @@ from exchange.importer import import_files
 from itp_trial import protocol
 from tests.exchange.study import csv_text
 from tests.factories import enrolled
+from tests.visits.test_views import baseline_post
 from visits.models import PlateletCount, Visit
 
 pytestmark = pytest.mark.django_db
@@ -37,19 +38,7 @@ def participant(coordinator):
 
 def visit_page_accepts(client, participant) -> bool:
     visit = Visit.objects.get(participant=participant, code="V2")
-    data = {
-        "actual_date": today().isoformat(),
-        "systolic_bp": "112",
-        "diastolic_bp": "70",
-        "heart_rate": "88",
-        "respiratory_rate": "18",
-        "temperature_c": "36.8",
-        "weight_kg": "31.5",
-        "height_cm": "135.0",
-        "platelets": "14",
-        "who_bleeding_grade": "",
-        "physical_exam_normal": "yes",
-    }
+    data = baseline_post(today(), who_bleeding_grade="")
     response = client.post(reverse("visits:edit", args=[visit.pk]), data)
     if response.status_code == 302:
         return True

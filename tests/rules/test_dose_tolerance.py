@@ -10,12 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from exchange.export import FileStats, dataset_bytes
 from infusions import dosing
@@ -23,7 +21,7 @@ from infusions.services import infusion_record
 from itp_trial import protocol
 from safety.checks import checks_run
 from safety.models import Flag, FlagKind
-from tests.factories import enrolled, infused
+from tests.factories import enrolled_in_the_past, infused
 
 pytestmark = pytest.mark.django_db
 
@@ -33,13 +31,7 @@ TWELVE_PCT_OVER = dosing.planned_cells(weight_kg=WEIGHT) * 112 // 100
 
 @pytest.fixture
 def participant(coordinator):
-    today = timezone.localdate()
-    return enrolled(
-        coordinator,
-        consent_date=today - timedelta(days=90),
-        planned=today - timedelta(days=80),
-        today=today,
-    )
+    return enrolled_in_the_past(coordinator)
 
 
 def detail_verdict(client, infusion) -> str:
