@@ -15,6 +15,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from itp_trial import protocol
+from itp_trial.text import interpolated
 from safety.models import ActionTaken, FlagKind, FlagStatus, Outcome, Relationship, SeriousCriterion
 from subjects.models import ParticipantStatus, Sex, WithdrawalReason
 from visits.models import WindowStatus
@@ -182,10 +183,20 @@ SUBJECTS = Dataset(
         Column("consent_version", _("Consent form version"), required=True),
         Column(
             "guardian_consent",
-            _("Guardian consent signed (Y required under 18)"),
+            interpolated(
+                _("Guardian consent signed (Y required under %(adult)s)"),
+                adult=protocol.ADULT_AGE_YEARS,
+            ),
             BOOLEAN,
         ),
-        Column("child_assent", _("Child assent obtained (Y required under 18)"), BOOLEAN),
+        Column(
+            "child_assent",
+            interpolated(
+                _("Child assent obtained (Y required under %(adult)s)"),
+                adult=protocol.ADULT_AGE_YEARS,
+            ),
+            BOOLEAN,
+        ),
         Column(
             "enrolled_on",
             _("Enrolment date (required with the planned date of infusion 1)"),
@@ -215,7 +226,13 @@ SUBJECTS = Dataset(
         ),
         _d(
             "response_lost_on",
-            _("Loss of response: first date of the first run below the best level (>= 1 day)"),
+            interpolated(
+                _(
+                    "Loss of response: first date of the first run below the best level "
+                    "(>= %(days)s day)"
+                ),
+                days=protocol.LOSS_OF_RESPONSE_APART_DAYS,
+            ),
             DATE,
         ),
         _d(
@@ -381,7 +398,11 @@ ADVERSE_EVENTS = Dataset(
     (
         SUBJECT,
         Column("ae_number", _("AE number"), INTEGER, required=True),
-        Column("term", _("Term (CTCAE v5.0)"), required=True),
+        Column(
+            "term",
+            interpolated(_("Term (CTCAE v%(version)s)"), version=protocol.CTCAE_VERSION),
+            required=True,
+        ),
         Column("onset_date", _("Onset date"), DATE, required=True, past=True),
         Column("end_date", _("End date"), DATE, past=True),
         Column("ongoing", _("Ongoing"), BOOLEAN),

@@ -160,18 +160,17 @@ def infusions_rows(*, today: date) -> Iterator[Row]:
         "participant__subject_id", "number"
     )
     for i in queryset.iterator(chunk_size=CHUNK_SIZE):
+        dose = dosing.stored_dose(i)
         values = {
             "subject_id": i.participant.subject_id,
             "infusion_number": i.number,
             "infusion_date": i.infusion_date,
             "dosing_weight_kg": i.dosing_weight_kg,
             "actual_cells": i.actual_cells,
-            "dose_per_kg": i.dose_per_kg,
-            "planned_cells": i.planned_cells,
-            "deviation_pct": dosing.deviation_pct(
-                actual_cells=i.actual_cells, planned_cells=i.planned_cells
-            ),
-            "dose_deviation": i.dose_deviation,
+            "dose_per_kg": dose.dose_per_kg,
+            "planned_cells": dose.planned_cells,
+            "deviation_pct": dose.deviation_pct,
+            "dose_deviation": dose.deviation,
         }
         values.update({name: getattr(i, name) for name in INFUSION_CRF_FIELDS})
         yield _ordered(datasets.INFUSIONS, values)

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -16,7 +16,8 @@ from django.utils.translation import gettext_lazy
 from itp_trial import protocol
 from itp_trial.history import history_rows
 from safety.selectors import open_flags_summary
-from subjects.models import Participant, ParticipantStatus
+from subjects.models import ParticipantStatus
+from subjects.selectors import participant_get
 from subjects.services import signoff_record
 
 from .selectors import participant_dashboard, trial_overview, worklist
@@ -57,7 +58,7 @@ def dashboard(request: HttpRequest, participant_id: int) -> HttpResponse:
         return _render_dashboard(request, participant_id)
     if not request.user.has_perm(SIGN_OFF_PERMISSION):
         raise PermissionDenied
-    participant = get_object_or_404(Participant, pk=participant_id)
+    participant = participant_get(participant_id)
     form = SignOffForm(request.POST)
     if not form.is_valid():
         return _render_dashboard(request, participant_id, form=form)

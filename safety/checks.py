@@ -30,7 +30,6 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import (
     Case,
@@ -51,7 +50,6 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, Concat, TruncDate
 from django.utils import formats, timezone
-from django.utils.translation import gettext as _
 
 from infusions.dosing import deviation_pct
 from itp_trial import protocol
@@ -60,12 +58,11 @@ from visits.models import Visit, WindowStatus
 from visits.services import schedule_sync
 
 from . import flag_text
-from .models import ACKNOWLEDGED_KINDS, AdverseEvent, Flag, FlagKind
+from .models import AdverseEvent, Flag, FlagKind
 from .rules import sae_report_due
 
 logger = logging.getLogger(__name__)
 
-ACKNOWLEDGE_PERMISSION = "safety.acknowledge_flag"
 RAISED, RESOLVED, REOPENED = "raised", "resolved", "reopened"
 # The reasons in a flag's history; stored in English whatever the language of the run.
 RAISED_REASON = flag_text.RAISED_REASON
@@ -92,6 +89,21 @@ def sae_report_overdue_cutoff(now: datetime) -> datetime:
     Exactly at the due time is not overdue, as in `rules.sae_clock`.
     """
     return now - timedelta(hours=protocol.SAE_REPORT_HOURS)
+
+
+def sae_report_overdue(now: datetime, *, via: str = "") -> Q:
+    """The SAE-overdue condition at `now`, once for raising, resolving and reopening: a
+    serious event, not reported, whose site awareness is before `sae_report_overdue_cutoff`.
+
+    `via` prefixes every lookup ("adverse_event__" filters flags by their event).
+    """
+    return Q(
+        **{
+            f"{via}serious": True,
+            f"{via}reported_at__isnull": True,
+            f"{via}awareness_at__lt": sae_report_overdue_cutoff(now),
+        }
+    )
 
 
 def _sql_text(template: str, **parts: Expression) -> Expression:
@@ -348,13 +360,8 @@ def checks_run(
         )
 
         sae = FlagKind.SAE_REPORT_OVERDUE
-        sae_overdue = Q(
-            serious=True,
-            reported_at__isnull=True,
-            awareness_at__lt=sae_report_overdue_cutoff(now),
-        )
         new_sae = (
-            _in(AdverseEvent.objects.filter(sae_overdue), ids)
+            _in(AdverseEvent.objects.filter(sae_report_overdue(now)), ids)
             .filter(~Exists(Flag.objects.filter(kind=sae, adverse_event_id=OuterRef("pk"))))
             .order_by()
             .values_list("pk", "participant_id", "ae_number", "term", "awareness_at")
@@ -376,13 +383,7 @@ def checks_run(
         )
         counts[sae][RAISED] = len(sae_raised)
         counts[sae][RESOLVED], counts[sae][REOPENED] = _resolve_and_reopen(
-            flags.filter(kind=sae),
-            Q(
-                adverse_event__serious=True,
-                adverse_event__reported_at__isnull=True,
-                adverse_event__awareness_at__lt=sae_report_overdue_cutoff(now),
-            ),
-            now,
+            flags.filter(kind=sae), sae_report_overdue(now, via="adverse_event__"), now
         )
 
         _record_raised(now)
@@ -418,36 +419,3 @@ def _summary(counts: dict[str, dict[str, int]]) -> str:
         f"{kind} +{c[RAISED]} -{c[RESOLVED]}" + (f" reopened {c[REOPENED]}" if c[REOPENED] else "")
         for kind, c in counts.items()
     )
-
-
-@transaction.atomic
-def flag_acknowledge(*, flag_id: int, user: Any, comment: str, now: datetime | None = None) -> Flag:
-    """A reviewer acknowledges a protocol deviation (the kinds of ACKNOWLEDGED_KINDS).
-
-    The comment is required and recorded with the user and the time, in the flag and its
-    history. A flag that resolves itself when the data arrive (overdue visit, SAE report)
-    is not acknowledged, nor one already acknowledged.
-    """
-    if not user.has_perm(ACKNOWLEDGE_PERMISSION):
-        raise PermissionDenied(_("Only an investigator or a monitor can acknowledge a flag."))
-    flag = Flag.objects.select_for_update().get(pk=flag_id)
-    if flag.kind not in ACKNOWLEDGED_KINDS:
-        raise ValidationError(
-            _("A flag of this kind resolves itself when the data arrive; it is not acknowledged.")
-        )
-    if flag.acknowledged_at is not None:
-        raise ValidationError(_("This flag has already been acknowledged."))
-    comment = (comment or "").strip()
-    if not comment:
-        raise ValidationError({"comment": _("Say why the deviation is acceptable.")})
-    flag.acknowledged_by = user
-    flag.acknowledged_at = now or timezone.now()
-    flag.acknowledgement_comment = comment
-    flag.full_clean()
-    flag._history_user = user
-    flag._change_reason = comment
-    flag.version += 1
-    flag.save(
-        update_fields=["acknowledged_by", "acknowledged_at", "acknowledgement_comment", "version"]
-    )
-    return flag

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from itp_trial import protocol
 from itp_trial.audit import AuditedHistory, ClinicalModel, VersionedModel
+from itp_trial.text import interpolated
 
 
 class Relationship(models.TextChoices):
@@ -50,7 +51,11 @@ class AdverseEvent(ClinicalModel):
     ae_number = models.PositiveSmallIntegerField(
         _("AE number"), editable=False, help_text=_("Numbered per participant, from 1.")
     )
-    term = models.CharField(_("term"), max_length=200, help_text=_("CTCAE v5.0 term."))
+    term = models.CharField(
+        _("term"),
+        max_length=200,
+        help_text=interpolated(_("CTCAE v%(version)s term."), version=protocol.CTCAE_VERSION),
+    )
     onset_date = models.DateField(_("onset date"))
     end_date = models.DateField(_("end date"), null=True, blank=True)
     ongoing = models.BooleanField(_("ongoing"), default=False)
@@ -60,7 +65,10 @@ class AdverseEvent(ClinicalModel):
             MinValueValidator(protocol.CTCAE_GRADE_MIN),
             MaxValueValidator(protocol.CTCAE_GRADE_MAX),
         ],
-        help_text=_("CTCAE v5.0: 1 mild, 2 moderate, 3 severe, 4 life-threatening, 5 death."),
+        help_text=interpolated(
+            _("CTCAE v%(version)s: 1 mild, 2 moderate, 3 severe, 4 life-threatening, 5 death."),
+            version=protocol.CTCAE_VERSION,
+        ),
     )
     serious = models.BooleanField(_("serious"), default=False)
     # The codes of SeriousCriterion, ';'-separated as in the CSV contract.
@@ -87,7 +95,10 @@ class AdverseEvent(ClinicalModel):
         _("reported at"),
         null=True,
         blank=True,
-        help_text=_("For a serious event: when it was reported (due within 24 hours)."),
+        help_text=interpolated(
+            _("For a serious event: when it was reported (due within %(hours)s hours)."),
+            hours=protocol.SAE_REPORT_HOURS,
+        ),
     )
 
     history = AuditedHistory()
@@ -127,9 +138,12 @@ class ConcomitantMedication(ClinicalModel):
     rescue = models.BooleanField(
         _("rescue therapy"),
         default=False,
-        help_text=_(
-            "IVIg, platelet transfusion, high-dose steroids or a TPO-RA started on study: "
-            "platelet assessments in the 28 days from its start are not evaluable."
+        help_text=interpolated(
+            _(
+                "IVIg, platelet transfusion, high-dose steroids or a TPO-RA started on study: "
+                "platelet assessments in the %(days)s days from its start are not evaluable."
+            ),
+            days=protocol.RESCUE_NOT_EVALUABLE_DAYS,
         ),
     )
 
@@ -166,6 +180,15 @@ class FlagStatus(models.TextChoices):
     RESOLVED = "resolved", _("Resolved")
     ACKNOWLEDGED = "acknowledged", _("Acknowledged")
 
+
+# The status of a flag as a filter, in the precedence of Flag.status: acknowledged first.
+# FLAG_OPEN is the one definition of an open flag for every page, count and list.
+FLAG_STATUS_FILTERS: dict[str, models.Q] = {
+    FlagStatus.OPEN: models.Q(resolved_at__isnull=True, acknowledged_at__isnull=True),
+    FlagStatus.RESOLVED: models.Q(resolved_at__isnull=False, acknowledged_at__isnull=True),
+    FlagStatus.ACKNOWLEDGED: models.Q(acknowledged_at__isnull=False),
+}
+FLAG_OPEN = FLAG_STATUS_FILTERS[FlagStatus.OPEN]
 
 # Kinds a reviewer acknowledges; the others resolve when the data arrive.
 ACKNOWLEDGED_KINDS = (FlagKind.OUT_OF_WINDOW, FlagKind.MISSED_VISIT, FlagKind.DOSE_DEVIATION)
@@ -232,6 +255,7 @@ class Flag(VersionedModel):
 
     @property
     def status(self) -> str:
+        """The status of one loaded flag: FLAG_STATUS_FILTERS, read on the instance."""
         if self.acknowledged_at is not None:
             return FlagStatus.ACKNOWLEDGED
         if self.resolved_at is not None:

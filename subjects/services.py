@@ -15,6 +15,7 @@ from django.utils.translation import gettext_noop
 
 from itp_trial import protocol, stored_text
 from itp_trial.audit import audited_save, version_check
+from itp_trial.dates import date_future_add, date_future_error
 from itp_trial.fields import range_message
 from itp_trial.tasks import PARTICIPANT_CHANGED, SCHEDULE_CREATE, task_run
 
@@ -81,16 +82,15 @@ def _today(today: date | None) -> date:
 
 
 def date_not_future(value: date | None, *, field: str, today: date) -> None:
-    if value is not None and value > today:
-        raise ValidationError({field: _("The date cannot be in the future.")})
+    message = date_future_error(value, today=today)
+    if message:
+        raise ValidationError({field: message})
 
 
 def _validate_consent(participant: Participant, *, today: date) -> None:
     errors: dict[str, list[str]] = {}
-    if participant.consent_date and participant.consent_date > today:
-        errors.setdefault("consent_date", []).append(_("The date cannot be in the future."))
-    if participant.birth_date and participant.birth_date > today:
-        errors.setdefault("birth_date", []).append(_("The date cannot be in the future."))
+    date_future_add(errors, "consent_date", participant.consent_date, today=today)
+    date_future_add(errors, "birth_date", participant.birth_date, today=today)
     if participant.birth_date and participant.consent_date:
         if participant.birth_date >= participant.consent_date:
             errors.setdefault("birth_date", []).append(
@@ -113,10 +113,9 @@ def _validate_consent(participant: Participant, *, today: date) -> None:
                         % {"age": protocol.ADULT_AGE_YEARS}
                     )
     if participant.itp_diagnosis_date:
-        if participant.itp_diagnosis_date > today:
-            errors.setdefault("itp_diagnosis_date", []).append(
-                _("The date cannot be in the future.")
-            )
+        diagnosis = participant.itp_diagnosis_date
+        if date_future_add(errors, "itp_diagnosis_date", diagnosis, today=today):
+            pass  # refused; the order checks below only apply to a date not in the future
         elif participant.birth_date and participant.itp_diagnosis_date < participant.birth_date:
             errors.setdefault("itp_diagnosis_date", []).append(
                 _("The diagnosis cannot be before the date of birth.")
@@ -297,8 +296,8 @@ def participant_enrol(
             % {"cap": protocol.ENROLMENT_CAP}
         )
     errors: dict[str, list[str]] = {}
-    if enrolled_on > today:
-        errors["enrolled_on"] = [_("The date cannot be in the future.")]
+    if date_future_add(errors, "enrolled_on", enrolled_on, today=today):
+        pass  # refused; the order checks below only apply to a date not in the future
     elif enrolled_on < participant.consent_date:
         errors["enrolled_on"] = [
             _("The enrolment cannot be before the consent date (%(date)s).")

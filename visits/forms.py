@@ -118,18 +118,6 @@ class VisitForm(forms.Form):
         if "platelets" in self.fields:
             version_add(self, count, name="platelet_version")
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if (
-            "who_bleeding_grade" in self.fields
-            and cleaned.get("platelets") is not None
-            and cleaned.get("who_bleeding_grade") is None
-        ):
-            self.add_error(
-                "who_bleeding_grade", _("Give the WHO bleeding grade with the platelet count.")
-            )
-        return cleaned
-
     def visit_data(self) -> dict[str, Any]:
         """The values for the service; of an invalid form, those that are valid."""
         data = {

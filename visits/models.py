@@ -13,11 +13,11 @@ VISIT_CODE_CHOICES = [(v.code, v.code) for v in protocol.VISITS]
 
 
 class VitalSigns(models.Model):
-    systolic_bp = vital_field("systolic_bp", _("systolic BP"), "mmHg")
-    diastolic_bp = vital_field("diastolic_bp", _("diastolic BP"), "mmHg")
-    heart_rate = vital_field("heart_rate", _("heart rate"), "/min")
-    respiratory_rate = vital_field("respiratory_rate", _("respiratory rate"), "/min")
-    temperature_c = vital_field("temperature_c", _("temperature"), "°C", decimal=True)
+    systolic_bp = vital_field("systolic_bp")
+    diastolic_bp = vital_field("diastolic_bp")
+    heart_rate = vital_field("heart_rate")
+    respiratory_rate = vital_field("respiratory_rate")
+    temperature_c = vital_field("temperature_c")
 
     class Meta:
         abstract = True

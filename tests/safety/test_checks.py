@@ -55,6 +55,7 @@ def infusion_given(participant, *, number: int, weight: str, actual_cells: int) 
         infusion_date=T0 + timedelta(days=7),
         dosing_weight_kg=Decimal(weight),
         dose_per_kg=dose.dose_per_kg,
+        dose_tolerance_pct=dose.tolerance_pct,
         planned_cells=dose.planned_cells,
         dose_deviation=dose.deviation,
         actual_cells=actual_cells,
