@@ -100,3 +100,18 @@ def test_a_stranger_cannot_lock_a_user_out_from_another_address(client, coordina
 
     assert response.context["user"].is_authenticated
     assert response.context["user"] == coordinator
+
+
+@pytest.mark.django_db
+def test_it_sends_a_content_security_policy_without_inline_script(client, coordinator):
+    client.force_login(coordinator)
+    response = client.get(reverse("subjects:list"))
+    policy = {
+        part.split()[0]: part.split()[1:]
+        for part in response["Content-Security-Policy"].split(";")
+        if part.strip()
+    }
+    assert policy["script-src"] == ["'self'"]
+    assert policy["default-src"] == ["'self'"]
+    assert policy["object-src"] == ["'none'"]
+    assert policy["frame-ancestors"] == ["'none'"]
