@@ -317,6 +317,16 @@ class DataQuery(VersionedModel):
     def __str__(self) -> str:
         return f"{self.participant_id} Q{self.number}: {self.question[:40]}"
 
+    @property
+    def field_label(self) -> str:
+        """The queried field's label (empty for the record as a whole)."""
+        from .targets import target_get
+
+        target = target_get(self.target_kind)
+        if target is None or not self.field_name:
+            return ""
+        return target.field_label(self.field_name)
+
 
 class QueryMessageKind(models.TextChoices):
     QUESTION = "question", _("Question")

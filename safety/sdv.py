@@ -170,12 +170,22 @@ def _owner(kind: str) -> str:
 
 def sdv_todo(*, participant_id: int | None = None, kind: str | None = None) -> QuerySet:
     """The forms left to verify (never verified, or changed since), as one UNION of rows
-    {kind, object_id, subject_id, label, version, changed}: ordered, countable, paginated."""
+    {r_kind, pk, r_subject, r_label, version, is_verified, is_changed}: ordered, countable,
+    paginated."""
+    return sdv_forms(participant_id=participant_id, kind=kind, unverified_only=True)
+
+
+def sdv_forms(
+    *, participant_id: int | None = None, kind: str | None = None, unverified_only: bool = False
+) -> QuerySet:
+    """Every form (of one participant, of one kind) with its SDV state, as one UNION."""
     parts = []
     for k, target in TARGETS.items():
         if kind and k != kind:
             continue
-        rows = _annotated(k).filter(is_verified=False)
+        rows = _annotated(k)
+        if unverified_only:
+            rows = rows.filter(is_verified=False)
         if participant_id:
             rows = rows.filter(**{_owner(k): participant_id})
         subject = "subject_id" if k == "participant" else "participant__subject_id"
@@ -187,7 +197,16 @@ def sdv_todo(*, participant_id: int | None = None, kind: str | None = None) -> Q
                 r_subject=_as_text(subject),
                 r_kind_order=Value(list(TARGETS).index(k), output_field=IntegerField()),
             )
-            .values("r_kind", "pk", "r_subject", "r_label", "version", "is_changed", "r_kind_order")
+            .values(
+                "r_kind",
+                "pk",
+                "r_subject",
+                "r_label",
+                "version",
+                "is_verified",
+                "is_changed",
+                "r_kind_order",
+            )
         )
     if not parts:
         return Verification.objects.none().values()

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from .models import DataQuery, Flag, FlagStatus
+from .models import DataQuery, Flag, FlagStatus, QueryState
 
 # The status of a flag as a filter, in the precedence of Flag.status: acknowledged first.
 FLAG_STATUS_FILTERS: dict[str, Q] = {
@@ -77,9 +77,9 @@ def queries_list(*, state: str | None = None, participant_id: int | None = None)
         "participant", "visit", "raised_by", "answered_by"
     ).order_by("-raised_at", "-pk")
     if state == QUERY_OPEN:
-        queries = queries.filter(closed_at__isnull=True)
-    elif state == QUERY_CLOSED:
-        queries = queries.filter(closed_at__isnull=False)
+        queries = queries.exclude(state=QueryState.CLOSED)
+    elif state in (QueryState.ANSWERED, QUERY_CLOSED):
+        queries = queries.filter(state=state)
     if participant_id:
         queries = queries.filter(participant_id=participant_id)
     return queries

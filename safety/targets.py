@@ -29,8 +29,8 @@ class Target:
     label_expression: Callable[[], Any]  # the same in SQL, for set-based lists
     edit_url: Callable[[Any], str]
     forms_filter: Q = Q()
-    participant_field: str = "participant"
     related: tuple[str, ...] = ("participant",)
+    dataset: str = ""  # the exported dataset its rows are in (exchange.datasets)
 
     @property
     def model(self) -> type[models.Model]:
@@ -62,6 +62,13 @@ class Target:
 
     def field_label(self, name: str) -> str:
         return str(self.model._meta.get_field(name).verbose_name)
+
+    def keys(self, ids: list[int] | None = None) -> dict[int, str]:
+        """{pk: the record's natural key within its participant} (one query)."""
+        rows = self.model._default_manager.order_by()
+        if ids is not None:
+            rows = rows.filter(pk__in=ids)
+        return dict(rows.annotate(k=self.label_expression()).values_list("pk", "k"))
 
 
 def _str(expression: Any) -> Cast:
@@ -105,6 +112,7 @@ TARGETS: dict[str, Target] = {
             lambda: _str(F("subject_id")),
             lambda p: reverse("subjects:edit", args=[p.pk]),
             related=(),
+            dataset="subjects",
         ),
         Target(
             QueryTarget.ELIGIBILITY,
@@ -113,6 +121,7 @@ TARGETS: dict[str, Target] = {
             lambda a: a.criterion,
             lambda: _str(F("criterion")),
             lambda a: reverse("subjects:eligibility", args=[a.participant_id]),
+            dataset="eligibility",
         ),
         Target(
             QueryTarget.VISIT,
@@ -137,6 +146,7 @@ TARGETS: dict[str, Target] = {
             lambda: _str(F("code")),
             lambda v: reverse("visits:edit", args=[v.pk]),
             forms_filter=Q(actual_date__isnull=False) | Q(missed=True),
+            dataset="visits",
         ),
         Target(
             QueryTarget.INFUSION,
@@ -156,6 +166,7 @@ TARGETS: dict[str, Target] = {
             lambda i: f"INF{i.number}",
             lambda: Concat(Value("INF"), _str(F("number")), output_field=CharField()),
             lambda i: reverse("infusions:record", args=[i.participant_id, i.number]),
+            dataset="infusions",
         ),
         Target(
             QueryTarget.PLATELET,
@@ -164,6 +175,7 @@ TARGETS: dict[str, Target] = {
             lambda c: c.sample_date.isoformat(),
             lambda: _str(F("sample_date")),
             _platelet_edit,
+            dataset="platelets",
         ),
         Target(
             QueryTarget.ADVERSE_EVENT,
@@ -187,14 +199,16 @@ TARGETS: dict[str, Target] = {
             lambda: Concat(Value("AE"), _str(F("ae_number")), output_field=CharField()),
             lambda e: reverse("safety:ae_edit", args=[e.pk]),
             related=("participant", "related_infusion"),
+            dataset="adverse_events",
         ),
         Target(
             QueryTarget.MEDICATION,
             "safety.concomitantmedication",
             ("drug", "indication", "dose", "start_date", "end_date", "rescue"),
-            lambda m: m.drug,
-            lambda: _str(F("drug")),
+            lambda m: f"{m.drug} {m.start_date.isoformat()}",
+            lambda: Concat(F("drug"), Value(" "), _str(F("start_date")), output_field=CharField()),
             lambda m: reverse("safety:conmed_edit", args=[m.pk]),
+            dataset="conmeds",
         ),
     )
 }

@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
+    "safety.middleware.QueryCorrectionReturn",
 ]
 
 ROOT_URLCONF = "itp_trial.urls"
@@ -67,6 +68,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "itp_trial.context_processors.navigation",
+                "safety.context_processors.query_counts",
             ],
         },
     },

@@ -23,7 +23,12 @@ def trial_records(coordinator: Any) -> dict[str, Any]:
     visit_record(
         visit=v2,
         user=coordinator,
-        data={"actual_date": today - timedelta(days=9), "weight_kg": 61, "platelets": 45},
+        data={
+            "actual_date": today - timedelta(days=9),
+            "weight_kg": 61,
+            "platelets": 45,
+            "who_bleeding_grade": 0,
+        },
     )
     v2.refresh_from_db()
     event = adverse_event_record(

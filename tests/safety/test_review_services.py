@@ -161,7 +161,12 @@ def test_a_later_change_returns_the_form_to_changed_since_verification(
     visit_record(
         visit=visit,
         user=coordinator,
-        data={"actual_date": visit.actual_date, "weight_kg": 62, "platelets": 45},
+        data={
+            "actual_date": visit.actual_date,
+            "weight_kg": 62,
+            "platelets": 45,
+            "who_bleeding_grade": 0,
+        },
         reason="Transcription error",
         version=visit.version,
     )
