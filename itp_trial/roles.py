@@ -28,6 +28,8 @@ CLINICAL_MODELS = (
     "safety.concomitantmedication",
 )
 READ_MODELS = CLINICAL_MODELS + ("safety.flag", "safety.dataquery", "subjects.signoff")
+# Review records of section 8: the query conversation and source data verification.
+READ_MODELS += ("safety.querymessage", "safety.verification")
 
 
 def _crud(models: tuple[str, ...], actions: tuple[str, ...]) -> set[str]:
@@ -51,8 +53,11 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "safety.acknowledge_flag",
     },
     MONITOR: _VIEW_ALL
-    | {"safety.acknowledge_flag", "safety.add_dataquery", "exchange.export_data"},
-    DATA_MANAGER: _VIEW_ALL | {"exchange.export_data", "exchange.import_data"},
+    | {"safety.acknowledge_flag", "safety.add_dataquery", "exchange.export_data"}
+    | {"safety.add_verification"},
+    DATA_MANAGER: _VIEW_ALL
+    | {"exchange.export_data", "exchange.import_data"}
+    | {"safety.add_dataquery"},
 }
 
 

@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy
 
 from itp_trial import protocol
 from itp_trial.history import history_rows
+from safety.review import participant_review, query_totals, trial_review, worklist_queries
+from safety.sdv import Progress, sdv_progress
 from safety.selectors import open_flags_summary
 from subjects.models import ParticipantStatus
 from subjects.selectors import participant_get
@@ -47,7 +49,16 @@ def _render_dashboard(
     return render(
         request,
         "reporting/dashboard.html",
-        {"d": data, "participant": data.participant, "form": form, "can_sign": can_sign},
+        {
+            "d": data,
+            "participant": data.participant,
+            "form": form,
+            "can_sign": can_sign,
+            "review_queries": query_totals(participant_ids=[data.participant.pk]),
+            "review_progress": sdv_progress(participant_ids=[data.participant.pk]).get(
+                data.participant.pk, Progress()
+            ),
+        },
     )
 
 
@@ -74,7 +85,7 @@ def dashboard(request: HttpRequest, participant_id: int) -> HttpResponse:
 @permission_required("subjects.view_participant", raise_exception=True)
 def overview(request: HttpRequest) -> HttpResponse:
     """The whole trial: enrolment, visit compliance, response, safety, dose deviations."""
-    return render(request, "reporting/overview.html", {"o": trial_overview()})
+    return render(request, "reporting/overview.html", {"o": trial_overview(), **trial_review()})
 
 
 @permission_required("visits.change_visit", raise_exception=True)
@@ -88,6 +99,7 @@ def visit_worklist(request: HttpRequest) -> HttpResponse:
             "today": today,
             "due_days": protocol.WORKLIST_DUE_DAYS,
             **open_flags_summary(),
+            **worklist_queries(),
         },
     )
 
@@ -115,5 +127,6 @@ def participant_detail(request: HttpRequest, participant_id: int) -> HttpRespons
             in (ParticipantStatus.ENROLLED, ParticipantStatus.ON_TREATMENT),
             "history": history_rows(participant),
             **open_flags_summary(participant_ids=[participant.pk]),
+            **participant_review(participant.pk),
         },
     )

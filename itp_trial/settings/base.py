@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
+    "safety.middleware.QueryCorrectionReturn",
 ]
 
 ROOT_URLCONF = "itp_trial.urls"
@@ -71,6 +72,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "itp_trial.context_processors.navigation",
+                "safety.context_processors.query_counts",
             ],
         },
     },
