@@ -1,5 +1,6 @@
-"""The app's models: the head of the audit hash chain (itp_trial.audit) and each user's
-preferences (the interface language, itp_trial.language). The module also makes Django
+"""The app's models: the head of the audit hash chain (itp_trial.audit), the database
+lock (itp_trial.locks) and each user's preferences (the interface language,
+itp_trial.language). The module also makes Django
 send this app post_migrate, also after a flush, which keeps the four roles and their
 permissions in place (itp_trial.apps)."""
 
@@ -8,8 +9,9 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .audit import AuditChainHead
+from .locks import DatabaseLock
 
-__all__ = ["AuditChainHead", "UserPreference"]
+__all__ = ["AuditChainHead", "DatabaseLock", "UserPreference"]
 
 
 class UserPreference(models.Model):

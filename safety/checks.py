@@ -54,10 +54,13 @@ from django.utils import formats, timezone
 from infusions.dosing import deviation_pct
 from itp_trial import protocol
 from itp_trial.audit import history_insert_select, history_recorded_ids
+from itp_trial.locks import unlocked_participants
+from subjects.models import Signature
 from visits.models import Visit, WindowStatus
 from visits.services import schedule_sync
 
 from . import flag_text
+from .casebook import casebook_hashes, latest_signatures
 from .models import AdverseEvent, Flag, FlagKind
 from .rules import sae_report_due
 
@@ -68,6 +71,7 @@ RAISED, RESOLVED, REOPENED = "raised", "resolved", "reopened"
 RAISED_REASON = flag_text.RAISED_REASON
 RESOLVED_REASON = flag_text.RESOLVED_REASON
 REOPENED_REASON = flag_text.REOPENED_REASON
+SIGNATURE_STALE_REASON = flag_text.SIGNATURE_STALE_REASON
 
 # The columns the INSERT ... SELECT of a visit flag fills; the others are NULL.
 _VISIT_FLAG_COLUMNS = (
@@ -291,10 +295,11 @@ def checks_run(
     flags = _in(Flag.objects.all(), ids)
     with transaction.atomic():
         # Time alone turns a pending visit overdue; nothing else about a visit moves without
-        # a write, and every write resyncs its participant.
-        visits.filter(window_status=WindowStatus.PENDING, window_end__lt=today).update(
-            window_status=WindowStatus.OVERDUE
-        )
+        # a write, and every write resyncs its participant. A locked casebook is not
+        # written; its flags are still raised (they are about the data, not part of it).
+        unlocked_participants(visits).filter(
+            window_status=WindowStatus.PENDING, window_end__lt=today
+        ).update(window_status=WindowStatus.OVERDUE)
 
         overdue = FlagKind.OVERDUE
         counts[overdue][RAISED] = _insert_visit_flags(
@@ -386,6 +391,9 @@ def checks_run(
             flags.filter(kind=sae), sae_report_overdue(now, via="adverse_event__"), now
         )
 
+        stale = signature_flags_sync(participant_ids=ids, now=now, record=False)
+        counts[FlagKind.SIGNATURE_STALE].update(stale)
+
         _record_raised(now)
 
     # After the commit: the e-mail must not go out for a flag a rollback would remove.
@@ -393,6 +401,78 @@ def checks_run(
         sae_overdue_notify(flag_ids=sae_raised)
     logger.info("checks: %s", _summary(counts))
     return counts
+
+
+def _mark_signatures_stale(signature_ids: list[int], now: datetime) -> int:
+    """Mark these signatures stale, with history: one INSERT ... SELECT and one UPDATE."""
+    if not signature_ids:
+        return 0
+    values = {
+        "stale_at": Value(now, output_field=DateTimeField()),
+        "stale_reason": Value(SIGNATURE_STALE_REASON, output_field=TextField()),
+        "version": F("version") + 1,
+    }
+    target = Signature.objects.filter(pk__in=signature_ids, stale_at__isnull=True)
+    history_insert_select(
+        model=Signature,
+        queryset=target,
+        history_type="~",
+        reason=SIGNATURE_STALE_REASON,
+        at=now,
+        overrides=values,
+    )
+    recorded = history_recorded_ids(
+        model=Signature, history_type="~", reason=SIGNATURE_STALE_REASON, at=now
+    )
+    return target.filter(pk__in=recorded).update(**values)
+
+
+def signature_flags_sync(
+    *, participant_ids: Iterable[int] | None, now: datetime, record: bool = True
+) -> dict[str, int]:
+    """The `signature_stale` flags of protocol section 6, set-based (a fixed number of
+    queries): a signature whose casebook no longer hashes the same is marked stale (from
+    then on it stays stale, whatever the data do); a participant whose last signature is
+    stale gets one open flag; the flag of one whose last signature is current (the
+    investigator signed again) is resolved. `record` writes the new flags' history (the
+    checks do it once for all kinds)."""
+    ids = sorted(set(participant_ids)) if participant_ids is not None else None
+    latest = latest_signatures(ids)
+    fresh = [pk for pk, signature in latest.items() if signature.stale_at is None]
+    hashes = casebook_hashes(fresh)
+    changed = {pk for pk in fresh if hashes[pk] != latest[pk].content_hash}
+    _mark_signatures_stale([latest[pk].pk for pk in changed], now)
+    stale = {pk for pk, signature in latest.items() if signature.stale_at is not None} | changed
+
+    kind = FlagKind.SIGNATURE_STALE
+    open_flags = _in(Flag.objects.filter(kind=kind, resolved_at__isnull=True), ids)
+    flagged = set(open_flags.values_list("participant_id", flat=True))
+    new = []
+    for pk in sorted(stale - flagged):
+        signature = latest[pk]
+        new.append(
+            Flag(
+                kind=kind,
+                participant_id=pk,
+                detail=flag_text.SIGNATURE_STALE
+                % {
+                    "name": signature.signer_name,
+                    "when": _local(signature.signed_at),
+                    "why": signature.stale_reason or SIGNATURE_STALE_REASON,
+                },
+                raised_at=now,
+            )
+        )
+    raised = len(_bulk_raise(kind, "participant_id", new, now)) if new else 0
+    if record and raised:
+        _record_raised(now)
+    resolved = _change_with_history(
+        open_flags.exclude(participant_id__in=stale),
+        {"resolved_at": Value(now, output_field=DateTimeField())},
+        reason=RESOLVED_REASON,
+        now=now,
+    )
+    return {RAISED: raised, RESOLVED: resolved}
 
 
 def _dose_detail(number: int, planned: int, actual: int) -> str:

@@ -19,12 +19,14 @@ DOSE = gettext_noop(
     "%(visit)s: planned %(planned)s cells, actual %(actual)s, deviation %(pct)s %%."
 )
 SAE = gettext_noop("AE%(number)s %(term)s: site aware %(aware)s, report was due %(due)s.")
+SIGNATURE_STALE = gettext_noop("Signed by %(name)s on %(when)s; %(why)s.")
 REOPENED = gettext_noop("%(detail)s [resolved %(resolved)s, reopened %(reopened)s]")
 
 # The reasons in a flag's history.
 RAISED_REASON = gettext_noop("Raised by the checks")
 RESOLVED_REASON = gettext_noop("Resolved by the checks")
 REOPENED_REASON = gettext_noop("Re-opened by the checks")
+SIGNATURE_STALE_REASON = gettext_noop("The casebook data changed after signing")
 
 stored_text.register(
     REOPENED,
@@ -33,9 +35,11 @@ stored_text.register(
     MISSED,
     DOSE,
     SAE,
+    SIGNATURE_STALE,
     RAISED_REASON,
     RESOLVED_REASON,
     REOPENED_REASON,
+    SIGNATURE_STALE_REASON,
 )
 
 

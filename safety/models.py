@@ -173,6 +173,7 @@ class FlagKind(models.TextChoices):
     MISSED_VISIT = "missed_visit", _("Missed visit")
     DOSE_DEVIATION = "dose_deviation", _("Dose deviation")
     SAE_REPORT_OVERDUE = "sae_report_overdue", _("SAE report overdue")
+    SIGNATURE_STALE = "signature_stale", _("Signature stale")
 
 
 class FlagStatus(models.TextChoices):
@@ -239,6 +240,17 @@ class Flag(VersionedModel):
                 fields=["kind", "adverse_event"],
                 condition=models.Q(adverse_event__isnull=False),
                 name="flag_unique_adverse_event",
+            ),
+            # A participant-level flag (a stale signature): one open at a time.
+            models.UniqueConstraint(
+                fields=["kind", "participant"],
+                condition=models.Q(
+                    visit__isnull=True,
+                    infusion__isnull=True,
+                    adverse_event__isnull=True,
+                    resolved_at__isnull=True,
+                ),
+                name="flag_unique_open_participant",
             ),
         ]
         indexes = [models.Index(fields=["kind", "resolved_at", "acknowledged_at"])]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -20,7 +20,7 @@ from itp_trial.fields import range_message
 from itp_trial.tasks import PARTICIPANT_CHANGED, SCHEDULE_CREATE, task_run
 
 from . import rules
-from .models import EligibilityAnswer, Participant, ParticipantStatus, SequenceCounter, SignOff
+from .models import EligibilityAnswer, Participant, ParticipantStatus, SequenceCounter
 
 # The reasons this module gives the history: stored in English, shown translated
 # (itp_trial.stored_text), whatever the language of the user who saved.
@@ -377,13 +377,3 @@ def participant_withdraw(
     audited_save(participant, user=user, reason=REASON_WITHDRAWAL)
     task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
     return participant
-
-
-@transaction.atomic
-def signoff_record(*, participant: Participant, user: Any, statement: str) -> SignOff:
-    """An investigator signs the participant's data as it stands now."""
-    if not user.has_perm("subjects.add_signoff"):
-        raise PermissionDenied(_("Only an investigator can sign off a participant's data."))
-    sign_off = SignOff(participant=participant, signed_by=user, statement=statement.strip())
-    audited_save(sign_off, user=user)
-    return sign_off

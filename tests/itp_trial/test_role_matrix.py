@@ -30,6 +30,10 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "subjects:enrol": ("get", SITE),
     "subjects:withdraw": ("get", SITE),
     "subjects:discontinue": ("get", {I}),
+    "subjects:sign": ("get", {I}),
+    "subjects:lock": ("get", {D}),
+    "subjects:unlock": ("post", {D}),
+    "subjects:database_lock": ("get", {D}),
     "visits:worklist": ("get", SITE),
     "visits:edit": ("get", SITE),
     "visits:missed": ("get", SITE),
@@ -70,7 +74,10 @@ WRITES: dict[str, set[str]] = {
     "subjects:enrol": SITE,
     "subjects:withdraw": SITE,
     "subjects:discontinue": {I},
-    "subjects:dashboard": {I},  # the investigator's sign-off
+    "subjects:sign": {I},  # the investigator's signature
+    "subjects:lock": {D},
+    "subjects:unlock": {D},
+    "subjects:database_lock": {D},
     "visits:edit": SITE,
     "visits:missed": SITE,
     "visits:platelet_unscheduled": SITE,
@@ -280,12 +287,13 @@ def test_it_gives_each_role_exactly_its_pages(client, personas, trial, role):
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", [C, I, M, D])
 def test_it_refuses_writes_to_the_roles_that_may_not_write(client, personas, trial, role):
-    from itp_trial.roles import CLINICAL_MODELS
+    from itp_trial.roles import READ_MODELS
 
     def snapshot() -> int:
         from django.apps import apps
 
-        return sum(apps.get_model(label).history.count() for label in CLINICAL_MODELS)
+        # Clinical and review records: flags, queries, signatures and locks.
+        return sum(apps.get_model(label).history.count() for label in READ_MODELS)
 
     client.force_login(personas[role])
     before = snapshot()
