@@ -58,3 +58,28 @@ def test_it_lets_each_demo_user_log_in_and_see_their_navigation(demo, client, us
     assert response.context["user"].username == username
     shown = {item["url_name"] for item in response.context["nav_items"]}
     assert shown == NAV[role]
+
+
+def test_it_changes_no_stored_value_when_run_twice(demo):
+    from infusions.models import Infusion
+    from safety.models import AdverseEvent, ConcomitantMedication, Flag
+    from visits.models import PlateletCount, Visit
+
+    models = (
+        Participant,
+        Visit,
+        Infusion,
+        PlateletCount,
+        AdverseEvent,
+        ConcomitantMedication,
+        Flag,
+    )
+
+    def snapshot():
+        rows = {m.__name__: list(m.objects.order_by("pk").values()) for m in models}
+        history = {m.__name__: m.history.count() for m in models if hasattr(m, "history")}
+        return rows, history
+
+    before = snapshot()
+    call_command("seed_demo", stdout=io.StringIO())
+    assert snapshot() == before
