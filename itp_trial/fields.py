@@ -8,8 +8,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from itp_trial import protocol
+from itp_trial.i18n import interpolate_lazy
 
 
 def vital_field(name: str, label: str, unit: str, decimal: bool = False) -> models.Field:
@@ -19,7 +21,10 @@ def vital_field(name: str, label: str, unit: str, decimal: bool = False) -> mode
         null=True,
         blank=True,
         validators=[MinValueValidator(low), MaxValueValidator(high)],
-        help_text=_("%(unit)s, %(low)s to %(high)s") % {"unit": unit, "low": low, "high": high},
+        # Lazy: a model field is built at import, its help text is read in the user's language.
+        help_text=interpolate_lazy(
+            gettext_lazy("%(unit)s, %(low)s to %(high)s"), {"unit": unit, "low": low, "high": high}
+        ),
     )
     if decimal:
         return models.DecimalField(label, max_digits=4, decimal_places=1, **kwargs)
