@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from safety.models import DataQuery, QueryState, Verification
 from safety.review_export import record_keys, record_versions
-from subjects.models import SignOff
+from subjects.models import Signature as SignatureRecord
 
 OPEN, ANSWERED, CLOSED = QueryState.OPEN.value, QueryState.ANSWERED.value, QueryState.CLOSED.value
 VERIFIED, CHANGED, NOT_VERIFIED = "verified", "changed", "not_verified"
@@ -68,7 +68,7 @@ def _name(user) -> str:
 
 def signatures(*, subject_ids: list[str] | None = None) -> dict[str, list[Signature]]:
     """Every signature by participant, oldest first (one query)."""
-    queryset = SignOff.objects.select_related("participant", "signed_by").order_by(
+    queryset = SignatureRecord.objects.select_related("participant", "signed_by").order_by(
         "participant__subject_id", "signed_at", "id"
     )
     if subject_ids is not None:
@@ -80,7 +80,7 @@ def signatures(*, subject_ids: list[str] | None = None) -> dict[str, list[Signat
                 id=s.pk,
                 subject_id=s.participant.subject_id,
                 username=s.signed_by.username,
-                full_name=_name(s.signed_by),
+                full_name=s.signer_name or _name(s.signed_by),
                 signed_at=s.signed_at,
                 meaning=s.statement,
             )
