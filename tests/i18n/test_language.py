@@ -208,3 +208,15 @@ def test_each_recipient_reads_the_e_mail_in_their_language(coordinator, investig
     assert "访视逾期" in chinese.body
     assert "Daily digest" in english.subject
     assert "V2 not done; its window ended 2026-03-01." in english.body
+
+
+def test_the_saved_language_costs_no_query_per_page(client, coordinator):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    UserPreference.objects.create(user=coordinator, language=ZH)
+    client.force_login(coordinator)  # the login copies the preference into the session
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("visits:worklist")).content.decode()
+    assert "待办清单" in page
+    assert not [q for q in queries if UserPreference._meta.db_table in q["sql"]]
