@@ -6,7 +6,8 @@
   the account that then signs in.
 - `UserLanguageMiddleware` (after the authentication middleware) activates the signed-in
   user's saved language on every request, whatever the browser's cookie or Accept-Language:
-  the same person sees the same language on every workstation of the ward.
+  the same person sees the same language on every workstation of the ward. The session
+  keeps a copy (read at login, updated by the switcher), so a page costs no extra query.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from .models import UserPreference
 
 # A language picked on the login page, for the account that signs in next in this session.
 LOGIN_CHOICE_KEY = "i17_login_language"
+# The signed-in user's saved language, copied into the session: [user id, language or ""].
+SESSION_KEY = "i17_user_language"
 
 
 def language_codes() -> set[str]:
@@ -56,6 +59,23 @@ def preference_save(user: Any, language: str) -> UserPreference:
     return preference
 
 
+def _remember_in_session(request: HttpRequest, user: Any, language: str | None) -> None:
+    if hasattr(request, "session"):
+        request.session[SESSION_KEY] = [user.pk, language or ""]
+
+
+def session_language(request: HttpRequest) -> str | None:
+    """The signed-in user's saved language, from the session's copy (read once if absent)."""
+    user = getattr(request, "user", None)
+    if not getattr(user, "is_authenticated", False):
+        return None
+    cached = request.session.get(SESSION_KEY)
+    if not (isinstance(cached, list) and len(cached) == 2 and cached[0] == user.pk):
+        cached = [user.pk, preferred_language(user) or ""]
+        request.session[SESSION_KEY] = cached
+    return cached[1] if cached[1] in language_codes() else None
+
+
 class UserLanguageMiddleware:
     """Activate the signed-in user's saved language (after LocaleMiddleware and auth)."""
 
@@ -63,7 +83,7 @@ class UserLanguageMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        language = preferred_language(getattr(request, "user", None))
+        language = session_language(request)
         if language:
             translation.activate(language)
             request.LANGUAGE_CODE = translation.get_language()
@@ -90,6 +110,7 @@ def language_set(request: HttpRequest) -> HttpResponse:
         return response
     if request.user.is_authenticated:
         preference_save(request.user, language)
+        _remember_in_session(request, request.user, language)
     else:
         request.session[LOGIN_CHOICE_KEY] = language
     translation.activate(language)
@@ -115,3 +136,4 @@ def _login_language(sender: Any, request: HttpRequest | None, user: Any, **kwarg
     language = request.session.pop(LOGIN_CHOICE_KEY, None)
     if language in language_codes():
         preference_save(user, language)
+    _remember_in_session(request, user, preferred_language(user))

@@ -77,7 +77,7 @@ def _login_in_chinese(page, live_server, username: str) -> None:
     page.wait_for_selector("html[lang=zh-hans]")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("form:not([data-testid=language-switcher]) button[type=submit]")
+    page.click("[data-testid=login-form] button[type=submit]")
     page.wait_for_selector("[data-testid=whoami]")
 
 

@@ -178,3 +178,45 @@ def test_a_history_reason_of_the_system_is_shown_translated(client, coordinator)
     page = client.get(reverse("subjects:detail", args=[participant.pk])).content.decode()
     history = page[page.index('data-testid="history"') :]
     assert "<td>入组</td>" in history
+
+
+def test_each_recipient_reads_the_e_mail_in_their_language(coordinator, investigator):
+    from django.core import mail
+
+    from safety.models import Flag, FlagKind
+    from safety.notifications import flags_digest_send
+
+    UserPreference.objects.create(user=investigator, language=ZH)
+    participant = enrolled(coordinator, planned=timezone.localdate() - timedelta(days=10))
+    visit = participant.visits.get(code="V2")
+    now = timezone.now()
+    Flag.objects.create(
+        kind=FlagKind.OVERDUE,
+        participant=participant,
+        visit=visit,
+        detail=flag_text.OVERDUE % {"visit": "V2", "end": "2026-03-01"},
+        raised_at=now,
+    )
+    mail.outbox.clear()
+    with translation.override("en"):  # the language of the run does not matter
+        assert flags_digest_send(now=now) == 2
+
+    by_address = {m.to[0]: m for m in mail.outbox}
+    chinese, english = by_address[investigator.email], by_address[coordinator.email]
+    assert "每日摘要" in chinese.subject
+    assert "V2 未完成；其访视窗已于 2026-03-01 结束。" in chinese.body
+    assert "访视逾期" in chinese.body
+    assert "Daily digest" in english.subject
+    assert "V2 not done; its window ended 2026-03-01." in english.body
+
+
+def test_the_saved_language_costs_no_query_per_page(client, coordinator):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    UserPreference.objects.create(user=coordinator, language=ZH)
+    client.force_login(coordinator)  # the login copies the preference into the session
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("visits:worklist")).content.decode()
+    assert "待办清单" in page
+    assert not [q for q in queries if UserPreference._meta.db_table in q["sql"]]
