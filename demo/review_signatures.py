@@ -12,7 +12,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from safety.checks import checks_run
-from safety.locking import casebook_lock, casebook_readiness
+from safety.locking import casebook_lock, casebook_readiness, queries_not_closed
+from safety.sdv import record_verify, sdv_todo
 from safety.signatures import casebook_sign, sae_report_open
 from subjects.models import CasebookLock, Participant, Signature
 from subjects.services import participant_update
@@ -36,8 +37,14 @@ def review_signatures_seed(*, users: dict[str, Any], today: date) -> dict[str, i
         ).order_by("subject_id")
         if not sae_report_open(p.pk, now=timezone.now())
     ]
+    open_queries = queries_not_closed(p.pk for p in candidates)
+    # The casebook to lock has no query left open (the review demo raised some).
+    lockable = [p for p in candidates if not open_queries[p.pk]]
+    to_lock = lockable[-1] if lockable else None
     signed = []
-    for participant in candidates[:3]:
+    for participant in [p for p in candidates if p != to_lock][:2] + [to_lock]:
+        if participant is None:
+            continue
         try:
             casebook_sign(
                 participant_id=participant.pk,
@@ -60,8 +67,17 @@ def review_signatures_seed(*, users: dict[str, Any], today: date) -> dict[str, i
             today=today,
         )
         checks_run(participant_ids=[stale.pk])
-    if len(signed) >= 3 and casebook_readiness([signed[2].pk])[signed[2].pk].ready:
-        casebook_lock(participant_id=signed[2].pk, user=users["datamanager"])
-        locks = 1
+    if to_lock is not None and to_lock in signed:
+        _verify_all(to_lock.pk, monitor=users["monitor"])
+        if casebook_readiness([to_lock.pk])[to_lock.pk].ready:
+            casebook_lock(participant_id=to_lock.pk, user=users["datamanager"])
+            locks = 1
     return {"signatures": len(signed), "locks": locks}
 
+
+def _verify_all(participant_id: int, *, monitor: Any) -> None:
+    """The monitor verifies every form of the casebook to be locked."""
+    for form in list(sdv_todo(participant_id=participant_id)):
+        record_verify(
+            kind=form["r_kind"], object_id=form["pk"], user=monitor, version=form["version"]
+        )

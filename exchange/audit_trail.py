@@ -18,7 +18,7 @@ from django.db import models
 
 from infusions.models import Infusion
 from itp_trial.locks import DatabaseLock
-from safety.models import AdverseEvent, ConcomitantMedication, Flag
+from safety.models import AdverseEvent, ConcomitantMedication, DataQuery, Flag, Verification
 from subjects.models import CasebookLock, EligibilityAnswer, Participant, Signature
 from visits.models import PlateletCount, Visit
 
@@ -54,6 +54,8 @@ AUDITED: tuple[Audited, ...] = (
     # The locks dataset holds both kinds of lock: its record names which.
     Audited("locks", CasebookLock, lambda h: f"casebook {h.locked_at.isoformat()}"),
     Audited("locks", DatabaseLock, lambda h: f"database {h.locked_at.isoformat()}"),
+    Audited("queries", DataQuery, lambda h: f"Q{h.number}", {"number": "query_number"}),
+    Audited("sdv", Verification, lambda h: f"{h.target_kind} {h.object_id}"),
 )
 
 # Not listed as changes: the id and owner never change, and the eligibility decision is

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-COORDINATOR = "Site coordinator"
-INVESTIGATOR = "Investigator"
-MONITOR = "Monitor"
-DATA_MANAGER = "Data manager"
+from django.utils.translation import gettext_noop
+
+# The group names, stored in English; pages show them translated ({% translate user_role %}).
+COORDINATOR = gettext_noop("Site coordinator")
+INVESTIGATOR = gettext_noop("Investigator")
+MONITOR = gettext_noop("Monitor")
+DATA_MANAGER = gettext_noop("Data manager")
 ROLES = (COORDINATOR, INVESTIGATOR, MONITOR, DATA_MANAGER)
 
 CLINICAL_MODELS = (
@@ -31,6 +34,8 @@ READ_MODELS = CLINICAL_MODELS + (
     "subjects.casebooklock",
     "itp_trial.databaselock",
 )
+# Review records of section 8: the query conversation and source data verification.
+READ_MODELS += ("safety.querymessage", "safety.verification")
 
 
 def _crud(models: tuple[str, ...], actions: tuple[str, ...]) -> set[str]:
@@ -54,14 +59,16 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "safety.acknowledge_flag",
     },
     MONITOR: _VIEW_ALL
-    | {"safety.acknowledge_flag", "safety.add_dataquery", "exchange.export_data"},
+    | {"safety.acknowledge_flag", "safety.add_dataquery", "exchange.export_data"}
+    | {"safety.add_verification"},
     DATA_MANAGER: _VIEW_ALL
     | {
         "exchange.export_data",
         "exchange.import_data",
         "subjects.lock_casebook",
         "itp_trial.lock_database",
-    },
+    }
+    | {"safety.add_dataquery"},
 }
 
 

@@ -14,6 +14,8 @@ from itp_trial import protocol
 from itp_trial.history import history_rows
 from safety.casebook import signature_states
 from safety.locking import LOCK_CASEBOOK_PERMISSION
+from safety.review import participant_review, query_totals, trial_review, worklist_queries
+from safety.sdv import Progress, sdv_progress
 from safety.selectors import open_flags_summary
 from safety.signatures import SIGN_PERMISSION
 from subjects.models import ParticipantStatus
@@ -38,6 +40,10 @@ def dashboard(request: HttpRequest, participant_id: int) -> HttpResponse:
             "signature": signature_states([participant_id])[participant_id],
             "can_sign": request.user.has_perm(SIGN_PERMISSION),
             "can_lock": request.user.has_perm(LOCK_CASEBOOK_PERMISSION),
+            "review_queries": query_totals(participant_ids=[data.participant.pk]),
+            "review_progress": sdv_progress(participant_ids=[data.participant.pk]).get(
+                data.participant.pk, Progress()
+            ),
         },
     )
 
@@ -45,7 +51,7 @@ def dashboard(request: HttpRequest, participant_id: int) -> HttpResponse:
 @permission_required("subjects.view_participant", raise_exception=True)
 def overview(request: HttpRequest) -> HttpResponse:
     """The whole trial: enrolment, visit compliance, response, safety, dose deviations."""
-    return render(request, "reporting/overview.html", {"o": trial_overview()})
+    return render(request, "reporting/overview.html", {"o": trial_overview(), **trial_review()})
 
 
 @permission_required("visits.change_visit", raise_exception=True)
@@ -59,6 +65,7 @@ def visit_worklist(request: HttpRequest) -> HttpResponse:
             "today": today,
             "due_days": protocol.WORKLIST_DUE_DAYS,
             **open_flags_summary(),
+            **worklist_queries(),
         },
     )
 
@@ -89,5 +96,6 @@ def participant_detail(request: HttpRequest, participant_id: int) -> HttpRespons
             "can_sign": request.user.has_perm(SIGN_PERMISSION),
             "can_lock": request.user.has_perm(LOCK_CASEBOOK_PERMISSION),
             **open_flags_summary(participant_ids=[participant.pk]),
+            **participant_review(participant.pk),
         },
     )

@@ -7,6 +7,12 @@ from django.utils.translation import gettext_lazy as _
 from itp_trial import protocol
 from itp_trial.audit import AuditedHistory, ClinicalModel, VersionedModel
 from itp_trial.choices import ParticipantStatus
+from itp_trial.text import interpolated
+
+# Guardian consent and child assent: required under the protocol's adult age.
+MINOR_HELP = interpolated(
+    _("Required for a participant under %(age)s at consent."), age=protocol.ADULT_AGE_YEARS
+)
 
 
 class Sex(models.TextChoices):
@@ -53,19 +59,22 @@ class Participant(ClinicalModel):
         _("guardian consent signed"),
         null=True,
         blank=True,
-        help_text=_("Required for a participant under 18 at consent."),
+        help_text=MINOR_HELP,
     )
     child_assent = models.BooleanField(
         _("child assent obtained"),
         null=True,
         blank=True,
-        help_text=_("Required for a participant under 18 at consent."),
+        help_text=MINOR_HELP,
     )
     itp_diagnosis_date = models.DateField(
         _("ITP diagnosis date"),
         null=True,
         blank=True,
-        help_text=_("Thrombocytopenia must have lasted more than 3 months at consent (I3)."),
+        help_text=interpolated(
+            _("Thrombocytopenia must have lasted more than %(months)s months at consent (I3)."),
+            months=protocol.ITP_MIN_DURATION_MONTHS,
+        ),
     )
     prior_therapies = models.TextField(
         _("prior ITP therapies"),

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from infusions.dosing import DoseAssessment
 from itp_trial import protocol
-from safety.models import AdverseEvent, Flag
+from safety.models import FLAG_OPEN, AdverseEvent, Flag
 from safety.rules import SaeClock, is_treatment_emergent, sae_clock
 from subjects.models import Participant
 from subjects.rules import age_years
@@ -219,9 +219,9 @@ def participant_dashboard(
     queryset = queryset.prefetch_related(
         Prefetch(
             "flags",
-            queryset=Flag.objects.filter(
-                resolved_at__isnull=True, acknowledged_at__isnull=True
-            ).select_related("visit", "infusion", "adverse_event"),
+            queryset=Flag.objects.filter(FLAG_OPEN).select_related(
+                "visit", "infusion", "adverse_event"
+            ),
             to_attr="open_flags",
         ),
     )

@@ -11,7 +11,7 @@ from django.urls import reverse
 from safety.models import Flag, FlagKind
 from subjects.models import Participant, Signature
 from tests.factories import PASSWORD
-from tests.safety.review_data import casebook
+from tests.safety.review_data import casebook, verified
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -52,7 +52,7 @@ def edit_participant(page, live_server, participant, therapies: str) -> None:
 
 
 def test_it_signs_goes_stale_resigns_and_locks(
-    page, live_server, coordinator, investigator, data_manager
+    page, live_server, coordinator, investigator, monitor, data_manager
 ):
     page.on("dialog", lambda dialog: dialog.accept())
     participant = casebook(coordinator)
@@ -86,6 +86,7 @@ def test_it_signs_goes_stale_resigns_and_locks(
     first.refresh_from_db()
     assert first.stale_at is not None
 
+    verified(participant, monitor=monitor)  # the monitor's SDV (its own browser test: issue 14a)
     log_in(page, live_server, "datamanager", reverse("subjects:lock", args=[participant.pk]))
     page.wait_for_selector("[data-testid=ready]")
     page.check("input[name=lock-confirm]")
