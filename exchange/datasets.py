@@ -16,7 +16,15 @@ from django.utils.translation import gettext_lazy as _
 
 from itp_trial import protocol
 from itp_trial.text import interpolated
-from safety.models import ActionTaken, FlagKind, FlagStatus, Outcome, Relationship, SeriousCriterion
+from safety.models import (
+    ActionTaken,
+    FlagKind,
+    FlagStatus,
+    Outcome,
+    QueryState,
+    Relationship,
+    SeriousCriterion,
+)
 from subjects.models import ParticipantStatus, Sex, WithdrawalReason
 from visits.models import WindowStatus
 from visits.response import CATEGORIES
@@ -472,6 +480,61 @@ FLAGS = Dataset(
     importable=False,
 )
 
+# The datasets a review record may point at (safety.targets), by their exported name.
+REVIEWED_DATASETS = (
+    "subjects",
+    "eligibility",
+    "visits",
+    "infusions",
+    "platelets",
+    "adverse_events",
+    "conmeds",
+)
+SDV_STATES = ("verified", "changed")
+
+QUERIES = Dataset(
+    "queries",
+    _("Data queries"),
+    (
+        SUBJECT,
+        _d("query_number", _("Query number (per participant)"), INTEGER),
+        _d("dataset", _("Dataset of the queried record"), CODE, allowed=REVIEWED_DATASETS),
+        _d("record", _("Record (its natural key within the participant)")),
+        _d("field", _("Field queried (empty: the record as a whole)")),
+        _d("state", _("State"), CODE, allowed=_values(QueryState)),
+        _d("due_date", _("Due date"), DATE),
+        _d("question", _("Question")),
+        _d("raised_by", _("Raised by")),
+        _d("raised_at", _("Raised at"), DATETIME),
+        _d("answer", _("Latest answer")),
+        _d("answered_by", _("Answered by")),
+        _d("answered_at", _("Answered at"), DATETIME),
+        _d("closed_by", _("Closed by")),
+        _d("closed_at", _("Closed at"), DATETIME),
+        _d("record_version_raised", _("Record version when raised"), INTEGER),
+        _d("messages", _("Turns of the conversation"), INTEGER),
+    ),
+    key=("subject_id", "query_number"),
+    importable=False,
+)
+
+SDV = Dataset(
+    "sdv",
+    _("Source data verification"),
+    (
+        SUBJECT,
+        _d("dataset", _("Dataset of the verified record"), CODE, allowed=REVIEWED_DATASETS),
+        _d("record", _("Record (its natural key within the participant)")),
+        _d("state", _("State"), CODE, allowed=SDV_STATES),
+        _d("verified_version", _("Version verified"), INTEGER),
+        _d("current_version", _("Current version"), INTEGER),
+        _d("verified_by", _("Verified by")),
+        _d("verified_at", _("Verified at"), DATETIME),
+    ),
+    key=("subject_id", "dataset", "record"),
+    importable=False,
+)
+
 AUDIT_ACTIONS = ("created", "changed", "deleted", "exported", "imported")
 
 AUDIT_TRAIL = Dataset(
@@ -502,6 +565,8 @@ DATASETS: tuple[Dataset, ...] = (
     ADVERSE_EVENTS,
     CONMEDS,
     FLAGS,
+    QUERIES,
+    SDV,
     AUDIT_TRAIL,
 )
 DATASETS_BY_NAME: dict[str, Dataset] = {d.name: d for d in DATASETS}

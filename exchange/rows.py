@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
-from django.db.models import Case, IntegerField, OuterRef, Subquery, When
+from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, When
 
 from infusions import dosing
 from infusions.models import Infusion
@@ -334,6 +334,68 @@ def flags_rows(*, today: date) -> Iterator[Row]:
         )
 
 
+def queries_rows(*, today: date) -> Iterator[Row]:
+    from safety.models import DataQuery
+    from safety.review_export import record_keys
+
+    keys = record_keys()
+    queryset = (
+        DataQuery.objects.select_related("participant", "raised_by", "answered_by", "closed_by")
+        .annotate(turns=Count("messages"))
+        .order_by("participant__subject_id", "number", "id")
+    )
+    for q in queryset.iterator(chunk_size=CHUNK_SIZE):
+        dataset, record = keys.get((q.target_kind, q.object_id), ("", ""))
+        yield _ordered(
+            datasets.QUERIES,
+            {
+                "subject_id": q.participant.subject_id,
+                "query_number": q.number,
+                "dataset": dataset,
+                "record": record,
+                "field": q.field_name,
+                "state": q.state,
+                "due_date": q.due_date,
+                "question": q.question,
+                "raised_by": q.raised_by.username,
+                "raised_at": q.raised_at,
+                "answer": q.answer,
+                "answered_by": q.answered_by.username if q.answered_by else "",
+                "answered_at": q.answered_at,
+                "closed_by": q.closed_by.username if q.closed_by else "",
+                "closed_at": q.closed_at,
+                "record_version_raised": q.target_version,
+                "messages": q.turns,
+            },
+        )
+
+
+def sdv_rows(*, today: date) -> Iterator[Row]:
+    from safety.models import Verification
+    from safety.review_export import record_keys, record_versions
+
+    keys, versions = record_keys(), record_versions()
+    queryset = Verification.objects.select_related("participant", "verified_by").order_by(
+        "participant__subject_id", "target_kind", "object_id"
+    )
+    for v in queryset.iterator(chunk_size=CHUNK_SIZE):
+        dataset, record = keys.get((v.target_kind, v.object_id), ("", ""))
+        current = versions.get((v.target_kind, v.object_id))
+        yield _ordered(
+            datasets.SDV,
+            {
+                "subject_id": v.participant.subject_id,
+                "dataset": dataset,
+                "record": record,
+                "state": "verified" if current == v.verified_version else "changed",
+                "verified_version": v.verified_version,
+                "current_version": current,
+                "verified_by": v.verified_by.username,
+                "verified_at": v.verified_at,
+            },
+        )
+
+
 def _audit_trail_rows(*, today: date) -> Iterator[Row]:
     from .audit_trail import audit_trail_rows
 
@@ -349,5 +411,7 @@ ROWS: dict[str, Callable[..., Iterator[Sequence[Any]]]] = {
     "adverse_events": adverse_events_rows,
     "conmeds": conmeds_rows,
     "flags": flags_rows,
+    "queries": queries_rows,
+    "sdv": sdv_rows,
     "audit_trail": _audit_trail_rows,
 }

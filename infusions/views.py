@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from itp_trial import protocol
+from itp_trial.access import edit_or_read
 from itp_trial.forms import add_service_errors, form_version
 from itp_trial.history import history_rows
 from subjects.selectors import participant_get
@@ -92,7 +93,17 @@ def _after_save(infusion: Infusion) -> HttpResponse:
     return redirect("infusions:detail", infusion_id=infusion.pk)
 
 
-@permission_required("infusions.add_infusion", raise_exception=True)
+def _infusion_id(kwargs: dict) -> int | None:
+    return (
+        Infusion.objects.filter(participant_id=kwargs["participant_id"], number=kwargs["number"])
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+@edit_or_read(
+    "infusions.add_infusion", "infusion", _infusion_id, view_permission="infusions.view_infusion"
+)
 def infusion_record_view(request: HttpRequest, participant_id: int, number: int) -> HttpResponse:
     """Record or correct infusion `number`, confirming the planned dose and any deviation.
 

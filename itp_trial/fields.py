@@ -48,7 +48,10 @@ def vital_field(name: str, when: str = "") -> models.Field:
         null=True,
         blank=True,
         validators=[MinValueValidator(low), MaxValueValidator(high)],
-        help_text=_("%(unit)s, %(low)s to %(high)s") % {"unit": unit, "low": low, "high": high},
+        # Lazy: a model field is built at import, its help text is read in the user's language.
+        help_text=interpolated(
+            gettext_lazy("%(unit)s, %(low)s to %(high)s"), unit=unit, low=low, high=high
+        ),
     )
     if decimal:
         return models.DecimalField(label, max_digits=4, decimal_places=1, **kwargs)

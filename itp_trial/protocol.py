@@ -252,3 +252,12 @@ HEIGHT_RANGE_CM = (Decimal("80"), Decimal("230"))
 CHECKS_HOURLY_MINUTE = 5  # the hourly run, at this minute past each hour
 CHECKS_NIGHTLY_HOUR = 2  # the nightly full pass and digest, at this hour (site time)
 WORKLIST_DUE_DAYS = 14  # the worklist shows visits due within this many days
+
+# Investigator signature (protocol section 8, 21 CFR 11.50): the meanings an investigator
+# may give a signature, as code and the sentence shown with it. A study team may change them.
+SIGNATURE_MEANINGS: tuple[tuple[str, str], ...] = (
+    ("review", _("I have reviewed this participant's casebook and it is complete and accurate")),
+    ("approval", _("I approve this participant's casebook data as the investigator responsible")),
+    ("responsibility", _("I take responsibility for this participant's data as entered")),
+)
+SIGNATURE_MEANING_TEXT = dict(SIGNATURE_MEANINGS)

@@ -7,6 +7,7 @@ from typing import Any
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Fieldset, Layout, Row
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from infusions.models import Infusion
@@ -29,7 +30,7 @@ from .services import AE_DATA_FIELDS, CONMED_DATA_FIELDS, serious_criteria_codes
 GRADE_CHOICES = [
     ("", _("Choose the grade")),
     *(
-        (grade, f"{grade} · {protocol.CTCAE_GRADES[grade]}")
+        (grade, format_lazy("{} · {}", grade, protocol.CTCAE_GRADES[grade]))
         for grade in range(protocol.CTCAE_GRADE_MIN, protocol.CTCAE_GRADE_MAX + 1)
     ),
 ]

@@ -173,6 +173,7 @@ class FlagKind(models.TextChoices):
     MISSED_VISIT = "missed_visit", _("Missed visit")
     DOSE_DEVIATION = "dose_deviation", _("Dose deviation")
     SAE_REPORT_OVERDUE = "sae_report_overdue", _("SAE report overdue")
+    SIGNATURE_STALE = "signature_stale", _("Signature stale")
 
 
 class FlagStatus(models.TextChoices):
@@ -240,11 +241,29 @@ class Flag(VersionedModel):
                 condition=models.Q(adverse_event__isnull=False),
                 name="flag_unique_adverse_event",
             ),
+            # A participant-level flag (a stale signature): one open at a time.
+            models.UniqueConstraint(
+                fields=["kind", "participant"],
+                condition=models.Q(
+                    visit__isnull=True,
+                    infusion__isnull=True,
+                    adverse_event__isnull=True,
+                    resolved_at__isnull=True,
+                ),
+                name="flag_unique_open_participant",
+            ),
         ]
         indexes = [models.Index(fields=["kind", "resolved_at", "acknowledged_at"])]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.participant_id}"
+
+    @property
+    def detail_display(self) -> str:
+        """The stored (English) detail in the reader's language (safety.flag_text)."""
+        from .flag_text import detail_display
+
+        return detail_display(self.detail)
 
     @property
     def status(self) -> str:
@@ -256,14 +275,54 @@ class Flag(VersionedModel):
         return FlagStatus.OPEN
 
 
+class QueryTarget(models.TextChoices):
+    """The kinds of record a query or a verification is about."""
+
+    PARTICIPANT = "participant", _("Participant")
+    ELIGIBILITY = "eligibility", _("Eligibility answer")
+    VISIT = "visit", _("Visit")
+    INFUSION = "infusion", _("Infusion")
+    PLATELET = "platelet", _("Platelet count")
+    ADVERSE_EVENT = "adverse_event", _("Adverse event")
+    MEDICATION = "conmed", _("Concomitant medication")
+
+
+class QueryState(models.TextChoices):
+    OPEN = "open", _("Open")
+    ANSWERED = "answered", _("Answered")
+    CLOSED = "closed", _("Closed")
+
+
 class DataQuery(VersionedModel):
-    """A monitor's question about a participant's data, answered by the site."""
+    """A reviewer's question about one field of one record, answered by the site.
+
+    The record is named by its kind and id (`target_kind`, `object_id`) and the field by its
+    model name (`field_name`, empty for the record as a whole). `number` counts the
+    participant's queries in the order raised. `target_version` is the record's version
+    when the query was raised, so that a correction since is seen without asking.
+    """
 
     participant = models.ForeignKey(
         "subjects.Participant", on_delete=models.PROTECT, related_name="queries"
     )
+    number = models.PositiveIntegerField(_("query number"), default=0)
+    target_kind = models.CharField(
+        _("record kind"),
+        max_length=16,
+        choices=QueryTarget.choices,
+        default=QueryTarget.PARTICIPANT,
+    )
+    object_id = models.PositiveBigIntegerField(_("record id"), null=True, blank=True)
+    field_name = models.CharField(_("field"), max_length=64, blank=True)
+    target_version = models.PositiveIntegerField(_("record version when raised"), default=1)
     visit = models.ForeignKey(
         "visits.Visit", on_delete=models.PROTECT, null=True, blank=True, related_name="queries"
+    )
+    state = models.CharField(
+        _("state"), max_length=10, choices=QueryState.choices, default=QueryState.OPEN
+    )
+    due_date = models.DateField(
+        _("due date"), null=True, blank=True, help_text=_("When the site should answer by.")
     )
     question = models.TextField(_("question"))
     raised_by = models.ForeignKey(
@@ -275,6 +334,9 @@ class DataQuery(VersionedModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     answered_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     closed_at = models.DateTimeField(null=True, blank=True)
 
     history = AuditedHistory()
@@ -283,6 +345,86 @@ class DataQuery(VersionedModel):
         ordering = ["-raised_at"]
         verbose_name = _("data query")
         verbose_name_plural = _("data queries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "number"],
+                condition=models.Q(number__gt=0),
+                name="dataquery_unique_number",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "participant"]),
+            models.Index(fields=["target_kind", "object_id", "state"]),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.participant_id}: {self.question[:40]}"
+        return f"{self.participant_id} Q{self.number}: {self.question[:40]}"
+
+    @property
+    def field_label(self) -> str:
+        """The queried field's label (empty for the record as a whole)."""
+        from .targets import target_get
+
+        target = target_get(self.target_kind)
+        if target is None or not self.field_name:
+            return ""
+        return target.field_label(self.field_name)
+
+
+class QueryMessageKind(models.TextChoices):
+    QUESTION = "question", _("Question")
+    ANSWER = "answer", _("Answer")
+    CLOSE = "close", _("Closed")
+    REOPEN = "reopen", _("Re-opened")
+
+
+class QueryMessage(VersionedModel):
+    """One turn of a query's conversation: the question, each answer, closing, re-opening."""
+
+    query = models.ForeignKey(DataQuery, on_delete=models.PROTECT, related_name="messages")
+    kind = models.CharField(_("kind"), max_length=10, choices=QueryMessageKind.choices)
+    body = models.TextField(_("message"), blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(_("at"))
+
+    history = AuditedHistory()
+
+    class Meta:
+        ordering = ["query", "at", "id"]
+        verbose_name = _("query message")
+
+    def __str__(self) -> str:
+        return f"{self.query_id} {self.kind}"
+
+
+class Verification(VersionedModel):
+    """Source data verification of one record (one form): verified at `verified_version`.
+
+    The record is verified while its own `version` equals `verified_version`; any later
+    save moves its version on, and it reads as changed since verification (no write needed).
+    """
+
+    participant = models.ForeignKey(
+        "subjects.Participant", on_delete=models.PROTECT, related_name="verifications"
+    )
+    target_kind = models.CharField(_("record kind"), max_length=16, choices=QueryTarget.choices)
+    object_id = models.PositiveBigIntegerField(_("record id"))
+    verified_version = models.PositiveIntegerField(_("verified version"))
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    verified_at = models.DateTimeField(_("verified at"))
+
+    history = AuditedHistory()
+
+    class Meta:
+        ordering = ["participant", "target_kind", "object_id"]
+        verbose_name = _("source data verification")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["target_kind", "object_id"], name="verification_unique_record"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.target_kind} {self.object_id} v{self.verified_version}"

@@ -15,6 +15,7 @@ from .models import (
     ConcomitantMedication,
     DataQuery,
     Flag,
+    QueryState,
 )
 
 QUERY_OPEN, QUERY_CLOSED = "open", "closed"
@@ -105,9 +106,9 @@ def queries_list(*, state: str | None = None, participant_id: int | None = None)
         "participant", "visit", "raised_by", "answered_by"
     ).order_by("-raised_at", "-pk")
     if state == QUERY_OPEN:
-        queries = queries.filter(closed_at__isnull=True)
-    elif state == QUERY_CLOSED:
-        queries = queries.filter(closed_at__isnull=False)
+        queries = queries.exclude(state=QueryState.CLOSED)
+    elif state in (QueryState.ANSWERED, QUERY_CLOSED):
+        queries = queries.filter(state=state)
     if participant_id:
         queries = queries.filter(participant_id=participant_id)
     return queries

@@ -6,20 +6,29 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
-from itp_trial import protocol
+from itp_trial import protocol, stored_text
 from itp_trial.audit import audited_save, version_check
 from itp_trial.dates import date_future_add, date_future_error
 from itp_trial.fields import range_message
 from itp_trial.tasks import PARTICIPANT_CHANGED, SCHEDULE_CREATE, task_run
 
 from . import rules
-from .models import EligibilityAnswer, Participant, ParticipantStatus, SequenceCounter, SignOff
+from .models import EligibilityAnswer, Participant, ParticipantStatus, SequenceCounter
+
+# The reasons this module gives the history: stored in English, shown translated
+# (itp_trial.stored_text), whatever the language of the user who saved.
+REASON_ELIGIBILITY = gettext_noop("Eligibility derived from the checklist")
+REASON_ENROLMENT = gettext_noop("Enrolment")
+REASON_DISCONTINUED = gettext_noop("Treatment discontinued: %(r)s")
+REASON_WITHDRAWAL = gettext_noop("Withdrawal")
+stored_text.register(REASON_ELIGIBILITY, REASON_ENROLMENT, REASON_DISCONTINUED, REASON_WITHDRAWAL)
 
 SUBJECT_ID_FORMAT = protocol.SUBJECT_ID_FORMAT
 SCREENING_NUMBER_FORMAT = protocol.SCREENING_NUMBER_FORMAT
@@ -248,7 +257,7 @@ def eligibility_record(
     participant.eligible = decision.eligible
     participant.eligibility_assessed_on = today if decision.complete else None
     audited_save(
-        participant, user=user, reason=reason or _("Eligibility derived from the checklist")
+        participant, user=user, reason=reason or REASON_ELIGIBILITY
     )
     task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
     return decision
@@ -300,7 +309,7 @@ def participant_enrol(
         raise ValidationError(errors)
     participant.enrolled_on = enrolled_on
     participant.planned_first_infusion_date = planned_first_infusion_date
-    audited_save(participant, user=user, reason=_("Enrolment"))
+    audited_save(participant, user=user, reason=REASON_ENROLMENT)
     task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
     return participant
 
@@ -332,7 +341,7 @@ def treatment_discontinue(
         raise ValidationError({"on": _("The date cannot be before the consent date.")})
     participant.treatment_discontinued_date = on
     participant.treatment_discontinued_reason = reason.strip()
-    audited_save(participant, user=user, reason=_("Treatment discontinued: %(r)s") % {"r": reason})
+    audited_save(participant, user=user, reason=REASON_DISCONTINUED % {"r": reason})
     task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
     return participant
 
@@ -365,16 +374,6 @@ def participant_withdraw(
     participant.withdrawal_date = on
     participant.withdrawal_reason = withdrawal_reason
     participant.withdrawal_detail = detail.strip()
-    audited_save(participant, user=user, reason=_("Withdrawal"))
+    audited_save(participant, user=user, reason=REASON_WITHDRAWAL)
     task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
     return participant
-
-
-@transaction.atomic
-def signoff_record(*, participant: Participant, user: Any, statement: str) -> SignOff:
-    """An investigator signs the participant's data as it stands now."""
-    if not user.has_perm("subjects.add_signoff"):
-        raise PermissionDenied(_("Only an investigator can sign off a participant's data."))
-    sign_off = SignOff(participant=participant, signed_by=user, statement=statement.strip())
-    audited_save(sign_off, user=user)
-    return sign_off

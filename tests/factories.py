@@ -263,3 +263,12 @@ def infused(
     return infusion_record(
         participant=participant, user=user, number=number, data=values, today=today
     )
+
+
+def signed(user: User, participant: Any, *, meaning: str = "review", now: Any = None):
+    """The investigator signs the participant's casebook through the service."""
+    from safety.signatures import casebook_sign
+
+    return casebook_sign(
+        participant_id=participant.pk, user=user, password=PASSWORD, meaning=meaning, now=now
+    )

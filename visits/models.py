@@ -8,6 +8,7 @@ from itp_trial import protocol
 from itp_trial.audit import AuditedHistory, ClinicalModel
 from itp_trial.choices import WindowStatus
 from itp_trial.fields import vital_field
+from itp_trial.text import interpolated
 
 VISIT_CODE_CHOICES = [(v.code, v.code) for v in protocol.VISITS]
 
@@ -127,8 +128,9 @@ class PlateletCount(ClinicalModel):
             MinValueValidator(protocol.PLATELET_MIN),
             MaxValueValidator(protocol.PLATELET_MAX),
         ],
-        help_text=_("10⁹/L, %(low)s to %(high)s")
-        % {"low": protocol.PLATELET_MIN, "high": protocol.PLATELET_MAX},
+        help_text=interpolated(
+            _("10⁹/L, %(low)s to %(high)s"), low=protocol.PLATELET_MIN, high=protocol.PLATELET_MAX
+        ),
     )
     who_bleeding_grade = models.PositiveSmallIntegerField(
         _("WHO bleeding grade"),

@@ -6,9 +6,14 @@ from .base import *  # noqa: F403
 from .base import env
 
 DEBUG = False
+# seed_demo refuses to run: its accounts share a published password.
+DEMO_DATA_ALLOWED = False
 SECRET_KEY = env.str("SECRET_KEY")  # required: raises ImproperlyConfigured when unset
 DATABASES = {"default": env.db("DATABASE_URL")}  # required in production
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# A connection PostgreSQL dropped (a restart, pg_terminate_backend) is found and replaced
+# before the request uses it, instead of failing that request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
 # A broker is required: without one, tasks would run in the web process and beat would never

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from itp_trial import protocol
+from itp_trial.access import edit_or_read
 from itp_trial.forms import add_service_errors, form_version
 from itp_trial.history import history_rows
 from subjects.models import Participant
@@ -166,7 +167,12 @@ def ae_create(request: HttpRequest, participant_id: int) -> HttpResponse:
     return _ae_form_page(request, participant=participant, form=form, event=None)
 
 
-@permission_required("safety.change_adverseevent", raise_exception=True)
+@edit_or_read(
+    "safety.change_adverseevent",
+    "adverse_event",
+    lambda kw: kw["ae_id"],
+    view_permission="safety.view_adverseevent",
+)
 def ae_edit(request: HttpRequest, ae_id: int) -> HttpResponse:
     event = adverse_event_get(ae_id)
     participant = event.participant
@@ -241,7 +247,12 @@ def conmed_create(request: HttpRequest, participant_id: int) -> HttpResponse:
     return _conmed_form_page(request, participant=participant, form=form, conmed=None)
 
 
-@permission_required("safety.change_concomitantmedication", raise_exception=True)
+@edit_or_read(
+    "safety.change_concomitantmedication",
+    "conmed",
+    lambda kw: kw["conmed_id"],
+    view_permission="safety.view_concomitantmedication",
+)
 def conmed_edit(request: HttpRequest, conmed_id: int) -> HttpResponse:
     conmed = conmed_get(conmed_id)
     participant = conmed.participant

@@ -32,7 +32,8 @@ class QueryFilterForm(forms.Form):
     state = forms.ChoiceField(
         label=gettext_lazy("State"),
         choices=[
-            (QUERY_OPEN, gettext_lazy("Open")),
+            (QUERY_OPEN, gettext_lazy("Not closed")),
+            ("answered", gettext_lazy("Answered, awaiting review")),
             (QUERY_CLOSED, gettext_lazy("Closed")),
             (ALL, gettext_lazy("All")),
         ],

@@ -12,8 +12,9 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
-from itp_trial import protocol
+from itp_trial import protocol, stored_text
 from itp_trial.audit import REASON_REQUIRED, audited_save, reason_needed, version_check
 from itp_trial.dates import date_future_add
 
@@ -29,6 +30,11 @@ from .fields import (
     value_ranges,
 )
 from .sync import participant_changed
+
+# The reasons a first entry gives the history: stored in English, shown translated.
+REASON_ENTERED = gettext_noop("Visit entered")
+REASON_MISSED = gettext_noop("Visit marked missed")
+stored_text.register(REASON_ENTERED, REASON_MISSED)
 
 logger = logging.getLogger(__name__)
 
@@ -330,7 +336,7 @@ def visit_record(
     for name, value in values.items():
         setattr(visit, name, value)
     visit.missed, visit.missed_reason = False, ""  # a visit entered late is no longer missed
-    history_reason = reason or (_("Visit entered") if first_entry else "")
+    history_reason = reason or (REASON_ENTERED if first_entry else "")
     changed = audited_save(visit, user=user, reason=history_reason)
     if platelet_version is not None and entry.platelet_count is not None:
         version_check(entry.platelet_count, version=platelet_version)
@@ -400,7 +406,7 @@ def visit_mark_missed(
     first = not visit.missed
     visit.missed, visit.missed_reason = True, text
     changed = audited_save(
-        visit, user=user, reason=reason or (_("Visit marked missed") if first else "")
+        visit, user=user, reason=reason or (REASON_MISSED if first else "")
     )
     if changed:
         participant_changed(participant_id=visit.participant_id, today=today)
