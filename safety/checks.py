@@ -48,7 +48,7 @@ from django.utils.translation import gettext as _
 
 from infusions.dosing import deviation_pct
 from itp_trial import protocol
-from itp_trial.audit import history_insert_select, history_recorded_ids
+from itp_trial.audit import history_insert_select, history_recorded_ids, version_check
 from visits.models import Visit, WindowStatus
 from visits.services import schedule_sync
 
@@ -387,16 +387,25 @@ def _summary(counts: dict[str, dict[str, int]]) -> str:
 
 
 @transaction.atomic
-def flag_acknowledge(*, flag_id: int, user: Any, comment: str, now: datetime | None = None) -> Flag:
+def flag_acknowledge(
+    *,
+    flag_id: int,
+    user: Any,
+    comment: str,
+    now: datetime | None = None,
+    version: int | None = None,
+) -> Flag:
     """A reviewer acknowledges a protocol deviation (the kinds of ACKNOWLEDGED_KINDS).
 
     The comment is required and recorded with the user and the time, in the flag and its
     history. A flag that resolves itself when the data arrive (overdue visit, SAE report)
-    is not acknowledged, nor one already acknowledged.
+    is not acknowledged, nor one already acknowledged. `version` is the one the reviewer's
+    page showed: a flag resolved, reopened or acknowledged since is refused with what changed.
     """
     if not user.has_perm(ACKNOWLEDGE_PERMISSION):
         raise PermissionDenied(_("Only an investigator or a monitor can acknowledge a flag."))
     flag = Flag.objects.select_for_update().get(pk=flag_id)
+    version_check(flag, version=version, stored=flag)
     if flag.kind not in ACKNOWLEDGED_KINDS:
         raise ValidationError(
             _("A flag of this kind resolves itself when the data arrive; it is not acknowledged.")

@@ -16,6 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from itp_trial.forms import form_version, version_add
 from subjects.models import Participant
 
 from .. import checks
@@ -104,10 +105,14 @@ def flag_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
         Flag.objects.select_related("participant", "visit", "infusion", "adverse_event"), pk=pk
     )
     form = AcknowledgeForm(request.POST if request.method == "POST" else None)
+    version_add(form, flag)
     if form.is_bound and form.is_valid():
         try:
             checks.flag_acknowledge(
-                flag_id=flag.pk, user=request.user, comment=form.cleaned_data["comment"]
+                flag_id=flag.pk,
+                user=request.user,
+                comment=form.cleaned_data["comment"],
+                version=form_version(form),
             )
         except ValidationError as error:
             if hasattr(error, "error_dict"):
