@@ -1,5 +1,5 @@
 """The audit_trail dataset: every change of every clinical and review record (the datasets,
-the eligibility decision, flags, sign-offs, data queries), then every export and import.
+the eligibility decision, flags, signatures, data queries, SDV), then every export and import.
 
 Read from the simple-history tables, one table at a time, ordered by record and time, so a
 change is diffed against the record's previous version while streaming: one row per
@@ -22,8 +22,8 @@ from django.contrib.auth import get_user_model
 from django.db import models
 
 from infusions.models import Infusion
-from safety.models import AdverseEvent, ConcomitantMedication, DataQuery, Flag
-from subjects.models import EligibilityAnswer, Participant, SignOff
+from safety.models import AdverseEvent, ConcomitantMedication, DataQuery, Flag, Verification
+from subjects.models import EligibilityAnswer, Participant, Signature
 from visits.models import PlateletCount, Visit
 
 from .models import DataExport, DataImport
@@ -73,13 +73,11 @@ def _flag_action(record: Any, previous: Any) -> str:
 def _query_action(record: Any, previous: Any) -> str:
     if record.history_type == "+":
         return "raised"
-    if previous is None:
+    if previous is None or record.state == previous.state:
         return ""
-    if _became(previous, record, "closed_at") == "set":
-        return "closed"
-    if record.answered_at != previous.answered_at:
-        return "answered"
-    return ""
+    if record.state == "open":
+        return "reopened"
+    return record.state  # "answered", "closed"
 
 
 def _participant_action(record: Any, previous: Any) -> str:
@@ -103,20 +101,21 @@ AUDITED: tuple[Audited, ...] = (
     Audited("conmeds", ConcomitantMedication, lambda h: f"{h.drug} {h.start_date.isoformat()}"),
     Audited("flags", Flag, lambda h: h.kind, action=_flag_action),
     Audited(
-        "sign_offs",
-        SignOff,
-        lambda h: f"SIGN{h.id}",
+        "signatures",
+        Signature,
+        lambda h: f"SIG{h.id}",
         action=lambda h, p: "signed" if h.history_type == "+" else "",
         created_value=lambda h: h.statement,
     ),
     Audited(
         "queries",
         DataQuery,
-        lambda h: f"Q{h.id}",
-        {"visit": "visit_code"},
+        lambda h: f"Q{h.number}",
+        {"number": "query_number", "visit": "visit_code"},
         action=_query_action,
         created_value=lambda h: h.question,
     ),
+    Audited("sdv", Verification, lambda h: f"{h.target_kind} {h.object_id}"),
 )
 
 # Not listed as changes: the id and owner never change; the version counts the saves.
@@ -129,7 +128,10 @@ def _lookups() -> dict[str, dict[int, Any]]:
     infusions = dict(Infusion.objects.values_list("pk", "number"))
     users = dict(get_user_model().objects.values_list("pk", "username"))
     return {
-        **{name: users for name in ("signed_by", "raised_by", "answered_by", "acknowledged_by")},
+        **{
+            name: users
+            for name in ("signed_by", "raised_by", "answered_by", "closed_by", "acknowledged_by")
+        },
         "participant": dict(Participant.objects.values_list("pk", "subject_id")),
         "visit": dict(Visit.objects.values_list("pk", "code")),
         "infusion": infusions,

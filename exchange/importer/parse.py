@@ -18,6 +18,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from itp_trial.dates import date_future_error
+
 from .. import datasets
 from ..cells import unneutralise
 
@@ -107,8 +109,9 @@ def parse_cell(column: datasets.Column, text: str, *, today: date) -> Any:
             raise CellError(
                 _("“%(value)s” is not a valid date (YYYY-MM-DD).") % {"value": text}
             ) from error
-        if column.past and day > today:
-            raise CellError(_("The date cannot be in the future."))
+        message = date_future_error(day, today=today) if column.past else None
+        if message:
+            raise CellError(message)
         return day
     if column.type == datasets.DATETIME:
         try:

@@ -49,11 +49,13 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "itp_trial.language.UserLanguageMiddleware",  # the user's saved language (issue 17)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
+    "safety.middleware.QueryCorrectionReturn",
 ]
 
 ROOT_URLCONF = "itp_trial.urls"
@@ -70,6 +72,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "itp_trial.context_processors.navigation",
+                "safety.context_processors.query_counts",
             ],
         },
     },
@@ -137,6 +140,8 @@ DEMO_DATA_ALLOWED = True
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates stay ISO 8601 (2026-03-01, 2026-03-01 14:30) in every language: itp_trial/formats/.
+FORMAT_MODULE_PATH = ["itp_trial.formats"]
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")  # the site's zone; stored in UTC
 USE_I18N = True
 USE_TZ = True
@@ -158,6 +163,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="edc@localhost")
 # Celery: with no broker configured, tasks run in-process, so the embedded default needs none.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# /healthz checks the broker when one is configured; production requires it always.
+HEALTHZ_REQUIRE_BROKER = False
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE

@@ -81,3 +81,28 @@ def test_the_production_settings_forbid_the_demo_data():
     assert result.returncode != 0
     assert "refuses to run under production settings" in result.stderr
     assert "Nothing was written" in result.stderr
+
+
+def test_it_changes_no_stored_value_when_run_twice(demo):
+    from infusions.models import Infusion
+    from safety.models import AdverseEvent, ConcomitantMedication, Flag
+    from visits.models import PlateletCount, Visit
+
+    models = (
+        Participant,
+        Visit,
+        Infusion,
+        PlateletCount,
+        AdverseEvent,
+        ConcomitantMedication,
+        Flag,
+    )
+
+    def snapshot():
+        rows = {m.__name__: list(m.objects.order_by("pk").values()) for m in models}
+        history = {m.__name__: m.history.count() for m in models if hasattr(m, "history")}
+        return rows, history
+
+    before = snapshot()
+    call_command("seed_demo", stdout=io.StringIO())
+    assert snapshot() == before

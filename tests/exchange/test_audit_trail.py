@@ -12,13 +12,16 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from exchange.export import FileStats, dataset_bytes
+from itp_trial import protocol
 from itp_trial.audit import audit_head, audit_seal, audit_verify
-from safety.checks import checks_run, flag_acknowledge
+from safety.checks import checks_run
 from safety.dataqueries import query_answer, query_close, query_raise
 from safety.models import Flag, FlagKind
-from subjects.services import eligibility_record, signoff_record
+from safety.services import flag_acknowledge
+from safety.signatures import casebook_sign
+from subjects.services import eligibility_record
 from tests.exchange.study import build_study
-from tests.factories import all_criteria_met, enrolled, screened
+from tests.factories import PASSWORD, all_criteria_met, enrolled, screened
 from visits.models import Visit
 from visits.services import schedule_sync
 
@@ -95,23 +98,28 @@ def test_it_lists_the_eligibility_decision_with_its_user_and_reason(coordinator,
     assert decisions[1]["reason"] == "Criterion re-read"
 
 
-def test_it_lists_sign_offs_and_data_queries(coordinator, investigator, monitor):
+def test_it_lists_signatures_and_data_queries(coordinator, investigator, monitor):
     participant = enrolled(coordinator)
-    signoff_record(participant=participant, user=investigator, statement="Data reviewed")
+    meaning = next(iter(protocol.SIGNATURE_MEANING_TEXT))
+    casebook_sign(
+        participant_id=participant.pk, user=investigator, password=PASSWORD, meaning=meaning
+    )
     query = query_raise(participant=participant, user=monitor, question="Weight at V2?")
     query_answer(query_id=query.pk, user=coordinator, answer="62.7 kg, checked")
     query_close(query_id=query.pk, user=monitor)
 
     rows = trail()
 
-    assert rows_of(rows, "sign_offs") == [("signed", "investigator", "", "", "Data reviewed")]
+    signed = rows_of(rows, "signatures")
+    assert signed[0][:3] == ("signed", "investigator", "")
+    assert signed[0][4]  # the statement signed
     queries = rows_of(rows, "queries")
     assert queries[0] == ("raised", "monitor", "", "", "Weight at V2?")
     answered = {(r[0], r[1], r[2], r[4]) for r in queries[1:]}
     assert ("answered", "coordinator", "answer", "62.7 kg, checked") in answered
     assert ("answered", "coordinator", "answered_by", "coordinator") in answered
-    assert [r[:3] for r in queries if r[0] == "closed"] == [("closed", "monitor", "closed_at")]
-    assert {r["subject_id"] for r in rows if r["dataset"] in ("sign_offs", "queries")} == {
+    assert ("closed", "monitor", "state", "closed") in answered
+    assert {r["subject_id"] for r in rows if r["dataset"] in ("signatures", "queries")} == {
         participant.subject_id
     }
 

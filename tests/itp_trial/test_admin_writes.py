@@ -17,10 +17,10 @@ from django.utils import timezone
 
 from exchange.export import export_record
 from exchange.models import DataImport
-from itp_trial import roles
+from itp_trial import protocol, roles
 from itp_trial.admin import ClinicalReadOnlyAdmin, RecordReadOnlyAdmin
-from subjects.models import Participant, SignOff
-from subjects.services import signoff_record
+from safety.signatures import casebook_sign
+from subjects.models import Participant, Signature
 from tests.factories import PASSWORD
 from tests.itp_trial.test_role_matrix import trial  # noqa: F401  (the fixture)
 from visits.services import platelet_record
@@ -42,7 +42,12 @@ def test_every_clinical_and_review_model_has_a_read_only_admin():
 
     labels = {m._meta.label_lower for m in READ_ONLY_ADMINS}
     assert set(CLINICAL_MODELS) <= labels
-    assert {"subjects.signoff", "safety.dataquery", "safety.flag", "exchange.dataexport"} <= labels
+    assert {
+        "subjects.signature",
+        "safety.dataquery",
+        "safety.flag",
+        "exchange.dataexport",
+    } <= labels
 
 
 @pytest.fixture
@@ -58,7 +63,12 @@ def root(client, django_user_model):
 def records(trial, personas, root):  # noqa: F811
     """A record of every admin's model: the role-matrix trial, a sign-off, an export, an import."""
     participant = Participant.objects.get(pk=trial["participant_id"])
-    signoff_record(participant=participant, user=personas[roles.INVESTIGATOR], statement="OK")
+    casebook_sign(
+        participant_id=participant.pk,
+        user=personas[roles.INVESTIGATOR],
+        password=PASSWORD,
+        meaning=next(iter(protocol.SIGNATURE_MEANING_TEXT)),
+    )
     platelet_record(
         participant=participant,
         user=personas[roles.COORDINATOR],
@@ -172,7 +182,8 @@ def test_a_superuser_is_not_an_investigator(client, django_user_model, coordinat
     client.force_login(user)
 
     sign = client.post(
-        reverse("subjects:dashboard", args=[participant.pk]), {"statement": "Reviewed"}
+        reverse("subjects:sign", args=[participant.pk]),
+        {"password": PASSWORD, "meaning": next(iter(protocol.SIGNATURE_MEANING_TEXT))},
     )
     stop = client.post(
         reverse("subjects:discontinue", args=[participant.pk]),
@@ -180,8 +191,8 @@ def test_a_superuser_is_not_an_investigator(client, django_user_model, coordinat
     )
 
     assert (sign.status_code, stop.status_code) == (403, 403)
-    assert not SignOff.objects.exists()
+    assert not Signature.objects.exists()
     participant.refresh_from_db()
     assert participant.treatment_discontinued_date is None
-    assert not user.has_perm("subjects.add_signoff")
+    assert not user.has_perm("subjects.sign_casebook")
     assert not user.has_perm("subjects.discontinue_treatment")

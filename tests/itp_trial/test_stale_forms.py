@@ -340,8 +340,8 @@ def test_a_stale_medication_form_is_refused(coordinator, data_manager):
 
 
 def test_a_stale_flag_acknowledgement_is_refused(coordinator, investigator, monitor):
-    from safety import checks
     from safety.models import Flag, FlagKind
+    from safety.services import flag_acknowledge
 
     participant = enrolled(coordinator)
     flag = Flag.objects.create(
@@ -353,7 +353,7 @@ def test_a_stale_flag_acknowledgement_is_refused(coordinator, investigator, moni
     url = reverse("safety:flag_acknowledge", args=[flag.pk])
     a = as_user(monitor)
     page = a.get(url)
-    checks.flag_acknowledge(flag_id=flag.pk, user=investigator, comment="Bag underfilled")
+    flag_acknowledge(flag_id=flag.pk, user=investigator, comment="Bag underfilled")
     flag.refresh_from_db()
     before = history_count(flag)
 
