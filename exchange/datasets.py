@@ -491,6 +491,9 @@ REVIEWED_DATASETS = (
     "conmeds",
 )
 SDV_STATES = ("verified", "changed")
+# Review records (protocol section 8), not a participant's clinical data: exported, and
+# left out of the clinical standards files (exchange.standards.source.CLINICAL).
+REVIEW_DATASET_NAMES = ("queries", "sdv")
 
 QUERIES = Dataset(
     "queries",
