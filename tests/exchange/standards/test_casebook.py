@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from exchange.models import DataExport
 from safety.services import adverse_event_record
 from subjects.models import Participant
+from subjects.services import participant_update
 from tests.exchange.study import at
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +22,7 @@ TERM = "肺部感染"  # lung infection
 
 
 @pytest.fixture
-def chinese_ae(study, coordinator, today):
+def chinese_ae(study, coordinator, investigator, today):
     participant = Participant.objects.get(subject_id="ITP-002")
     adverse_event_record(
         participant=participant,
@@ -38,6 +39,13 @@ def chinese_ae(study, coordinator, today):
             "awareness_at": at(participant.infusions.get(number=5).infusion_date, 12),
         },
     )
+    participant_update(
+        participant=participant,
+        user=investigator,
+        data={"consent_version": "2.2"},
+        reason="Version misread",
+    )
+    participant.refresh_from_db()
     return participant
 
 
@@ -77,7 +85,9 @@ def test_it_renders_the_participants_values_with_chinese_text_and_page_numbers(
     for count in participant.platelet_counts.all():
         assert count.sample_date.isoformat() in text
     assert "Lung infection" in text  # the other adverse event
-    assert "Audit" in text or "created" in text  # the audit trail of each form
+    # The audit trail of each form: who created it, then who changed what and why.
+    assert "created" in text and "coordinator" in text
+    assert "Version misread" in text and "consent_version" in text
     for number, page in enumerate(pages, start=1):
         assert f"Page {number} / {len(pages)}" in page
         assert re.search(r"Exported \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", page)
