@@ -529,6 +529,9 @@ REVIEWED_DATASETS = (
     "conmeds",
 )
 SDV_STATES = ("verified", "changed")
+# Review records (protocol section 8), not a participant's clinical data: exported, and
+# left out of the clinical standards files (exchange.standards.source.CLINICAL).
+REVIEW_DATASET_NAMES = ("queries", "sdv")
 
 QUERIES = Dataset(
     "queries",
@@ -624,7 +627,18 @@ DICTIONARY_HEADER = [
     "derived",
     "imported",
 ]
-MANIFEST_HEADER = ["file", "rows", "sha256", "exported_at", "exported_by"]
+# audit_chain_seq/_head: the last sealed entry of the audit trail's hash chain when the export
+# was taken (itp_trial.audit), so that a later `verify_audit` can show the trail has not been
+# rewritten since.
+MANIFEST_HEADER = [
+    "file",
+    "rows",
+    "sha256",
+    "exported_at",
+    "exported_by",
+    "audit_chain_seq",
+    "audit_chain_head",
+]
 
 
 def dictionary_rows() -> list[list[Any]]:
