@@ -53,37 +53,47 @@ def schedule_sync(
     visits_changed: list[Visit] = []
     participants_changed = []
     for participant in participants_with_schedule(queryset).iterator(chunk_size=5000):
-        visits = list(participant.visits.all())
-        infusions = list(participant.infusions.all())
-        computed = {
-            s.code: s
-            for s in schedule.schedule_compute(
-                schedule_input(participant, visits=visits, infusions=infusions), today=today
-            )
-        }
-        for visit in visits:
-            s = computed[visit.code]
-            new = (s.target, s.window_start, s.window_end, s.provisional, s.status)
-            if tuple(getattr(visit, f) for f in SCHEDULE_FIELDS) != new:
-                for field, value in zip(SCHEDULE_FIELDS, new, strict=True):
-                    setattr(visit, field, value)
-                visits_changed.append(visit)
-        final = computed[protocol.FINAL_VISIT_CODE]
-        data = schedule_input(participant, visits=visits, infusions=infusions)
-        status = schedule.participant_status(
-            withdrawn=participant.withdrawal_date is not None,
-            eligible=participant.eligible,
-            enrolled=participant.enrolled_on is not None,
-            final_visit_done_or_missed=final.actual_date is not None or final.missed,
-            treatment_complete=schedule.treatment_complete(data),
-            infusions_given=len(infusions),
+        changed, status = schedule_derive(
+            participant,
+            visits=list(participant.visits.all()),
+            infusions=list(participant.infusions.all()),
+            today=today,
         )
+        visits_changed.extend(changed)
         if participant.status != status:
             participant.status = status
             participants_changed.append(participant)
     Visit.objects.bulk_update(visits_changed, SCHEDULE_FIELDS, batch_size=500)
     Participant.objects.bulk_update(participants_changed, ["status"], batch_size=500)
     return len(visits_changed)
+
+
+def schedule_derive(
+    participant: Any, *, visits: list[Visit], infusions: list[Any], today: date
+) -> tuple[list[Visit], str]:
+    """The stored schedule of one participant brought in step with the engine (in memory):
+    the visits whose derived values moved, and the participant's status. Pure: the sync and
+    the bulk import both store what it gives."""
+    data = schedule_input(participant, visits=visits, infusions=infusions)
+    computed = {s.code: s for s in schedule.schedule_compute(data, today=today)}
+    changed = []
+    for visit in visits:
+        s = computed[visit.code]
+        new = (s.target, s.window_start, s.window_end, s.provisional, s.status)
+        if tuple(getattr(visit, f) for f in SCHEDULE_FIELDS) != new:
+            for field, value in zip(SCHEDULE_FIELDS, new, strict=True):
+                setattr(visit, field, value)
+            changed.append(visit)
+    final = computed[protocol.FINAL_VISIT_CODE]
+    status = schedule.participant_status(
+        withdrawn=participant.withdrawal_date is not None,
+        eligible=participant.eligible,
+        enrolled=participant.enrolled_on is not None,
+        final_visit_done_or_missed=final.actual_date is not None or final.missed,
+        treatment_complete=schedule.treatment_complete(data),
+        infusions_given=len(infusions),
+    )
+    return changed, status
 
 
 def participant_changed(*, participant_id: int, today: date | None = None) -> None:
