@@ -279,3 +279,26 @@ def test_the_command_writes_every_dataset_into_a_directory(
         "manifest.csv",
     }
     assert DataExport.objects.get().exported_by == monitor
+
+
+@pytest.mark.django_db
+def test_the_study_zip_streams_as_it_is_written(client, coordinator, investigator, data_manager):
+    """The first bytes leave before the export is done: the zip's first member header,
+    while the manifest (written last) is not yet recorded."""
+    from exchange.models import DataExport
+
+    build_study(coordinator=coordinator, investigator=investigator)
+    client.force_login(data_manager)
+
+    response = client.get(reverse("exchange:export_zip"))
+
+    assert response.streaming
+    assert 'filename="' in response["Content-Disposition"]
+    chunks = iter(response.streaming_content)
+    first = next(chunks)
+    assert first.startswith(b"PK\x03\x04")
+    assert DataExport.objects.get().manifest in (None, [], {})
+    rest = b"".join(chunks)
+    archive = zipfile.ZipFile(io.BytesIO(first + rest))
+    assert archive.testzip() is None
+    assert len(DataExport.objects.get().manifest) == len(archive.namelist()) - 1

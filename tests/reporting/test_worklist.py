@@ -76,7 +76,7 @@ def test_its_queries_do_not_grow_with_the_participants_and_it_pages(as_coordinat
             response = as_coordinator.get(reverse("visits:worklist"))
         assert response.status_code == 200
         counts.append(len(queries))
-    assert counts[0] == counts[1], counts
+    assert counts[0] == counts[1] and counts[0] > 0, counts
 
     worklist = response.context["worklist"]
     assert worklist.pages["overdue"].paginator.count == 200

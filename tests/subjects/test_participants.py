@@ -529,7 +529,7 @@ def test_the_list_queries_do_not_grow_with_the_participants(as_coordinator):
             response = as_coordinator.get(reverse("subjects:list"))
         assert response.status_code == 200
         counts.append(len(queries))
-    assert counts[0] == counts[1], counts
+    assert counts[0] == counts[1] and counts[0] > 0, counts
     page = response.context["page"]
     assert page.paginator.count == 200
     assert {p.overdue_visits for p in page.object_list} == {2}
