@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from itp_trial import protocol
 from visits.models import Visit, WindowStatus
@@ -45,8 +45,9 @@ def worklist(
 
     Overdue is judged from the stored window against `today` rather than from the stored
     status, so a window that closed since the last background run is already shown.
-    `pages` gives the page number wanted per section (overdue, in_window, due); two
-    queries a section (its count and its page), whatever the number of participants.
+    `pages` gives the page number wanted per section (overdue, in_window, due); four
+    queries in all (the counts, then a page of each section), whatever the number of
+    participants.
     """
     horizon = today + timedelta(days=protocol.WORKLIST_DUE_DAYS)
     visits = _open_visits()
@@ -56,10 +57,26 @@ def worklist(
         "due": visits.filter(window_start__gt=today, window_start__lte=horizon),
     }
     wanted = pages or {}
-    found = {
-        key: Paginator(queryset, per_page).get_page(wanted.get(key))
-        for key, queryset in sections.items()
-    }
+    # The three counts in one query; then each section's page, read even when empty, so
+    # that the page costs the same queries whatever the number of participants.
+    counts = _open_visits().order_by().aggregate(
+        **{
+            key: Count("pk", filter=condition)
+            for key, condition in (
+                ("overdue", Q(window_end__lt=today)),
+                ("in_window", Q(window_start__lte=today, window_end__gte=today)),
+                ("due", Q(window_start__gt=today, window_start__lte=horizon)),
+            )
+        }
+    )
+    found = {}
+    for key, queryset in sections.items():
+        paginator = Paginator(queryset, per_page)
+        paginator.__dict__["count"] = counts[key]  # the cached count, from the query above
+        page = paginator.get_page(wanted.get(key))
+        bottom = (page.number - 1) * per_page
+        page.object_list = list(queryset[bottom : bottom + per_page])
+        found[key] = page
     return Worklist(
         in_window=list(found["in_window"]),
         due=list(found["due"]),
