@@ -153,6 +153,7 @@ def _study_steps(
         for dataset in datasets.DATASETS:
             stats = FileStats(dataset.filename)
             with opener(dataset.filename) as out:
+                yield  # the member is open: its header can leave before its first row
                 for block in dataset_bytes(dataset.name, stats=stats, today=today):
                     out.write(block)
                     yield
