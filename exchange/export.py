@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import tempfile
 import zipfile
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -215,6 +216,18 @@ def study_zip_stream(*, user: Any, today: date | None = None) -> Iterator[bytes]
             yield pipe.take()
     archive.close()
     yield pipe.take()
+
+
+def study_zip(*, user: Any, today: date | None = None) -> tuple[IO[bytes], DataExport]:
+    """The whole study as a zip in a temporary file (deleted when closed), rewound: for
+    callers that need the file whole; the web download streams (study_zip_stream)."""
+    spool = tempfile.TemporaryFile()
+    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        export = study_write(
+            lambda name: archive.open(name, "w", force_zip64=True), user=user, today=today
+        )
+    spool.seek(0)
+    return spool, export
 
 
 def study_directory(directory: Path, *, user: Any, today: date | None = None) -> DataExport:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,6 +18,7 @@ from .export import dataset_stream, export_record, study_zip_stream, zip_filenam
 from .forms import ImportConfirmForm, PlateletUploadForm
 from .importer import CHANGED, NEW, ImportResult, import_files
 from .models import DataExport, DataImport
+from .standards.downloads import odm_download, sdtm_download
 
 EXPORT_PERMISSION = "exchange.export_data"
 IMPORT_PERMISSION = "exchange.import_data"
@@ -71,6 +72,26 @@ def export_zip(request: HttpRequest) -> StreamingHttpResponse:
     )
     response["Content-Disposition"] = f'attachment; filename="{zip_filename(timezone.now())}"'
     return response
+
+
+@require_GET
+@permission_required(EXPORT_PERMISSION, raise_exception=True)
+def export_odm(request: HttpRequest) -> FileResponse:
+    """The study as CDISC ODM 1.3.2 XML: metadata, clinical data, audit records, signatures."""
+    spool, filename = odm_download(user=request.user)
+    return FileResponse(
+        spool, as_attachment=True, filename=filename, content_type="application/xml"
+    )
+
+
+@require_GET
+@permission_required(EXPORT_PERMISSION, raise_exception=True)
+def export_sdtm(request: HttpRequest) -> FileResponse:
+    """The SDTM datasets as .xpt and .csv with define.xml, in one zip."""
+    spool, filename = sdtm_download(user=request.user)
+    return FileResponse(
+        spool, as_attachment=True, filename=filename, content_type="application/zip"
+    )
 
 
 def _preview_context(result: ImportResult, **extra: Any) -> dict[str, Any]:

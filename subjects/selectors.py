@@ -6,8 +6,6 @@ record page, which reads the schedule and the outcomes too, is built in reportin
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -16,7 +14,6 @@ from django.utils.translation import gettext as _
 from itp_trial import protocol
 from itp_trial.choices import WindowStatus
 
-from . import rules
 from .models import Participant, ParticipantStatus
 
 
@@ -36,7 +33,6 @@ def participant_list(*, status: str = "", search: str = "") -> QuerySet[Particip
         queryset = queryset.filter(
             Q(subject_id__icontains=search) | Q(screening_number__icontains=search)
         )
-    screening_code = next(v.code for v in protocol.VISITS if v.kind == protocol.KIND_SCREENING)
     # The visits app sits above this one: its model is reached through the relation.
     visits = (
         Participant.visits.rel.related_model.objects.filter(participant=OuterRef("pk")).order_by()
@@ -49,7 +45,7 @@ def participant_list(*, status: str = "", search: str = "") -> QuerySet[Particip
     )
     return queryset.annotate(
         overdue_visits=Coalesce(Subquery(overdue, output_field=IntegerField()), 0),
-        screening_date=Subquery(visits.filter(code=screening_code).values("actual_date")[:1]),
+        screening_date=Subquery(visits.filter(code=protocol.SCREENING_VISIT_CODE).values("actual_date")[:1]),
     ).order_by("subject_id")
 
 
@@ -59,8 +55,3 @@ def participant_get(participant_id: int) -> Participant:
     if participant is None:
         raise Http404(_("No such participant."))
     return participant
-
-
-def decision_failed_texts(decision: rules.EligibilityDecision) -> list[Any]:
-    """The failed criteria with their text, for the page."""
-    return [(code, protocol.CRITERIA_BY_CODE[code].text) for code in decision.failed]

@@ -43,7 +43,6 @@ assert set(IMPORT_ORDER) == {d.name for d in datasets.IMPORTABLE}
 # New participants are imported set-based (exchange.importer.bulk) unless told otherwise;
 # the per-record path stays for corrections of stored participants, and for comparison.
 BULK = True
-SCREENING_CODE = next(v.code for v in protocol.VISITS if v.kind == protocol.KIND_SCREENING)
 
 __all__ = [
     "CHANGED",
@@ -190,7 +189,8 @@ def import_files(
     screening_dates = {
         row.values["subject_id"]: row.values["actual_date"]
         for row in good("visits")
-        if row.values["visit_code"] == SCREENING_CODE and row.values.get("actual_date")
+        if row.values["visit_code"] == protocol.SCREENING_VISIT_CODE
+        and row.values.get("actual_date")
     }
     with transaction.atomic():
         if bulk is None:

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('infusions', '0003_versions_and_chained_history'),
-        ('safety', '0002_versions_and_chained_history'),
+        ('safety', '0004_merge_20261201_2250'),
         ('subjects', '0004_merge_20261201_2117'),
         ('visits', '0002_versions_and_chained_history'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
