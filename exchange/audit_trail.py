@@ -1,5 +1,6 @@
 """The audit_trail dataset: every change of every clinical and review record (the datasets,
-the eligibility decision, flags, signatures, data queries, SDV), then every export and import.
+the eligibility decision, flags, signatures, locks, data queries, SDV), then every export
+and import.
 
 Read from the simple-history tables, one table at a time, ordered by record and time, so a
 change is diffed against the record's previous version while streaming: one row per
@@ -22,8 +23,9 @@ from django.contrib.auth import get_user_model
 from django.db import models
 
 from infusions.models import Infusion
+from itp_trial.locks import DatabaseLock
 from safety.models import AdverseEvent, ConcomitantMedication, DataQuery, Flag, Verification
-from subjects.models import EligibilityAnswer, Participant, Signature
+from subjects.models import CasebookLock, EligibilityAnswer, Participant, Signature
 from visits.models import PlateletCount, Visit
 
 from .models import DataExport, DataImport
@@ -115,6 +117,9 @@ AUDITED: tuple[Audited, ...] = (
         action=_query_action,
         created_value=lambda h: h.question,
     ),
+    # The locks dataset holds both kinds of lock: its record names which.
+    Audited("locks", CasebookLock, lambda h: f"casebook {h.locked_at.isoformat()}"),
+    Audited("locks", DatabaseLock, lambda h: f"database {h.locked_at.isoformat()}"),
     Audited("sdv", Verification, lambda h: f"{h.target_kind} {h.object_id}"),
 )
 
@@ -159,11 +164,10 @@ def _history_rows(audited: Audited, lookups: dict[str, dict[int, Any]]) -> Itera
     for record in queryset.iterator(chunk_size=CHUNK_SIZE):
         if previous is not None and previous.id != record.id:
             previous = None
-        subject_id = (
-            record.subject_id
-            if audited.model is Participant
-            else lookups["participant"].get(record.participant_id, "")
-        )
+        if audited.model is Participant:
+            subject_id = record.subject_id
+        else:  # the database lock belongs to no participant
+            subject_id = lookups["participant"].get(getattr(record, "participant_id", None), "")
         action = (audited.action and audited.action(record, previous)) or ACTIONS.get(
             record.history_type, record.history_type
         )
