@@ -28,6 +28,7 @@ from subjects.services import (
 )
 from visits.services import platelet_record, visit_mark_missed, visit_record
 
+from .review_queries import review_demo_seed
 from .scenario import COURSES, DEMO_PASSWORD, DEMO_USERS, Course
 
 
@@ -375,4 +376,5 @@ def demo_seed(*, today: date | None = None) -> dict[str, int]:
             today=today,
         ).play()
         created += 1
+    review_demo_seed(users=users, today=today)  # demo/review_queries.py
     return {"participants_created": created, "participants": Participant.objects.count()}

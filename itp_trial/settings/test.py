@@ -4,6 +4,9 @@ from .base import *  # noqa: F403
 from .base import env
 
 SECRET_KEY = "test-only-key"
+# The site's zone, pinned: a test must not pass or fail with the shell's TIME_ZONE.
+TIME_ZONE = "Asia/Shanghai"
+CELERY_TIMEZONE = TIME_ZONE
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {

@@ -18,7 +18,7 @@ from safety.models import AdverseEvent, Flag, FlagKind
 from safety.rules import sae_clock
 from subjects.models import Participant
 from subjects.services import participant_withdraw
-from tests.factories import enrolled, schedules_bulk
+from tests.factories import enrolled, schedules_bulk, signed
 from visits.models import Visit, WindowStatus
 from visits.services import schedule_sync
 
@@ -55,6 +55,7 @@ def infusion_given(participant, *, number: int, weight: str, actual_cells: int) 
         infusion_date=T0 + timedelta(days=7),
         dosing_weight_kg=Decimal(weight),
         dose_per_kg=dose.dose_per_kg,
+        dose_tolerance_pct=dose.tolerance_pct,
         planned_cells=dose.planned_cells,
         dose_deviation=dose.deviation,
         actual_cells=actual_cells,
@@ -104,6 +105,7 @@ def test_it_does_not_flag_a_visit_on_the_last_day_of_its_window(participant):
 
 
 def test_it_raises_nothing_new_when_run_twice(participant, investigator):
+    signed(investigator, participant, now=noon(T0))
     infusion_given(participant, number=1, weight="60.0", actual_cells=7_000_000_000)
     adverse_event(participant, awareness_at=noon(T0))
     enter(participant, "V1", today=T0, missed=True, missed_reason="Lost")

@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from demo.scenario import DEMO_PASSWORD, DEMO_USERS
@@ -10,6 +11,14 @@ class Command(BaseCommand):
     help = "Load the demo trial and one user per role. Running it twice adds nothing."
 
     def handle(self, *args, **options) -> None:
+        if not settings.DEMO_DATA_ALLOWED:
+            # The demo's accounts share a published password, and its trial is fiction.
+            raise CommandError(
+                "seed_demo refuses to run under production settings: it would create an "
+                "'admin' superuser and one account per role with the published demo password, "
+                "and a fictional trial. Nothing was written. Use the development settings "
+                "(itp_trial.settings.dev) for a demo."
+            )
         with transaction.atomic():
             result = demo_seed()
         checks_run(full=True)
