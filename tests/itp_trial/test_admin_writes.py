@@ -98,13 +98,17 @@ def write_urls(model, record) -> list[tuple[str, dict]]:
     changelist = reverse(f"{info}_changelist")
     urls = [
         (reverse(f"{info}_add"), {}),
+        (changelist, {"form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "1", "_save": "Save"}),
+    ]
+    if record is None:  # a kind the trial fixture has no record of: its list and add page
+        return urls
+    urls += [
         (reverse(f"{info}_change", args=[record.pk]), {}),
         (reverse(f"{info}_delete", args=[record.pk]), {"post": "yes"}),
         (
             changelist,
             {"action": "delete_selected", "_selected_action": [record.pk], "post": "yes"},
         ),
-        (changelist, {"form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "1", "_save": "Save"}),
     ]
     if hasattr(model, "history"):
         entry = record.history.order_by("history_id").first()
@@ -120,8 +124,9 @@ def write_urls(model, record) -> list[tuple[str, dict]]:
 def test_a_superuser_with_every_role_cannot_write_through_the_admin(client, records):
     before = everything()
     wrong = []
+    with_records = [m for m, r in records.items() if r is not None]
+    assert len(with_records) >= 12  # the clinical records, flags, queries, signatures, exchange
     for model, record in records.items():
-        assert record is not None, model
         for url, data in write_urls(model, record):
             response = client.post(url, data)
             if response.status_code != 403:
