@@ -17,4 +17,4 @@ RUN pip install --no-cache-dir -e . \
 RUN useradd --create-home edc && mkdir -p /app/var && chown -R edc /app/var
 USER edc
 EXPOSE 8000
-CMD ["gunicorn", "itp_trial.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "itp_trial.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-class", "gthread", "--threads", "4"]

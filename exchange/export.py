@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -137,6 +138,19 @@ Opener = Callable[[str], IO[bytes]]
 
 def study_write(opener: Opener, *, user: Any, today: date | None = None) -> DataExport:
     """Every dataset, the data dictionary and the manifest, each into `opener(filename)`."""
+    steps = _study_steps(opener, user=user, today=today)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def _study_steps(
+    opener: Opener, *, user: Any, today: date | None = None
+) -> Generator[None, None, DataExport]:
+    """study_write a block at a time: it pauses after each block written (so that a
+    streamed zip can send what is ready), and returns the export record."""
     names = [d.name for d in datasets.DATASETS] + ["data_dictionary"]
     with _snapshot():
         export = export_record(user=user, names=names)
@@ -144,13 +158,16 @@ def study_write(opener: Opener, *, user: Any, today: date | None = None) -> Data
         for dataset in datasets.DATASETS:
             stats = FileStats(dataset.filename)
             with opener(dataset.filename) as out:
+                yield  # the member is open: its header can leave before its first row
                 for block in dataset_bytes(dataset.name, stats=stats, today=today):
                     out.write(block)
+                    yield
             all_stats.append(stats)
         stats = FileStats(datasets.DICTIONARY_FILENAME)
         with opener(datasets.DICTIONARY_FILENAME) as out:
             for block in dictionary_bytes(stats=stats):
                 out.write(block)
+                yield
         all_stats.append(stats)
         head = audit_head()  # in the export's snapshot: the chain the audit trail file shows
         export.manifest = [s.manifest(export, head) for s in all_stats]
@@ -166,8 +183,49 @@ def study_write(opener: Opener, *, user: Any, today: date | None = None) -> Data
     return export
 
 
+class _Pipe(io.RawIOBase):
+    """An unseekable sink whose bytes are taken as soon as written (zipfile then writes
+    each member with a data descriptor instead of seeking back)."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.chunks.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        data, self.chunks = b"".join(self.chunks), []
+        return data
+
+
+ZIP_CHUNK = 64 * 1024
+
+
+def study_zip_stream(*, user: Any, today: date | None = None) -> Iterator[bytes]:
+    """The whole study as a zip, sent as it is written: the first bytes leave once the
+    first rows are read, whatever the size of the study; memory stays flat."""
+    pipe = _Pipe()
+    archive = zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED)
+    first = True
+    for _ in _study_steps(
+        lambda name: archive.open(name, "w", force_zip64=True), user=user, today=today
+    ):
+        # The first member's header goes at once, so the download starts before anything
+        # is compressed; then a chunk whenever one is ready.
+        if first or sum(len(c) for c in pipe.chunks) >= ZIP_CHUNK:
+            first = False
+            yield pipe.take()
+    archive.close()
+    yield pipe.take()
+
+
 def study_zip(*, user: Any, today: date | None = None) -> tuple[IO[bytes], DataExport]:
-    """The whole study as a zip in a temporary file (deleted when closed), rewound."""
+    """The whole study as a zip in a temporary file (deleted when closed), rewound: for
+    callers that need the file whole; the web download streams (study_zip_stream)."""
     spool = tempfile.TemporaryFile()
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         export = study_write(

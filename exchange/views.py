@@ -9,13 +9,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from subjects.models import Participant
 
 from . import datasets
-from .export import FileStats, dataset_stream, export_record, study_zip, zip_filename
+from .export import FileStats, dataset_stream, export_record, study_zip_stream, zip_filename
 from .forms import ImportConfirmForm, PlateletUploadForm
 from .importer import CHANGED, NEW, ImportResult, import_files
 from .models import DataExport, DataImport
@@ -63,15 +64,17 @@ def export_dataset(request: HttpRequest, name: str) -> StreamingHttpResponse:
 
 @require_GET
 @permission_required(EXPORT_PERMISSION, raise_exception=True)
-def export_zip(request: HttpRequest) -> FileResponse:
-    """The whole study as a zip: every dataset, the data dictionary and the manifest."""
-    spool, export = study_zip(user=request.user)
-    return FileResponse(
-        spool,
-        as_attachment=True,
-        filename=zip_filename(export.exported_at),
-        content_type="application/zip",
+def export_zip(request: HttpRequest) -> StreamingHttpResponse:
+    """The whole study as a zip: every dataset, the data dictionary and the manifest.
+
+    Streamed as it is written (exchange.export.study_zip_stream): the first byte leaves at
+    once, whatever the size of the study, so no worker timeout cuts a large export.
+    """
+    response = StreamingHttpResponse(
+        study_zip_stream(user=request.user), content_type="application/zip"
     )
+    response["Content-Disposition"] = f'attachment; filename="{zip_filename(timezone.now())}"'
+    return response
 
 
 @require_GET

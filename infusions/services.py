@@ -233,15 +233,22 @@ def infusion_dose_assess(
     )
 
 
-def _infusion_prepare(
+def infusion_prepare(
     *,
     participant: Participant,
     number: int,
     data: Mapping[str, Any],
     today: date,
+    others: Mapping[int, Infusion] | None = None,
 ) -> tuple[Infusion, bool]:
-    """Infusion `number` with `data` applied and its dose derived; raises what is refused."""
-    others = {i.number: i for i in Infusion.objects.filter(participant=participant)}
+    """Infusion `number` with `data` applied and its dose derived; raises what is refused.
+
+    `others`: the participant's infusions by number, when the caller holds them (the bulk
+    import judges a whole file in memory); read from the database otherwise.
+    """
+    if others is None:
+        others = {i.number: i for i in Infusion.objects.filter(participant=participant)}
+    others = dict(others)
     if not 1 <= number <= protocol.INFUSION_COUNT:
         raise ValidationError(
             {
@@ -293,7 +300,7 @@ def infusion_validate(
     The infusion page calls it to show every refusal, the planned dose and any deviation
     before anything is saved.
     """
-    infusion, _adding = _infusion_prepare(
+    infusion, _adding = infusion_prepare(
         participant=participant, number=number, data=data, today=today or timezone.localdate()
     )
     return dosing.stored_dose(infusion)
@@ -326,7 +333,7 @@ def infusion_record(
     today = today or timezone.localdate()
     # The participant's row lock serialises two coordinators recording at the same moment.
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
-    infusion, _adding = _infusion_prepare(
+    infusion, _adding = infusion_prepare(
         participant=participant, number=number, data=data, today=today
     )
     if version is not None and not _adding:

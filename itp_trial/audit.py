@@ -418,7 +418,8 @@ def audit_seal() -> int:
 
     Serialised on the head row, so concurrent sealers never fork the chain. A batch at a
     time: one SELECT of unsealed rows (an index lookup on `audit_seq IS NULL`) and one
-    UPDATE, whatever the number of rows a set-based writer inserted.
+    parameterised UPDATE run over the batch, whatever the number of rows a set-based
+    writer inserted.
     """
     AuditChainHead.objects.get_or_create(pk=1)
     head = AuditChainHead.objects.select_for_update().get(pk=1)
@@ -427,6 +428,11 @@ def audit_seal() -> int:
         label = model._meta.label_lower
         names = _data_fields(model)
         pk = model._meta.pk.attname
+        quote = connection.ops.quote_name
+        update = (
+            f"UPDATE {quote(model._meta.db_table)} SET {quote('audit_seq')} = %s, "
+            f"{quote('audit_hash')} = %s WHERE {quote(model._meta.pk.column)} = %s"
+        )
         while True:
             rows = list(
                 model._default_manager.filter(audit_seq__isnull=True)
@@ -436,13 +442,15 @@ def audit_seal() -> int:
             if not rows:
                 break
             updates = []
+            at = names.index(pk)
             for row in rows:
                 seq += 1
                 previous = entry_hash(previous, label, seq, row)
-                updates.append(
-                    model(**{pk: row[names.index(pk)]}, audit_seq=seq, audit_hash=previous)
-                )
-            model._default_manager.bulk_update(updates, ["audit_seq", "audit_hash"])
+                updates.append((seq, previous, row[at]))
+            # One parameterised UPDATE run for the batch (pipelined by the driver): a
+            # bulk_update's CASE over 2,000 rows costs more to build than to run.
+            with connection.cursor() as cursor:
+                cursor.executemany(update, updates)
             sealed += len(rows)
     if sealed:
         head.seq, head.hash, head.sealed_at = seq, previous, timezone.now()

@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 SCHEDULE_CREATE = "visits.schedule_create"
 PARTICIPANT_CHANGED = "visits.participant_changed"
 CHECKS_FOR_PARTICIPANT = "safety.tasks.checks_run_for_participant"
+CHECKS_FOR_PARTICIPANTS = "safety.tasks.checks_run_for_participants"
 
 
 def task_run(name: str, **kwargs: Any) -> Any:

@@ -22,6 +22,7 @@ from subjects.models import ParticipantStatus
 
 from .selectors import participant_dashboard, trial_overview, worklist
 from .selectors.participant import participant_page
+from .selectors.worklist import SECTIONS
 
 
 @require_safe
@@ -57,11 +58,26 @@ def overview(request: HttpRequest) -> HttpResponse:
 @permission_required("visits.change_visit", raise_exception=True)
 def visit_worklist(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
+    found = worklist(today=today, pages={key: request.GET.get(key) for key in SECTIONS})
+
+    def link(key: str, number: int) -> str:
+        query = request.GET.copy()
+        query[key] = str(number)
+        return f"?{query.urlencode()}"
+
+    nav = {
+        key: {
+            "previous": link(key, page.previous_page_number()) if page.has_previous() else "",
+            "next": link(key, page.next_page_number()) if page.has_next() else "",
+        }
+        for key, page in found.pages.items()
+    }
     return render(
         request,
         "reporting/worklist.html",
         {
-            "worklist": worklist(today=today),
+            "worklist": found,
+            "nav": nav,
             "today": today,
             "due_days": protocol.WORKLIST_DUE_DAYS,
             **open_flags_summary(),

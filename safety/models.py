@@ -253,7 +253,11 @@ class Flag(VersionedModel):
                 name="flag_unique_open_participant",
             ),
         ]
-        indexes = [models.Index(fields=["kind", "resolved_at", "acknowledged_at"])]
+        indexes = [
+            models.Index(fields=["kind", "resolved_at", "acknowledged_at"]),
+            # The flags list's order, newest first, paginated: an index scan, not a sort.
+            models.Index(fields=["-raised_at", "-id"], name="flag_raised_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.participant_id}"

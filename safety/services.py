@@ -163,7 +163,17 @@ def adverse_event_record(
             last = participant.adverse_events.aggregate(last=Max("ae_number"))["last"]
             ae_number = (last or 0) + 1
         event = AdverseEvent(participant=participant, ae_number=ae_number)
+    adverse_event_prepare(event, participant=participant, data=data, now=now)
+    if audited_save(event, user=user, reason=reason, version=None if adding else version):
+        participant_changed(participant_id=participant.pk, today=timezone.localdate(now))
+    return event
 
+
+def adverse_event_prepare(
+    event: AdverseEvent, *, participant: Participant, data: Mapping[str, Any], now: datetime
+) -> None:
+    """`data` set on `event` and judged by every rule of adverse_event_record; raises what is
+    refused (pure: the bulk import judges a whole file with it)."""
     errors: Errors = {}
     data = dict(data)
     if "serious_criteria" in data:
@@ -181,24 +191,33 @@ def adverse_event_record(
     _ae_errors(event, participant=participant, now=now, errors=errors)
     if errors:
         raise ValidationError(errors)
-    if audited_save(event, user=user, reason=reason, version=None if adding else version):
-        participant_changed(participant_id=participant.pk, today=timezone.localdate(now))
-    return event
 
 
-def _conmed_errors(
-    conmed: ConcomitantMedication, *, participant: Participant, today: date, errors: Errors
+def conmed_errors(
+    conmed: ConcomitantMedication,
+    *,
+    participant: Participant,
+    today: date,
+    errors: Errors,
+    duplicate: bool | None = None,
 ) -> None:
+    """The refusals of a medication; `duplicate`: whether the same drug and start is already
+    recorded, when the caller knows (read from the database otherwise)."""
     start, end = conmed.start_date, conmed.end_date
     date_future_add(errors, "start_date", start, today=today)
     date_future_add(errors, "end_date", end, today=today)
     if isinstance(start, date) and isinstance(end, date) and end < start:
         _add(errors, "end_date", _("The end date cannot be before the start date."))
     if isinstance(start, date) and conmed.drug:
-        duplicate = ConcomitantMedication.objects.filter(
-            participant=participant, drug=conmed.drug, start_date=start
-        ).exclude(pk=conmed.pk)
-        if duplicate.exists():
+        if duplicate is None:
+            duplicate = (
+                ConcomitantMedication.objects.filter(
+                    participant=participant, drug=conmed.drug, start_date=start
+                )
+                .exclude(pk=conmed.pk)
+                .exists()
+            )
+        if duplicate:
             _add(
                 errors,
                 NON_FIELD_ERRORS,
@@ -236,7 +255,7 @@ def conmed_record(
     errors: Errors = {}
     assign_fields(conmed, data, allowed=CONMED_DATA_FIELDS, errors=errors)
     clean_fields_into(conmed, errors=errors, exclude=("participant",))
-    _conmed_errors(conmed, participant=participant, today=today, errors=errors)
+    conmed_errors(conmed, participant=participant, today=today, errors=errors)
     if errors:
         raise ValidationError(errors)
     if audited_save(conmed, user=user, reason=reason, version=version):

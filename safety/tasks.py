@@ -35,6 +35,12 @@ def checks_run_for_participant(participant_id: int) -> dict:
     return checks_run(participant_ids=[participant_id])
 
 
+@shared_task(**RETRY, soft_time_limit=10 * 60, time_limit=15 * 60)
+def checks_run_for_participants(participant_ids: list[int]) -> dict:
+    """One run for every participant a bulk import created (queued once per import)."""
+    return checks_run(participant_ids=participant_ids)
+
+
 @shared_task(**RETRY, soft_time_limit=2 * 60, time_limit=5 * 60)
 def flags_send_digest() -> int:
     """The daily digest of new flags to coordinators and investigators."""

@@ -6,7 +6,8 @@ record page, which reads the schedule and the outcomes too, is built in reportin
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -20,7 +21,9 @@ def participant_list(*, status: str = "", search: str = "") -> QuerySet[Particip
     """Participants filtered by status and by subject ID or screening number, one query.
 
     Each carries `screening_date` (V1's date) and `overdue_visits`, annotated in the same
-    query.
+    query as correlated subqueries, not a join grouped over every visit: a page's LIMIT
+    applies first, so only the rows shown compute them, and the paginator's count (which
+    drops unused annotations) reads the participants alone.
     """
     queryset = Participant.objects.all()
     if status in ParticipantStatus.values:
@@ -30,11 +33,19 @@ def participant_list(*, status: str = "", search: str = "") -> QuerySet[Particip
         queryset = queryset.filter(
             Q(subject_id__icontains=search) | Q(screening_number__icontains=search)
         )
+    # The visits app sits above this one: its model is reached through the relation.
+    visits = (
+        Participant.visits.rel.related_model.objects.filter(participant=OuterRef("pk")).order_by()
+    )
+    overdue = (
+        visits.filter(window_status=WindowStatus.OVERDUE)
+        .values("participant")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     return queryset.annotate(
-        overdue_visits=Count("visits", filter=Q(visits__window_status=WindowStatus.OVERDUE)),
-        screening_date=Max(
-            "visits__actual_date", filter=Q(visits__code=protocol.SCREENING_VISIT_CODE)
-        ),
+        overdue_visits=Coalesce(Subquery(overdue, output_field=IntegerField()), 0),
+        screening_date=Subquery(visits.filter(code=protocol.SCREENING_VISIT_CODE).values("actual_date")[:1]),
     ).order_by("subject_id")
 
 

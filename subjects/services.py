@@ -46,20 +46,32 @@ def sequence_next(*, name: str) -> int:
     return SequenceCounter.objects.get(name=name).value
 
 
-def _identifier(given: str | None, *, name: str, fmt: str) -> str:
-    if not given:
-        return fmt.format(sequence_next(name=name))
+def identifier_check(given: str, *, name: str, fmt: str, taken: bool) -> int:
+    """The number of a given identifier in its canonical form (ITP-007, not ITP-7 or
+    ITP-0007), not `taken` by another participant; raises what is refused. Pure: the bulk
+    import judges a whole file with it."""
     prefix = fmt.split("{")[0]
     number = given.removeprefix(prefix)
-    # The canonical form only: ITP-007, not ITP-7 or ITP-0007.
     if not given.startswith(prefix) or not number.isdigit() or fmt.format(int(number)) != given:
         raise ValidationError(
             {name: _("Expected an identifier like %(example)s.") % {"example": fmt.format(1)}}
         )
-    if Participant.objects.filter(**{name: given}).exists():
+    if taken:
         raise ValidationError({name: _("%(id)s is already taken.") % {"id": given}})
+    return int(number)
+
+
+def _identifier(given: str | None, *, name: str, fmt: str) -> str:
+    if not given:
+        return fmt.format(sequence_next(name=name))
+    number = identifier_check(
+        given,
+        name=name,
+        fmt=fmt,
+        taken=Participant.objects.filter(**{name: given}).exists(),
+    )
     SequenceCounter.objects.get_or_create(name=name)
-    SequenceCounter.objects.filter(name=name, value__lt=int(number)).update(value=int(number))
+    SequenceCounter.objects.filter(name=name, value__lt=number).update(value=number)
     return given
 
 
@@ -85,6 +97,18 @@ def date_not_future(value: date | None, *, field: str, today: date) -> None:
     message = date_future_error(value, today=today)
     if message:
         raise ValidationError({field: message})
+
+
+def screening_date_check(screening_date: date, *, consent_date: date, today: date) -> None:
+    """V1's date: not in the future, not before consent (pure)."""
+    date_not_future(screening_date, field="screening_date", today=today)
+    if screening_date < consent_date:
+        raise ValidationError({"screening_date": _("The visit cannot be before the consent date.")})
+
+
+def consent_check(participant: Participant, *, today: date) -> None:
+    """The screening CRF's rules on an (unsaved) participant; raises what is refused (pure)."""
+    _validate_consent(participant, today=today)
 
 
 def _validate_consent(participant: Participant, *, today: date) -> None:
@@ -156,9 +180,7 @@ def participant_screen(
     )
     audited_save(participant, user=user)
     screening_date = screening_date or participant.consent_date
-    date_not_future(screening_date, field="screening_date", today=today)
-    if screening_date < participant.consent_date:
-        raise ValidationError({"screening_date": _("The visit cannot be before the consent date.")})
+    screening_date_check(screening_date, consent_date=participant.consent_date, today=today)
     task_run(
         SCHEDULE_CREATE,
         participant_id=participant.pk,
@@ -213,6 +235,20 @@ def _answers_check_dates(participant: Participant, answers: Mapping[str, bool | 
         )
 
 
+def eligibility_check(participant: Participant, answers: Mapping[str, bool | None]) -> None:
+    """What eligibility_record refuses before writing (pure)."""
+    if participant.withdrawal_date:
+        raise ValidationError(_("The participant has withdrawn; nothing new can be recorded."))
+    if participant.enrolled_on:
+        raise ValidationError(_("The participant is enrolled; eligibility can no longer change."))
+    unknown = set(answers) - set(protocol.CRITERIA_BY_CODE)
+    if unknown:
+        raise ValidationError(
+            _("Unknown criteria: %(codes)s") % {"codes": ", ".join(sorted(unknown))}
+        )
+    _answers_check_dates(participant, answers)
+
+
 @transaction.atomic
 def eligibility_record(
     *,
@@ -232,16 +268,7 @@ def eligibility_record(
     versions = versions or {}
     today = _today(today)
     participant = _locked(participant)
-    if participant.withdrawal_date:
-        raise ValidationError(_("The participant has withdrawn; nothing new can be recorded."))
-    if participant.enrolled_on:
-        raise ValidationError(_("The participant is enrolled; eligibility can no longer change."))
-    unknown = set(answers) - set(protocol.CRITERIA_BY_CODE)
-    if unknown:
-        raise ValidationError(
-            _("Unknown criteria: %(codes)s") % {"codes": ", ".join(sorted(unknown))}
-        )
-    _answers_check_dates(participant, answers)
+    eligibility_check(participant, answers)
     existing = {a.criterion: a for a in participant.eligibility_answers.select_for_update()}
     for code, answer in existing.items():
         if versions.get(code) is not None and answers.get(code) is not None:
@@ -283,13 +310,35 @@ def participant_enrol(
     # Serialise enrolments so two at the same moment cannot both take the last place.
     SequenceCounter.objects.select_for_update().filter(name="subject_id").first()
     participant = _locked(participant)
+    enrolment_check(
+        participant,
+        planned_first_infusion_date=planned_first_infusion_date,
+        enrolled_on=enrolled_on,
+        today=today,
+        enrolled=Participant.objects.filter(enrolled_on__isnull=False).count(),
+    )
+    participant.enrolled_on = enrolled_on
+    participant.planned_first_infusion_date = planned_first_infusion_date
+    audited_save(participant, user=user, reason=REASON_ENROLMENT)
+    task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
+    return participant
+
+
+def enrolment_check(
+    participant: Participant,
+    *,
+    planned_first_infusion_date: date,
+    enrolled_on: date,
+    today: date,
+    enrolled: int,
+) -> None:
+    """What participant_enrol refuses, `enrolled` participants being enrolled already (pure)."""
     if participant.withdrawal_date:
         raise ValidationError(_("The participant has withdrawn; nothing new can be recorded."))
     if participant.eligible is not True:
         raise ValidationError(_("Only an eligible participant can be enrolled."))
     if participant.enrolled_on:
         raise ValidationError(_("The participant is already enrolled."))
-    enrolled = Participant.objects.filter(enrolled_on__isnull=False).count()
     if enrolled >= protocol.ENROLMENT_CAP:
         raise ValidationError(
             _("Enrolment is closed: the trial has reached its target of %(cap)s participants.")
@@ -307,11 +356,6 @@ def participant_enrol(
         errors["planned_first_infusion_date"] = [_("Infusion 1 cannot be planned before consent.")]
     if errors:
         raise ValidationError(errors)
-    participant.enrolled_on = enrolled_on
-    participant.planned_first_infusion_date = planned_first_infusion_date
-    audited_save(participant, user=user, reason=REASON_ENROLMENT)
-    task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
-    return participant
 
 
 @transaction.atomic
@@ -321,6 +365,19 @@ def treatment_discontinue(
     """An investigator stops treatment early; the participant stays in follow-up."""
     today = _today(today)
     participant = _locked(participant)
+    given = list(participant.infusions.order_by("number").values_list("infusion_date", flat=True))
+    discontinuation_check(participant, user=user, on=on, reason=reason, given=given, today=today)
+    participant.treatment_discontinued_date = on
+    participant.treatment_discontinued_reason = reason.strip()
+    audited_save(participant, user=user, reason=REASON_DISCONTINUED % {"r": reason})
+    task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
+    return participant
+
+
+def discontinuation_check(
+    participant: Participant, *, user: Any, on: date, reason: str, given: list, today: date
+) -> None:
+    """What treatment_discontinue refuses; `given`: the infusion dates in order (pure)."""
     if not user.has_perm("subjects.discontinue_treatment"):
         raise ValidationError(_("Only an investigator can discontinue treatment."))
     if not reason.strip():
@@ -331,7 +388,6 @@ def treatment_discontinue(
         raise ValidationError(_("The participant has withdrawn; nothing new can be recorded."))
     if participant.treatment_discontinued_date:
         raise ValidationError(_("Treatment is already discontinued."))
-    given = list(participant.infusions.order_by("number").values_list("infusion_date", flat=True))
     if len(given) >= protocol.INFUSION_COUNT:
         raise ValidationError(_("All infusions have been given; there is nothing to discontinue."))
     date_not_future(on, field="on", today=today)
@@ -339,11 +395,6 @@ def treatment_discontinue(
         raise ValidationError({"on": _("The date cannot be before the last infusion given.")})
     if on < participant.consent_date:
         raise ValidationError({"on": _("The date cannot be before the consent date.")})
-    participant.treatment_discontinued_date = on
-    participant.treatment_discontinued_reason = reason.strip()
-    audited_save(participant, user=user, reason=REASON_DISCONTINUED % {"r": reason})
-    task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
-    return participant
 
 
 @transaction.atomic
@@ -359,6 +410,31 @@ def participant_withdraw(
     """Withdraw a participant: nothing new is scheduled; everything entered is kept."""
     today = _today(today)
     participant = _locked(participant)
+    last = participant.visits.filter(actual_date__isnull=False).order_by("-actual_date").first()
+    withdrawal_check(
+        participant,
+        on=on,
+        withdrawal_reason=withdrawal_reason,
+        last_visit_date=last.actual_date if last is not None else None,
+        today=today,
+    )
+    participant.withdrawal_date = on
+    participant.withdrawal_reason = withdrawal_reason
+    participant.withdrawal_detail = detail.strip()
+    audited_save(participant, user=user, reason=REASON_WITHDRAWAL)
+    task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
+    return participant
+
+
+def withdrawal_check(
+    participant: Participant,
+    *,
+    on: date,
+    withdrawal_reason: str,
+    last_visit_date: date | None,
+    today: date,
+) -> None:
+    """What participant_withdraw refuses; `last_visit_date`: the last visit entered (pure)."""
     if participant.withdrawal_date:
         raise ValidationError(_("The participant has already withdrawn."))
     if participant.status == ParticipantStatus.SCREEN_FAILED:
@@ -368,12 +444,5 @@ def participant_withdraw(
     date_not_future(on, field="on", today=today)
     if on < participant.consent_date:
         raise ValidationError({"on": _("The date cannot be before the consent date.")})
-    last = participant.visits.filter(actual_date__isnull=False).order_by("-actual_date").first()
-    if last is not None and on < last.actual_date:
+    if last_visit_date is not None and on < last_visit_date:
         raise ValidationError({"on": _("The date cannot be before the last visit entered.")})
-    participant.withdrawal_date = on
-    participant.withdrawal_reason = withdrawal_reason
-    participant.withdrawal_detail = detail.strip()
-    audited_save(participant, user=user, reason=REASON_WITHDRAWAL)
-    task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
-    return participant

@@ -25,6 +25,7 @@ from itp_trial import protocol
 from .. import datasets
 from ..cells import format_value
 from ..models import DataImport
+from . import bulk as set_based
 from . import clinical, subjects
 from .parse import Issue, ParsedRow, parse_file
 from .run import CHANGED, NEW, REFUSED, UNCHANGED, Outcome, Run
@@ -39,6 +40,9 @@ IMPORT_ORDER: tuple[str, ...] = (
     "conmeds",
 )
 assert set(IMPORT_ORDER) == {d.name for d in datasets.IMPORTABLE}
+# New participants are imported set-based (exchange.importer.bulk) unless told otherwise;
+# the per-record path stays for corrections of stored participants, and for comparison.
+BULK = True
 
 __all__ = [
     "CHANGED",
@@ -143,12 +147,16 @@ def import_files(
     source: str = "",
     upload_name: str = "",
     today: date | None = None,
+    bulk: bool | None = None,
 ) -> ImportResult:
     """Import contract files ({dataset name: content}) as `user`, all or nothing.
 
     With `preview` everything is judged by the services and then rolled back. With
     `reason_later` (a preview whose confirmation will ask for it) a change needing a reason
     is not refused for want of one. A confirmed import is recorded as a DataImport.
+    `bulk` (default BULK): the participants new to the database are judged and written
+    set-based, by the same rules (exchange.importer.bulk); False: every row through the
+    per-record services.
     """
     today = today or timezone.localdate()
     result = ImportResult()
@@ -185,16 +193,26 @@ def import_files(
         and row.values.get("actual_date")
     }
     with transaction.atomic():
-        people = good("subjects")
+        if bulk is None:
+            bulk = BULK
+        new = set_based.new_subjects(good("subjects")) if bulk else set()
+        held = {name: set_based.split(good(name), new)[0] for name in IMPORT_ORDER}
+        if new:
+            set_based.apply(run, held, screening_dates=screening_dates)
+
+        def rest(name: str) -> list[ParsedRow]:
+            return set_based.split(good(name), new)[1] if new else good(name)
+
+        people = rest("subjects")
         subjects.subjects_screen(run, people, screening_dates=screening_dates)
-        subjects.eligibility_apply(run, good("eligibility"))
+        subjects.eligibility_apply(run, rest("eligibility"))
         subjects.subjects_enrol(run, people)
-        clinical.infusions_apply(run, good("infusions"))
+        clinical.infusions_apply(run, rest("infusions"))
         subjects.subjects_discontinue(run, people)
-        clinical.visits_apply(run, good("visits"))
-        clinical.platelets_apply(run, good("platelets"))
-        clinical.conmeds_apply(run, good("conmeds"))
-        clinical.adverse_events_apply(run, good("adverse_events"))
+        clinical.visits_apply(run, rest("visits"))
+        clinical.platelets_apply(run, rest("platelets"))
+        clinical.conmeds_apply(run, rest("conmeds"))
+        clinical.adverse_events_apply(run, rest("adverse_events"))
         subjects.subjects_withdraw(run, people)
         result.issues.extend(run.issues)
         result.outcomes = run.outcomes

@@ -34,6 +34,69 @@ from .run import CHANGED, Run, given_values, is_empty
 Rows = Sequence[ParsedRow]
 
 
+class RecordStore:
+    """Where the row rules read the stored records and write through the services: the
+    database, one service call per row (the per-record path). The bulk path
+    (`bulk.HeldStore`) gives the same reads and writes on records held in memory, judged by
+    the same pure checks, so that the rules below are one implementation for both."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def participant(self, row: ParsedRow) -> Participant | None:
+        return self.run.participant(row)
+
+    def infusion(self, participant: Participant, number: int) -> Infusion | None:
+        return Infusion.objects.filter(participant=participant, number=number).first()
+
+    def visit(self, participant: Participant, code: str) -> Visit:
+        return Visit.objects.get(participant=participant, code=code)
+
+    def platelet_count(
+        self, participant: Participant, day: Any
+    ) -> tuple[PlateletCount, str] | None:
+        """The stored count of that day, with the code of its visit (unscheduled: none)."""
+        stored = (
+            PlateletCount.objects.select_related("visit")
+            .filter(participant=participant, sample_date=day)
+            .first()
+        )
+        if stored is None:
+            return None
+        return stored, stored.visit.code if stored.visit else protocol.UNSCHEDULED_VISIT_CODE
+
+    def adverse_event(self, participant: Participant, number: int) -> AdverseEvent | None:
+        return (
+            AdverseEvent.objects.select_related("related_infusion")
+            .filter(participant=participant, ae_number=number)
+            .first()
+        )
+
+    def conmed(
+        self, participant: Participant, drug: str, start: Any
+    ) -> ConcomitantMedication | None:
+        return ConcomitantMedication.objects.filter(
+            participant=participant, drug=drug, start_date=start
+        ).first()
+
+    def write(self, row: ParsedRow, service: str, /, **call: Any) -> bool:
+        """Call the service named by `service` for the row (`call`: its keyword arguments and
+        the run.call options), its refusals becoming the row's issues."""
+        options = {k: call.pop(k) for k in ("columns", "default_column", "hint") if k in call}
+        function = SERVICES[service]
+        return self.run.call(row, lambda: function(user=self.run.user, **call), **options)
+
+
+SERVICES = {
+    "infusion_record": infusion_record,
+    "visit_mark_missed": visit_mark_missed,
+    "visit_record": visit_record,
+    "platelet_record": platelet_record,
+    "adverse_event_record": adverse_event_record,
+    "conmed_record": conmed_record,
+}
+
+
 def _columns(dataset: datasets.Dataset) -> tuple[str, ...]:
     """The raw columns of a dataset besides its natural key: what a service is given."""
     return tuple(c.name for c in dataset.raw_columns if c.name not in dataset.key)
@@ -42,29 +105,28 @@ def _columns(dataset: datasets.Dataset) -> tuple[str, ...]:
 INFUSION_COLUMNS = _columns(datasets.INFUSIONS)
 
 
-def infusions_apply(run: Run, rows: Rows) -> None:
+def infusions_apply(run: Run, rows: Rows, store: RecordStore | None = None) -> None:
+    store = store or RecordStore(run)
     for row in sorted(rows, key=lambda r: (r.values["subject_id"], r.values["infusion_number"])):
-        participant = run.participant(row)
+        participant = store.participant(row)
         if participant is None:
             continue
         number = row.values["infusion_number"]
-        stored = Infusion.objects.filter(participant=participant, number=number).first()
+        stored = store.infusion(participant, number)
         data = given_values(row, INFUSION_COLUMNS)
         previous = {name: getattr(stored, name) for name in data} if stored else None
         action = run.outcome(
             row, f"{participant.subject_id} INF{number}", stored=previous, new=data
         )
         if run.may_write(action):
-            run.call(
+            store.write(
                 row,
-                lambda p=participant, number=number, data=data: infusion_record(
-                    participant=p,
-                    user=run.user,
-                    number=number,
-                    data=data,
-                    reason=run.service_reason,
-                    today=run.today,
-                ),
+                "infusion_record",
+                participant=participant,
+                number=number,
+                data=data,
+                reason=run.service_reason,
+                today=run.today,
                 columns={"number": "infusion_number"},
                 default_column="infusion_number",
             )
@@ -78,7 +140,9 @@ VISIT_CRF_COLUMNS = tuple(
 )
 
 
-def _visit_infusion_row(run: Run, row: ParsedRow, participant: Participant, visit: Visit) -> None:
+def _visit_infusion_row(
+    run: Run, row: ParsedRow, participant: Participant, visit: Visit, store: RecordStore
+) -> None:
     """An infusion visit is done by its infusion: its row is checked, never written."""
     number = visit.definition.infusion_number
     actual = row.values.get("actual_date")
@@ -91,7 +155,7 @@ def _visit_infusion_row(run: Run, row: ParsedRow, participant: Participant, visi
                 "discontinues treatment."
             ),
         )
-    infusion = Infusion.objects.filter(participant=participant, number=number).first()
+    infusion = store.infusion(participant, number)
     if actual is not None:
         if infusion is None:
             run.issue(
@@ -112,17 +176,19 @@ def _visit_infusion_row(run: Run, row: ParsedRow, participant: Participant, visi
     run.outcome(row, f"{participant.subject_id} {visit.code}", stored={}, new={})
 
 
-def visits_apply(run: Run, rows: Rows) -> None:
+def visits_apply(run: Run, rows: Rows, store: RecordStore | None = None) -> None:
+    store = store or RecordStore(run)
+
     def order(row: ParsedRow) -> tuple[str, int]:
         return row.values["subject_id"], protocol.VISIT_ORDER[row.values["visit_code"]]
 
     for row in sorted(rows, key=order):
-        participant = run.participant(row)
+        participant = store.participant(row)
         if participant is None:
             continue
-        visit = Visit.objects.get(participant=participant, code=row.values["visit_code"])
+        visit = store.visit(participant, row.values["visit_code"])
         if visit.definition.kind == protocol.KIND_INFUSION:
-            _visit_infusion_row(run, row, participant, visit)
+            _visit_infusion_row(run, row, participant, visit, store)
             continue
         record = f"{participant.subject_id} {visit.code}"
         actual = row.values.get("actual_date")
@@ -156,15 +222,13 @@ def visits_apply(run: Run, rows: Rows) -> None:
                 new={"missed": True, "missed_reason": missed_reason},
             )
             if run.may_write(action):
-                run.call(
+                store.write(
                     row,
-                    lambda v=visit, why=missed_reason, action=action: visit_mark_missed(
-                        visit=v,
-                        user=run.user,
-                        missed_reason=why,
-                        reason=run.service_reason if action == CHANGED else "",
-                        today=run.today,
-                    ),
+                    "visit_mark_missed",
+                    visit=visit,
+                    missed_reason=missed_reason,
+                    reason=run.service_reason if action == CHANGED else "",
+                    today=run.today,
                     default_column="missed",
                 )
         elif actual is not None:
@@ -176,15 +240,13 @@ def visits_apply(run: Run, rows: Rows) -> None:
             new = {**data, **({"missed": False} if "missed" in row.values else {})}
             action = run.outcome(row, record, stored=None if first else stored, new=new)
             if run.may_write(action):
-                run.call(
+                store.write(
                     row,
-                    lambda v=visit, data=data, action=action: visit_record(
-                        visit=v,
-                        user=run.user,
-                        data=data,
-                        reason=run.service_reason if action == CHANGED else "",
-                        today=run.today,
-                    ),
+                    "visit_record",
+                    visit=visit,
+                    data=data,
+                    reason=run.service_reason if action == CHANGED else "",
+                    today=run.today,
                     default_column="actual_date",
                 )
         elif visit.actual_date is not None or visit.missed:
@@ -198,21 +260,19 @@ def visits_apply(run: Run, rows: Rows) -> None:
             run.outcome(row, record, stored={}, new={})
 
 
-def platelets_apply(run: Run, rows: Rows) -> None:
+def platelets_apply(run: Run, rows: Rows, store: RecordStore | None = None) -> None:
+    store = store or RecordStore(run)
     unscheduled = protocol.UNSCHEDULED_VISIT_CODE
     for row in sorted(rows, key=lambda r: (r.values["subject_id"], r.values["sample_date"])):
-        participant = run.participant(row)
+        participant = store.participant(row)
         if participant is None:
             continue
         day, code = row.values["sample_date"], row.values["visit_code"]
         visit = None
         if code != unscheduled:
-            visit = Visit.objects.get(participant=participant, code=code)
-        stored = (
-            PlateletCount.objects.select_related("visit")
-            .filter(participant=participant, sample_date=day)
-            .first()
-        )
+            visit = store.visit(participant, code)
+        found = store.platelet_count(participant, day)
+        stored, stored_code = found if found is not None else (None, None)
         new = {
             name: row.values[name]
             for name in ("platelets_10e9_l", "who_bleeding_grade", "visit_code")
@@ -223,14 +283,14 @@ def platelets_apply(run: Run, rows: Rows) -> None:
             previous = {
                 "platelets_10e9_l": stored.platelets,
                 "who_bleeding_grade": stored.who_bleeding_grade,
-                "visit_code": stored.visit.code if stored.visit else unscheduled,
+                "visit_code": stored_code,
             }
-            if stored.visit is not None and code == unscheduled:
+            if stored_code != unscheduled and code == unscheduled:
                 run.issue(
                     row,
                     "visit_code",
                     _("The count was entered at %(code)s; it cannot become unscheduled.")
-                    % {"code": stored.visit.code},
+                    % {"code": stored_code},
                 )
                 continue
         action = run.outcome(
@@ -240,18 +300,16 @@ def platelets_apply(run: Run, rows: Rows) -> None:
             "who_bleeding_grade", stored.who_bleeding_grade if stored is not None else None
         )
         if run.may_write(action):
-            run.call(
+            store.write(
                 row,
-                lambda p=participant, day=day, grade=grade, visit=visit, row=row: platelet_record(
-                    participant=p,
-                    user=run.user,
-                    sample_date=day,
-                    platelets=row.values["platelets_10e9_l"],
-                    who_bleeding_grade=grade,
-                    visit=visit,
-                    reason=run.service_reason,
-                    today=run.today,
-                ),
+                "platelet_record",
+                participant=participant,
+                sample_date=day,
+                platelets=row.values["platelets_10e9_l"],
+                who_bleeding_grade=grade,
+                visit=visit,
+                reason=run.service_reason,
+                today=run.today,
                 columns={"platelets": "platelets_10e9_l", "visit": "visit_code"},
             )
 
@@ -259,9 +317,10 @@ def platelets_apply(run: Run, rows: Rows) -> None:
 AE_COLUMNS = _columns(datasets.ADVERSE_EVENTS)
 
 
-def adverse_events_apply(run: Run, rows: Rows) -> None:
+def adverse_events_apply(run: Run, rows: Rows, store: RecordStore | None = None) -> None:
+    store = store or RecordStore(run)
     for row in sorted(rows, key=lambda r: (r.values["subject_id"], r.values["ae_number"])):
-        participant = run.participant(row)
+        participant = store.participant(row)
         if participant is None:
             continue
         number = row.values["ae_number"]
@@ -270,11 +329,7 @@ def adverse_events_apply(run: Run, rows: Rows) -> None:
             del given["action_taken"]  # the model's default, none
         if "serious_criteria" in given:
             given["serious_criteria"] = ";".join(serious_criteria_codes(given["serious_criteria"]))
-        stored = (
-            AdverseEvent.objects.select_related("related_infusion")
-            .filter(participant=participant, ae_number=number)
-            .first()
-        )
+        stored = store.adverse_event(participant, number)
         previous = None
         if stored is not None:
             previous = {name: getattr(stored, name) for name in given}
@@ -286,9 +341,7 @@ def adverse_events_apply(run: Run, rows: Rows) -> None:
         )
         data = dict(given)
         if data.get("related_infusion") is not None:
-            infusion = Infusion.objects.filter(
-                participant=participant, number=data["related_infusion"]
-            ).first()
+            infusion = store.infusion(participant, data["related_infusion"])
             if infusion is None:
                 run.issue(
                     row,
@@ -299,46 +352,42 @@ def adverse_events_apply(run: Run, rows: Rows) -> None:
                 continue
             data["related_infusion"] = infusion
         if run.may_write(action):
-            run.call(
+            store.write(
                 row,
-                lambda p=participant, number=number, data=data: adverse_event_record(
-                    participant=p,
-                    user=run.user,
-                    data=data,
-                    ae_number=number,
-                    reason=run.service_reason,
-                ),
+                "adverse_event_record",
+                participant=participant,
+                data=data,
+                ae_number=number,
+                reason=run.service_reason,
             )
 
 
 CONMED_COLUMNS = _columns(datasets.CONMEDS) + ("drug", "start_date")
 
 
-def conmeds_apply(run: Run, rows: Rows) -> None:
+def conmeds_apply(run: Run, rows: Rows, store: RecordStore | None = None) -> None:
+    store = store or RecordStore(run)
+
     def order(row: ParsedRow) -> tuple[Any, ...]:
         return row.values["subject_id"], row.values["start_date"], row.values["drug"]
 
     for row in sorted(rows, key=order):
-        participant = run.participant(row)
+        participant = store.participant(row)
         if participant is None:
             continue
         drug, start = row.values["drug"], row.values["start_date"]
-        stored = ConcomitantMedication.objects.filter(
-            participant=participant, drug=drug, start_date=start
-        ).first()
+        stored = store.conmed(participant, drug, start)
         data = given_values(row, CONMED_COLUMNS)
         previous = {name: getattr(stored, name) for name in data} if stored else None
         record = f"{participant.subject_id} {drug} {start.isoformat()}"
         action = run.outcome(row, record, stored=previous, new=data)
         if run.may_write(action):
-            run.call(
+            store.write(
                 row,
-                lambda p=participant, data=data, stored=stored: conmed_record(
-                    participant=p,
-                    user=run.user,
-                    data=data,
-                    conmed=stored,
-                    reason=run.service_reason,
-                    today=run.today,
-                ),
+                "conmed_record",
+                participant=participant,
+                data=data,
+                conmed=stored,
+                reason=run.service_reason,
+                today=run.today,
             )

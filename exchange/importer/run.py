@@ -109,19 +109,23 @@ class Run:
         subject_id = row.values["subject_id"]
         participant = Participant.objects.filter(subject_id=subject_id).first()
         if participant is None:
-            refused = self.refused_subjects.get(subject_id)
-            if refused is not None:
-                message = _(
-                    "%(id)s is not in the database, and its row in %(file)s (row %(row)s) "
-                    "was refused."
-                ) % {"id": subject_id, "file": refused.file, "row": refused.row}
-            else:
-                message = _("Unknown participant %(id)s: not in the database nor in %(file)s.") % {
-                    "id": subject_id,
-                    "file": "subjects.csv",
-                }
-            self.issue(row, "subject_id", message)
+            self.missing(row)
         return participant
+
+    def missing(self, row: ParsedRow) -> None:
+        """The issue of a row whose participant is neither stored nor imported."""
+        subject_id = row.values["subject_id"]
+        refused = self.refused_subjects.get(subject_id)
+        if refused is not None:
+            message = _(
+                "%(id)s is not in the database, and its row in %(file)s (row %(row)s) was refused."
+            ) % {"id": subject_id, "file": refused.file, "row": refused.row}
+        else:
+            message = _("Unknown participant %(id)s: not in the database nor in %(file)s.") % {
+                "id": subject_id,
+                "file": "subjects.csv",
+            }
+        self.issue(row, "subject_id", message)
 
     def outcome(
         self,
@@ -180,6 +184,25 @@ class Run:
         try:
             with transaction.atomic():
                 write()
+            return True
+        except ValidationError as error:
+            self.refused(row, error, columns=columns or {}, default_column=default_column)
+            if hint:
+                self.issue(row, default_column, hint)
+            return False
+
+    def judge(
+        self,
+        row: ParsedRow,
+        check: Callable[[], Any],
+        *,
+        columns: Mapping[str, str] | None = None,
+        default_column: str = "",
+        hint: str = "",
+    ) -> bool:
+        """As `call`, for a check that writes nothing (the bulk path): no savepoint."""
+        try:
+            check()
             return True
         except ValidationError as error:
             self.refused(row, error, columns=columns or {}, default_column=default_column)

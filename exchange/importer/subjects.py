@@ -108,16 +108,58 @@ def subjects_screen(run: Run, rows: Rows, *, screening_dates: dict[str, Any]) ->
             )
 
 
-def subjects_enrol(run: Run, rows: Rows) -> None:
+class SubjectStore:
+    """The participants as the row rules see them, and the services they write through:
+    the database (the per-record path); `bulk.HeldStore` holds them in memory instead."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def find(self, subject_id: str) -> Participant | None:
+        return Participant.objects.filter(subject_id=subject_id).first()
+
+    def participant(self, row: ParsedRow) -> Participant | None:
+        return self.run.participant(row)
+
+    def answers(self, participant: Participant) -> dict[str, bool]:
+        return {a.criterion: a.met for a in participant.eligibility_answers.all()}
+
+    def write(self, row: ParsedRow, service: str, /, **call: Any) -> bool:
+        options = {k: call.pop(k) for k in ("columns", "default_column", "hint") if k in call}
+        function = SERVICES[service]
+        return self.run.call(row, lambda: function(user=self.run.user, **call), **options)
+
+    def record_eligibility(self, participant: Participant, answers: dict[str, Any]) -> None:
+        """Raises the service's refusal; writes nothing then."""
+        with transaction.atomic():
+            eligibility_record(
+                participant=participant,
+                user=self.run.user,
+                answers=answers,
+                reason=self.run.service_reason,
+                today=self.run.today,
+            )
+
+
+SERVICES = {
+    "participant_enrol": participant_enrol,
+    "participant_update": participant_update,
+    "participant_withdraw": participant_withdraw,
+    "treatment_discontinue": treatment_discontinue,
+}
+
+
+def subjects_enrol(run: Run, rows: Rows, store: SubjectStore | None = None) -> None:
     """Enrol on enrolled_on with the planned date of infusion 1 (each is required with the
     other); once enrolled, a new planned date re-plans it, and the enrolment date, an event,
     is not changed by a file."""
+    store = store or SubjectStore(run)
     for row in rows:
         if "planned_first_infusion_date" not in row.values and "enrolled_on" not in row.values:
             continue
         planned = row.values.get("planned_first_infusion_date")
         enrolled_on = row.values.get("enrolled_on")
-        participant = Participant.objects.filter(subject_id=row.values["subject_id"]).first()
+        participant = store.find(row.values["subject_id"])
         if participant is None:
             continue  # refused at screening, already reported
         if participant.enrolled_on is None:
@@ -136,15 +178,13 @@ def subjects_enrol(run: Run, rows: Rows) -> None:
                     _("Required with planned_first_infusion_date: give the enrolment date."),
                 )
             else:
-                run.call(
+                store.write(
                     row,
-                    lambda p=participant, planned=planned, on=enrolled_on: participant_enrol(
-                        participant=p,
-                        user=run.user,
-                        planned_first_infusion_date=planned,
-                        enrolled_on=on,
-                        today=run.today,
-                    ),
+                    "participant_enrol",
+                    participant=participant,
+                    planned_first_infusion_date=planned,
+                    enrolled_on=enrolled_on,
+                    today=run.today,
                     default_column="planned_first_infusion_date",
                 )
             continue
@@ -167,15 +207,13 @@ def subjects_enrol(run: Run, rows: Rows) -> None:
                 _("The participant is enrolled: the planned date of infusion 1 cannot be removed."),
             )
         elif planned != participant.planned_first_infusion_date and run.may_write(CHANGED):
-            run.call(
+            store.write(
                 row,
-                lambda p=participant, planned=planned: participant_update(
-                    participant=p,
-                    user=run.user,
-                    data={"planned_first_infusion_date": planned},
-                    reason=run.service_reason,
-                    today=run.today,
-                ),
+                "participant_update",
+                participant=participant,
+                data={"planned_first_infusion_date": planned},
+                reason=run.service_reason,
+                today=run.today,
             )
 
 
@@ -213,10 +251,11 @@ def _once(
     return False
 
 
-def subjects_discontinue(run: Run, rows: Rows) -> None:
+def subjects_discontinue(run: Run, rows: Rows, store: SubjectStore | None = None) -> None:
     """Treatment discontinued, after the infusions: it stops any further one."""
+    store = store or SubjectStore(run)
     for row in rows:
-        participant = Participant.objects.filter(subject_id=row.values["subject_id"]).first()
+        participant = store.find(row.values["subject_id"])
         if participant is None or not _once(
             run, row, participant, DISCONTINUATION, event=_("treatment discontinuation")
         ):
@@ -228,15 +267,13 @@ def subjects_discontinue(run: Run, rows: Rows) -> None:
                 "%(user)s: have an investigator run it (--user), or record the "
                 "discontinuation on the participant's page."
             ) % {"user": run.user.get_username()}
-        run.call(
+        store.write(
             row,
-            lambda p=participant, row=row: treatment_discontinue(
-                participant=p,
-                user=run.user,
-                on=row.values["treatment_discontinued_date"],
-                reason=row.values.get("treatment_discontinued_reason") or "",
-                today=run.today,
-            ),
+            "treatment_discontinue",
+            participant=participant,
+            on=row.values["treatment_discontinued_date"],
+            reason=row.values.get("treatment_discontinued_reason") or "",
+            today=run.today,
             columns={
                 "on": "treatment_discontinued_date",
                 "reason": "treatment_discontinued_reason",
@@ -246,39 +283,39 @@ def subjects_discontinue(run: Run, rows: Rows) -> None:
         )
 
 
-def subjects_withdraw(run: Run, rows: Rows) -> None:
+def subjects_withdraw(run: Run, rows: Rows, store: SubjectStore | None = None) -> None:
     """Withdrawal, last of all: nothing new can be recorded after it."""
+    store = store or SubjectStore(run)
     for row in rows:
-        participant = Participant.objects.filter(subject_id=row.values["subject_id"]).first()
+        participant = store.find(row.values["subject_id"])
         if participant is None or not _once(
             run, row, participant, WITHDRAWAL, event=_("withdrawal")
         ):
             continue
-        run.call(
+        store.write(
             row,
-            lambda p=participant, row=row: participant_withdraw(
-                participant=p,
-                user=run.user,
-                on=row.values["withdrawal_date"],
-                withdrawal_reason=row.values.get("withdrawal_reason") or "",
-                detail=row.values.get("withdrawal_detail") or "",
-                today=run.today,
-            ),
+            "participant_withdraw",
+            participant=participant,
+            on=row.values["withdrawal_date"],
+            withdrawal_reason=row.values.get("withdrawal_reason") or "",
+            detail=row.values.get("withdrawal_detail") or "",
+            today=run.today,
             columns={"on": "withdrawal_date"},
             default_column="withdrawal_date",
         )
 
 
-def eligibility_apply(run: Run, rows: Rows) -> None:
+def eligibility_apply(run: Run, rows: Rows, store: SubjectStore | None = None) -> None:
     """Each participant's answers in one call, as the checklist is submitted."""
+    store = store or SubjectStore(run)
     by_subject: dict[str, list[ParsedRow]] = defaultdict(list)
     for row in rows:
         by_subject[row.values["subject_id"]].append(row)
     for group in by_subject.values():
-        participant = run.participant(group[0])
+        participant = store.participant(group[0])
         if participant is None:
             continue
-        stored = {a.criterion: a.met for a in participant.eligibility_answers.all()}
+        stored = store.answers(participant)
         answers, write = {}, False
         for row in group:
             criterion, met = row.values["criterion"], row.values["met"]
@@ -292,14 +329,7 @@ def eligibility_apply(run: Run, rows: Rows) -> None:
             continue
         rows_by_criterion = {row.values["criterion"]: row for row in group}
         try:
-            with transaction.atomic():
-                eligibility_record(
-                    participant=participant,
-                    user=run.user,
-                    answers=answers,
-                    reason=run.service_reason,
-                    today=run.today,
-                )
+            store.record_eligibility(participant, answers)
         except ValidationError as error:
             messages = error.message_dict if hasattr(error, "error_dict") else {"": error.messages}
             for name, texts in messages.items():

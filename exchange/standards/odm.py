@@ -279,7 +279,9 @@ def _audit(parent: etree._Element, entry: source.Record) -> None:
 
 
 def _signature(parent: etree._Element, sig: review.Signature, *, with_id: bool) -> None:
-    element = _e("Signature", parent, ID=f"SIG.{sig.id}" if with_id else None)
+    # Every Signature carries an ID (odmlib requires it); the copy on a SubjectData gets
+    # its own, so that IDs stay unique in the document.
+    element = _e("Signature", parent, ID=f"SIG.{sig.id}" if with_id else f"SIG.SUBJ.{sig.id}")
     _e("UserRef", element, UserOID=user_oid(sig.username))
     _e("LocationRef", element, LocationOID=LOCATION_OID)
     _e("SignatureRef", element, SignatureOID=SIGNATURE_DEF_OID)

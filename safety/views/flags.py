@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from itp_trial.forms import form_version, version_add
+from itp_trial.protocol import SUBJECT_ID_FORMAT
 from subjects.models import Participant
 
 from ..models import ACKNOWLEDGED_KINDS, FlagKind, FlagStatus
@@ -28,9 +29,41 @@ FLAGS_PER_PAGE = 50
 ALL = "all"
 
 
-class ParticipantChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Participant) -> str:
-        return obj.subject_id
+class ParticipantSearchField(forms.CharField):
+    """A participant named by subject ID, typed (ITP-007, itp-7 or 7), looked up on the
+    server: a list of every participant would be thousands of options. Cleans to the
+    Participant, or None when empty."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 16)
+        kwargs.setdefault(
+            "help_text", gettext_lazy("A subject ID, e.g. ITP-007 (or 7); empty: everyone.")
+        )
+        kwargs.setdefault(
+            "widget", forms.TextInput(attrs={"placeholder": "ITP-007", "autocomplete": "off"})
+        )
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, Participant):
+            return value
+        return super().to_python(value)
+
+    def clean(self, value: Any) -> Participant | None:
+        text = (super().clean(value) or "").strip().upper()
+        if not text:
+            return None
+        prefix = SUBJECT_ID_FORMAT.split("{")[0]
+        number = text.removeprefix(prefix)
+        subject_id = SUBJECT_ID_FORMAT.format(int(number)) if number.isdigit() else text
+        found = Participant.objects.filter(subject_id=subject_id).only("pk", "subject_id").first()
+        if found is None:
+            raise ValidationError(_("No participant %(id)s.") % {"id": subject_id})
+        return found
+
+    def prepare_value(self, value: Any) -> Any:
+        return value.subject_id if isinstance(value, Participant) else value
 
 
 class FlagFilterForm(forms.Form):
@@ -44,12 +77,7 @@ class FlagFilterForm(forms.Form):
         choices=[*FlagStatus.choices, (ALL, gettext_lazy("Any status"))],
         required=False,
     )
-    participant = ParticipantChoiceField(
-        label=gettext_lazy("Participant"),
-        queryset=Participant.objects.only("pk", "subject_id").order_by("subject_id"),
-        required=False,
-        empty_label=gettext_lazy("All participants"),
-    )
+    participant = ParticipantSearchField(label=gettext_lazy("Participant"))
 
 
 class AcknowledgeForm(forms.Form):

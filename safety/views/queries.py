@@ -22,7 +22,7 @@ from visits.models import Visit
 
 from .. import dataqueries
 from ..selectors import QUERY_CLOSED, QUERY_OPEN, queries_list, query_get
-from .flags import ParticipantChoiceField
+from .flags import ParticipantSearchField
 
 QUERIES_PER_PAGE = 50
 ALL = "all"
@@ -39,12 +39,7 @@ class QueryFilterForm(forms.Form):
         ],
         required=False,
     )
-    participant = ParticipantChoiceField(
-        label=gettext_lazy("Participant"),
-        queryset=Participant.objects.only("pk", "subject_id").order_by("subject_id"),
-        required=False,
-        empty_label=gettext_lazy("All participants"),
-    )
+    participant = ParticipantSearchField(label=gettext_lazy("Participant"))
 
 
 class VisitChoiceField(forms.ModelChoiceField):
@@ -121,7 +116,7 @@ def query_create(request: HttpRequest, participant_id: int) -> HttpResponse:
             messages.success(
                 request, _("Query raised for %(id)s.") % {"id": participant.subject_id}
             )
-            return redirect(f"{reverse('safety:queries')}?participant={participant.pk}")
+            return redirect(f"{reverse('safety:queries')}?participant={participant.subject_id}")
     return render(
         request,
         "safety/query_form.html",

@@ -57,3 +57,12 @@ def treated(coordinator, today):
     )
     participant.refresh_from_db()
     return participant
+
+
+@pytest.fixture(params=[True, False], ids=["bulk", "per-record"])
+def import_path(request, monkeypatch):
+    """Run the test with the set-based import of new participants, then without it."""
+    import exchange.importer
+
+    monkeypatch.setattr(exchange.importer, "BULK", request.param)
+    return request.param

@@ -297,3 +297,26 @@ def test_it_lists_an_export_made_from_the_command_line_without_a_user(
     assert data_manager.username in recent or data_manager.get_full_name() in recent
     assert recent.count("manifest.csv") == 0  # the manifest lists the files, not itself
     assert DataExport.objects.filter(exported_by=None).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_study_zip_streams_as_it_is_written(client, coordinator, investigator, data_manager):
+    """The first bytes leave before the export is done: the zip's first member header,
+    while the manifest (written last) is not yet recorded."""
+    from exchange.models import DataExport
+
+    build_study(coordinator=coordinator, investigator=investigator)
+    client.force_login(data_manager)
+
+    response = client.get(reverse("exchange:export_zip"))
+
+    assert response.streaming
+    assert 'filename="' in response["Content-Disposition"]
+    chunks = iter(response.streaming_content)
+    first = next(chunks)
+    assert first.startswith(b"PK\x03\x04")
+    assert DataExport.objects.get().manifest in (None, [], {})
+    rest = b"".join(chunks)
+    archive = zipfile.ZipFile(io.BytesIO(first + rest))
+    assert archive.testzip() is None
+    assert len(DataExport.objects.get().manifest) == len(archive.namelist()) - 1

@@ -127,6 +127,9 @@ CASES = {
     ),
 }
 
+# Every test here holds on both import paths (tests/exchange/conftest.py).
+pytestmark = pytest.mark.usefixtures("import_path")
+
 
 def _fill(value: str, today) -> str:
     for days in range(-10, 11):

@@ -18,6 +18,9 @@ from tests.exchange.conftest import snapshot
 from tests.exchange.study import build_study, read_csv
 from tests.factories import user_with_role
 
+# Every test here holds on both import paths (tests/exchange/conftest.py).
+pytestmark = pytest.mark.usefixtures("import_path")
+
 
 def _empty_database() -> None:
     """Truncate every table (flush bypasses the no-delete guard: fine for a test reset).

@@ -64,6 +64,9 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "exchange:exports": ("get", {M, D}),
     "exchange:export_zip": ("get", {M, D}),
     "exchange:export_dataset": ("get", {M, D}),
+    "exchange:export_odm": ("get", {M, D}),
+    "exchange:export_sdtm": ("get", {M, D}),
+    "exchange:casebook": ("get", {M, D}),
     "exchange:import_platelets": ("get", {D}),
 }
 # Pages that write: who may POST to them (the others must get 403 and nothing written).

@@ -56,3 +56,40 @@ def test_it_takes_a_done_infusion_off_the_worklist(as_coordinator, coordinator):
     codes = {v.code for v in worklist.in_window + worklist.overdue + worklist.due}
     assert protocol.INFUSION_VISIT_CODES[1] not in codes
     assert protocol.INFUSION_VISIT_CODES[2] in codes
+
+
+# Per participant: one visit overdue, one in window, one due soon (stored schedule values).
+SCALE_VISITS = {"V2": ("overdue", -3), "V4": ("pending", 3), "V5-D14": ("pending", 12)}
+
+
+def test_its_queries_do_not_grow_with_the_participants_and_it_pages(as_coordinator):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from reporting.selectors.worklist import WORKLIST_PER_PAGE
+    from tests.factories import schedules_bulk
+
+    counts = []
+    for n, prefix in ((5, "A"), (195, "B")):
+        schedules_bulk(participants=n, visits=SCALE_VISITS, today=today(), prefix=prefix)
+        with CaptureQueriesContext(connection) as queries:
+            response = as_coordinator.get(reverse("visits:worklist"))
+        assert response.status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1] and counts[0] > 0, counts
+
+    worklist = response.context["worklist"]
+    assert worklist.pages["overdue"].paginator.count == 200
+    assert len(worklist.overdue) == WORKLIST_PER_PAGE
+    html = response.content.decode()
+    assert "?overdue=2" in html
+    last = as_coordinator.get(reverse("visits:worklist"), {"overdue": 4, "due": 2})
+    shown = last.context["worklist"]
+    assert len(shown.overdue) == 200 - 3 * WORKLIST_PER_PAGE
+    assert shown.pages["due"].number == 2
+    # Every overdue visit appears on exactly one page.
+    seen = []
+    for number in range(1, 5):
+        page = as_coordinator.get(reverse("visits:worklist"), {"overdue": number})
+        seen += [v.pk for v in page.context["worklist"].overdue]
+    assert len(seen) == len(set(seen)) == 200

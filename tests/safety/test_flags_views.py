@@ -14,6 +14,7 @@ from django.utils import timezone
 from safety.checks import checks_run
 from safety.models import Flag, FlagKind
 from safety.selectors import open_flags_count, open_flags_for, open_flags_summary
+from subjects.models import Participant
 from tests.factories import enrolled, schedules_bulk
 from visits.models import WindowStatus
 
@@ -86,10 +87,26 @@ def test_it_filters_by_participant(client, monitor):
     first, second = flags_for(2)
     client.force_login(monitor)
 
-    response = client.get(FLAGS_URL, {"participant": second})
+    subject_id = Participant.objects.get(pk=second).subject_id
+
+    response = client.get(FLAGS_URL, {"participant": subject_id.lower()})
 
     assert {f.participant_id for f in response.context["page"]} == {second}
     assert len(response.context["page"]) == 3
+    # A text field searched on the server, not a list of every participant.
+    html = response.content.decode()
+    assert '<input type="text" name="participant"' in html
+    assert '<select name="participant"' not in html
+    assert f'value="{subject_id.lower()}"' in html  # what was typed, kept
+
+
+def test_it_says_when_no_participant_has_the_typed_id(client, monitor):
+    flags_for(1)
+    client.force_login(monitor)
+
+    response = client.get(FLAGS_URL, {"participant": "ITP-999"})
+
+    assert "No participant ITP-999." in response.content.decode()
 
 
 def test_it_paginates(client, monitor):
@@ -278,4 +295,4 @@ def test_it_shows_the_open_flags_on_the_worklist_and_the_participant_page(client
         assert [f.pk for f in response.context["open_flags"]] == [flag.pk]
         html = response.content.decode()
         assert 'data-testid="open-flags"' in html and flag.detail in html
-    assert f"?participant={participant.pk}" in detail.content.decode()
+    assert f"?participant={participant.subject_id}" in detail.content.decode()

@@ -138,7 +138,9 @@ def test_it_lists_open_queries_by_default_and_filters(client, monitor, coordinat
 
     default = client.get(QUERIES_URL)
     closed = client.get(QUERIES_URL, {"state": "closed"})
-    everything = client.get(QUERIES_URL, {"state": "all", "participant": participant.pk})
+    everything = client.get(
+        QUERIES_URL, {"state": "all", "participant": participant.subject_id.removeprefix("ITP-")}
+    )
 
     assert [q.pk for q in default.context["page"]] == [second.pk]
     assert [q.pk for q in closed.context["page"]] == [first.pk]

@@ -512,3 +512,30 @@ def test_it_keeps_monitors_read_only(client, monitor, coordinator):
     response = client.post(reverse("subjects:eligibility", args=[participant.pk]), answers_post())
     assert response.status_code == 403
     assert not EligibilityAnswer.objects.exists()
+
+
+def test_the_list_queries_do_not_grow_with_the_participants(as_coordinator):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import schedules_bulk
+
+    today = timezone.localdate()
+    visits = {"V1": ("in_window", -40), "V2": ("overdue", -3), "V4": ("overdue", -1)}
+    counts = []
+    for n, prefix in ((5, "A"), (195, "B")):
+        schedules_bulk(participants=n, visits=visits, today=today, prefix=prefix)
+        with CaptureQueriesContext(connection) as queries:
+            response = as_coordinator.get(reverse("subjects:list"))
+        assert response.status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1] and counts[0] > 0, counts
+    page = response.context["page"]
+    assert page.paginator.count == 200
+    assert {p.overdue_visits for p in page.object_list} == {2}
+    assert all(p.screening_date is not None for p in page.object_list)
+    # The count reads the participants alone: no join over their visits.
+    count_sql = [
+        q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT COUNT(*)")
+    ]
+    assert count_sql and all("visits_visit" not in sql for sql in count_sql)

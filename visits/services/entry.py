@@ -123,13 +123,30 @@ class _VisitEntry:
     platelet_count: PlateletCount | None  # the count this entry updates, if one exists
 
 
+@dataclasses.dataclass(frozen=True)
+class Held:
+    """A participant's records held in memory by a caller that judges many rows at once
+    (the bulk import): the participant, the engine's input, and the platelet counts by
+    sample date with the visit code each belongs to."""
+
+    participant: Any
+    current: schedule.ScheduleInput
+    counts: Mapping[date, tuple[PlateletCount, str | None]]
+
+
 def _visit_prepare(
-    *, visit: Visit, data: Mapping[str, Any], today: date, reason: str | None = None
+    *,
+    visit: Visit,
+    data: Mapping[str, Any],
+    today: date,
+    reason: str | None = None,
+    held: Held | None = None,
 ) -> _VisitEntry:
     """Every refusal of visit_record, checked without writing; raises a ValidationError.
 
     With `reason` given (a page checking before saving), a change or clearing of a stored
     value without one is refused with the rest, so that the page shows it in the same round.
+    With `held`, the participant's records are those given, not read from the database.
     """
     definition = visit.definition
     if definition.kind == protocol.KIND_INFUSION:
@@ -152,10 +169,13 @@ def _visit_prepare(
         if name in data
     }
 
-    participant = _participant_loaded(visit.participant_id)
-    current = schedule_input(
-        participant, visits=participant.visits.all(), infusions=participant.infusions.all()
-    )
+    if held is None:
+        participant = _participant_loaded(visit.participant_id)
+        current = schedule_input(
+            participant, visits=participant.visits.all(), infusions=participant.infusions.all()
+        )
+    else:
+        participant, current = held.participant, held.current
     computed = {s.code: s for s in schedule.schedule_compute(current, today=today)}
     if computed[visit.code].status == WindowStatus.NOT_EXPECTED:
         raise ValidationError(_not_expected_message(participant))
@@ -184,7 +204,7 @@ def _visit_prepare(
         if message:
             _add(errors, "who_bleeding_grade", message)
 
-    count = _platelet_count_for(visit, participant, actual, values, errors)
+    count = _platelet_count_for(visit, participant, actual, values, errors, held=held)
     if reason is not None and not reason.strip():
         stored = {n: getattr(visit, n) for n in values if n not in PLATELET_FIELDS}
         if count is not None:
@@ -250,13 +270,24 @@ def _order_errors(
 
 
 def _platelet_count_for(
-    visit: Visit, participant: Any, actual: date | None, values: Mapping[str, Any], errors: Errors
+    visit: Visit,
+    participant: Any,
+    actual: date | None,
+    values: Mapping[str, Any],
+    errors: Errors,
+    *,
+    held: Held | None = None,
 ) -> PlateletCount | None:
     """The stored count a visit's entry updates: its own, or an unscheduled one that day."""
     if not any(name in values for name in PLATELET_FIELDS):
         return None
     platelets, grade = values.get("platelets"), values.get("who_bleeding_grade")
-    own = PlateletCount.objects.filter(visit=visit).order_by("sample_date").first()
+    if held is None:
+        own = PlateletCount.objects.filter(visit=visit).order_by("sample_date").first()
+    else:
+        own = next(
+            (c for day, (c, code) in sorted(held.counts.items()) if code == visit.code), None
+        )
     if platelets is None:
         if own is not None and "platelets" in values and "platelets" not in errors:
             _add(
@@ -269,12 +300,18 @@ def _platelet_count_for(
         return own
     if actual is None:
         return own
-    same_day = (
-        PlateletCount.objects.filter(participant=participant, sample_date=actual)
-        .exclude(pk=own.pk if own else None)
-        .first()
-    )
-    if same_day is not None and (own is not None or same_day.visit_id not in (None, visit.pk)):
+    if held is None:
+        same_day = (
+            PlateletCount.objects.filter(participant=participant, sample_date=actual)
+            .exclude(pk=own.pk if own else None)
+            .first()
+        )
+        other_visit = same_day is not None and same_day.visit_id not in (None, visit.pk)
+    else:
+        found = held.counts.get(actual)
+        same_day = found[0] if found is not None and found[0] is not own else None
+        other_visit = found is not None and found[1] not in (None, visit.code)
+    if same_day is not None and (own is not None or other_visit):
         _add(
             errors,
             "actual_date",
@@ -375,6 +412,33 @@ def visit_mark_missed(
     original = visit
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
     version_check(visit, version=version, stored=visit)
+    participant = _participant_loaded(visit.participant_id)
+    current = schedule_input(
+        participant, visits=participant.visits.all(), infusions=participant.infusions.all()
+    )
+    text = visit_missed_check(
+        visit, missed_reason=missed_reason, participant=participant, current=current, today=today
+    )
+    first = not visit.missed
+    visit.missed, visit.missed_reason = True, text
+    changed = audited_save(
+        visit, user=user, reason=reason or (REASON_MISSED if first else "")
+    )
+    if changed:
+        participant_changed(participant_id=visit.participant_id, today=today)
+    original.refresh_from_db()
+    return changed
+
+
+def visit_missed_check(
+    visit: Visit,
+    *,
+    missed_reason: str,
+    participant: Any,
+    current: schedule.ScheduleInput,
+    today: date,
+) -> str:
+    """What visit_mark_missed refuses; the reason for missing, stripped (pure)."""
     if visit.definition.kind == protocol.KIND_INFUSION:
         raise ValidationError(
             _(
@@ -390,10 +454,6 @@ def visit_mark_missed(
     text = (missed_reason or "").strip()
     if not text:
         raise ValidationError({"missed_reason": _("Give the reason the visit was missed.")})
-    participant = _participant_loaded(visit.participant_id)
-    current = schedule_input(
-        participant, visits=participant.visits.all(), infusions=participant.infusions.all()
-    )
     computed = {s.code: s for s in schedule.schedule_compute(current, today=today)}[visit.code]
     if computed.status == WindowStatus.NOT_EXPECTED:
         raise ValidationError(_not_expected_message(participant))
@@ -403,15 +463,7 @@ def visit_mark_missed(
             % {"date": computed.window_start.isoformat()}
         )
     _treatment_not_complete(visit.code, current)
-    first = not visit.missed
-    visit.missed, visit.missed_reason = True, text
-    changed = audited_save(
-        visit, user=user, reason=reason or (REASON_MISSED if first else "")
-    )
-    if changed:
-        participant_changed(participant_id=visit.participant_id, today=today)
-    original.refresh_from_db()
-    return changed
+    return text
 
 
 @transaction.atomic
@@ -437,6 +489,44 @@ def platelet_record(
 
     today = today or timezone.localdate()
     participant = Participant.objects.get(pk=participant.pk)
+
+    def current() -> schedule.ScheduleInput:
+        loaded = _participant_loaded(participant.pk)
+        return schedule_input(loaded, visits=loaded.visits.all(), infusions=loaded.infusions.all())
+
+    day, count_value, grade = platelet_check(
+        participant=participant,
+        sample_date=sample_date,
+        platelets=platelets,
+        who_bleeding_grade=who_bleeding_grade,
+        visit=visit,
+        current=current,
+        today=today,
+    )
+    count = PlateletCount.objects.select_for_update().filter(
+        participant=participant, sample_date=day
+    ).first() or PlateletCount(participant=participant, sample_date=day)
+    count.platelets = count_value
+    count.who_bleeding_grade = grade
+    if visit is not None:
+        count.visit = visit
+    if audited_save(count, user=user, reason=reason):
+        participant_changed(participant_id=participant.pk, today=today)
+    return count
+
+
+def platelet_check(
+    *,
+    participant: Any,
+    sample_date: Any,
+    platelets: Any,
+    who_bleeding_grade: Any,
+    visit: Visit | None,
+    current: Any,
+    today: date,
+) -> tuple[date, int, int | None]:
+    """What platelet_record refuses; the date, count and grade converted. `current` gives
+    the participant's schedule input when a visit is named (called only then)."""
     errors: Errors = {}
     day = _convert(PlateletCount, "sample_date", sample_date, errors)
     count_value = _convert(PlateletCount, "platelets", platelets, errors)
@@ -462,19 +552,5 @@ def platelet_record(
     if errors:
         raise ValidationError(errors)
     if visit is not None:
-        loaded = _participant_loaded(participant.pk)
-        _treatment_not_complete(
-            visit.code,
-            schedule_input(loaded, visits=loaded.visits.all(), infusions=loaded.infusions.all()),
-            field="visit",
-        )
-    count = PlateletCount.objects.select_for_update().filter(
-        participant=participant, sample_date=day
-    ).first() or PlateletCount(participant=participant, sample_date=day)
-    count.platelets = count_value
-    count.who_bleeding_grade = grade
-    if visit is not None:
-        count.visit = visit
-    if audited_save(count, user=user, reason=reason):
-        participant_changed(participant_id=participant.pk, today=today)
-    return count
+        _treatment_not_complete(visit.code, current(), field="visit")
+    return day, count_value, grade

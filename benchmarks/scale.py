@@ -1,0 +1,435 @@
+"""Benchmark: the system at N participants (default 10,000), measured side by side.
+
+A script, not a test. It creates a fresh PostgreSQL database it owns on the server of
+DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), migrates it, and builds
+N participants through the real import (`exchange.importer.import_files`, the set-based
+path): each screened, eligible, enrolled, given five infusions, with about 100 platelet
+counts and three adverse events. The enrolment cap is raised for this process only
+(`protocol.ENROLMENT_CAP`, set in memory here, never in the code's configuration). Then, in
+the same run:
+
+- every page of issue 15's table against an authenticated near-empty page (the home page of
+  a user without a role): queries and median milliseconds, the ratio, goal <= 3x;
+- each dataset's export (`exchange.export.dataset_bytes`) against PostgreSQL's
+  `COPY (SELECT * FROM table) TO STDOUT` of its table: COPY time / export time, goal >= 0.5;
+- the study zip from the web: time to its first byte, goal < 1 s;
+- the import's rows/s against `COPY ... FROM STDIN` of the same CSV text into a scratch
+  table, goal >= 10,000 rows/s;
+- the full check pass with every stored schedule made stale, in a child process: seconds
+  and peak resident memory, goals < 30 s and < 300 MB;
+- the subjects and audit trail exports' peak memory, in a child process (the goal, the same
+  at 1,000 and 10,000, needs two runs: compare their tables).
+
+It prints one table and exits 1 when any goal is missed. The database is dropped at the end
+unless --keep is given.
+
+    .venv/bin/python benchmarks/scale.py [--participants 10000] [--runs 5] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DB = "itp_scale_bench"
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+COUNTS_PER_PARTICIPANT = 100
+AES_PER_PARTICIPANT = 3
+
+
+def _url_for(url: str, database: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+def _maxrss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _django(url: str, cap: int) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ["DEBUG"] = "False"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "itp_trial.settings.dev")
+    os.environ.pop("CELERY_BROKER_URL", None)  # the checks run in this process
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    settings.ALLOWED_HOSTS = ["*"]
+    from itp_trial import protocol
+
+    protocol.ENROLMENT_CAP = cap  # this benchmark's database only, in this process only
+
+
+# --- the data, as contract files ---------------------------------------------------------
+
+
+def _files(n: int) -> dict[str, str]:
+    from django.utils import timezone
+
+    from infusions.dosing import planned_cells
+    from itp_trial.protocol import CRITERIA
+
+    today = timezone.localdate()
+    consent = today - timedelta(days=250)
+    cells = planned_cells(weight_kg=Decimal("60.0"))
+    out = {name: io.StringIO() for name in ("subjects", "eligibility", "infusions", "platelets")}
+    out["adverse_events"] = io.StringIO()
+    out["subjects"].write(
+        "subject_id,screening_number,sex,birth_date,consent_date,consent_version,"
+        "itp_diagnosis_date,splenectomy,height_cm,enrolled_on,planned_first_infusion_date\n"
+    )
+    out["eligibility"].write("subject_id,criterion,met\n")
+    out["infusions"].write(
+        "subject_id,infusion_number,infusion_date,dosing_weight_kg,actual_cells,lot_number\n"
+    )
+    out["platelets"].write(
+        "subject_id,sample_date,platelets_10e9_l,who_bleeding_grade,visit_code\n"
+    )
+    out["adverse_events"].write(
+        "subject_id,ae_number,term,onset_date,ongoing,ctcae_grade,serious,relationship,"
+        "action_taken,outcome,awareness_at,end_date\n"
+    )
+    first = consent + timedelta(days=10)
+    for i in range(1, n + 1):
+        sid = f"ITP-{i:03d}"
+        out["subjects"].write(
+            f"{sid},SCR-{i:03d},F,1985-05-01,{consent},2.1,2020-01-01,N,165,"
+            f"{consent + timedelta(days=1)},{first}\n"
+        )
+        for criterion in CRITERIA:
+            met = "Y" if criterion.required_answer else "N"
+            out["eligibility"].write(f"{sid},{criterion.code},{met}\n")
+        for k in range(5):
+            day = first + timedelta(days=7 * k)
+            out["infusions"].write(f"{sid},{k + 1},{day},60.0,{cells},MSC-{k + 1}\n")
+        for d in range(COUNTS_PER_PARTICIPANT):
+            day = consent + timedelta(days=2 + 2 * d)
+            out["platelets"].write(f"{sid},{day},{20 + (i + d) % 150},0,UNS\n")
+        for a in range(1, AES_PER_PARTICIPANT + 1):
+            onset = first + timedelta(days=a)
+            out["adverse_events"].write(
+                f"{sid},{a},Headache,{onset},N,1,N,possible,none,recovered,"
+                f"{onset}T10:00:00+08:00,{onset + timedelta(days=1)}\n"
+            )
+    return {name: text.getvalue() for name, text in out.items()}
+
+
+# --- measures ----------------------------------------------------------------------------
+
+
+def _median_ms(fn, runs: int) -> tuple[float, int]:
+    from django.db import connection
+
+    fn()  # warm-up
+    queries: list[str] = []
+
+    def count(execute, sql, params, many, context):
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    # A wrapper, not CaptureQueriesContext: each request resets the debug query log.
+    with connection.execute_wrapper(count):
+        fn()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times), len(queries)
+
+
+def _pages(runs: int) -> list[tuple[str, float, int, float]]:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.test import Client
+    from django.urls import reverse
+
+    from subjects.models import Participant
+
+    users = get_user_model().objects
+    admin = users.filter(username="bench-admin").first()
+    if admin is None:  # every role: the pages check the roles' permissions, not superuser
+        admin = users.create_user("bench-admin", "a@example.org", "x")
+        admin.groups.add(*Group.objects.all())
+    plain = users.filter(username="bench-plain").first() or users.create_user("bench-plain")
+    client, trivial_client = Client(), Client()
+    client.force_login(admin)
+    trivial_client.force_login(plain)
+    someone = Participant.objects.order_by("subject_id").first()
+
+    def get(c, url):
+        def run():
+            response = c.get(url)
+            assert response.status_code == 200, (url, response.status_code)
+
+        return run
+
+    trivial_ms, trivial_q = _median_ms(get(trivial_client, "/"), runs)
+    rows = [("trivial page (home, no role)", trivial_ms, trivial_q, 1.0)]
+    for name, url in (
+        ("trial overview", reverse("subjects:overview")),
+        ("worklist", reverse("visits:worklist")),
+        ("flags list", reverse("safety:flags")),
+        ("queries list", reverse("safety:queries")),
+        ("participant list", reverse("subjects:list")),
+        ("participant page", reverse("subjects:detail", args=[someone.pk])),
+        ("dashboard", reverse("subjects:dashboard", args=[someone.pk])),
+    ):
+        ms, q = _median_ms(get(client, url), runs)
+        rows.append((name, ms, q, ms / trivial_ms))
+    return rows
+
+
+def _exports(url: str) -> list[tuple[str, float, float, float]]:
+    import psycopg
+
+    from exchange import datasets
+    from exchange.export import FileStats, dataset_bytes
+
+    tables = {
+        "subjects": "subjects_participant",
+        "eligibility": "subjects_eligibilityanswer",
+        "visits": "visits_visit",
+        "infusions": "infusions_infusion",
+        "platelets": "visits_plateletcount",
+        "adverse_events": "safety_adverseevent",
+        "conmeds": "safety_concomitantmedication",
+        "flags": "safety_flag",
+    }
+    rows = []
+    with psycopg.connect(url) as conn:
+        for dataset in datasets.DATASETS:
+            started = time.perf_counter()
+            for _block in dataset_bytes(dataset.name, stats=FileStats(dataset.filename)):
+                pass
+            ours = time.perf_counter() - started
+            if dataset.name in tables:
+                sql = f"COPY (SELECT * FROM {tables[dataset.name]}) TO STDOUT (FORMAT csv)"
+            else:  # the audit trail: every history table
+                names = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT tablename FROM pg_tables WHERE tablename LIKE '%historical%'"
+                    )
+                ]
+                sql = " ".join(f"COPY (SELECT * FROM {t}) TO STDOUT (FORMAT csv);" for t in names)
+            started = time.perf_counter()
+            with conn.cursor() as cursor:
+                for statement in [s for s in sql.split(";") if s.strip()]:
+                    with cursor.copy(statement) as copy:
+                        for _data in copy:
+                            pass
+            copy_s = time.perf_counter() - started
+            rows.append((dataset.name, ours, copy_s, copy_s / ours if ours else 0.0))
+    return rows
+
+
+def _zip_first_byte() -> float:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="bench-admin"))
+    started = time.perf_counter()
+    response = client.get(reverse("exchange:export_zip"))
+    if getattr(response, "streaming", False):
+        next(iter(response.streaming_content))
+    first = time.perf_counter() - started
+    response.close()
+    return first
+
+
+def _copy_from(url: str, files: dict[str, str]) -> tuple[int, float]:
+    import psycopg
+
+    rows, started = 0, time.perf_counter()
+    with psycopg.connect(url) as conn, conn.cursor() as cursor:
+        for name, text in files.items():
+            header = text.split("\n", 1)[0].split(",")
+            columns = ", ".join(f'"{c}" text' for c in header)
+            cursor.execute(f"CREATE TEMP TABLE copy_{name} ({columns})")
+            with cursor.copy(f"COPY copy_{name} FROM STDIN (FORMAT csv, HEADER)") as copy:
+                copy.write(text)
+            rows += text.count("\n") - 1
+        conn.rollback()
+    return rows, time.perf_counter() - started
+
+
+def child(mode: str) -> dict:
+    """Run in a fresh process, for its own memory high-water mark."""
+    before = _maxrss_mb()
+    started = time.perf_counter()
+    if mode == "fullpass":
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE visits_visit SET target_date = NULL, window_start = NULL, "
+                "window_end = NULL, window_status = 'pending'"
+            )
+        from safety.checks import checks_run
+
+        checks_run(full=True)
+    else:
+        from exchange.export import FileStats, dataset_bytes
+
+        for _block in dataset_bytes(mode, stats=FileStats(f"{mode}.csv")):
+            pass
+    return {
+        "seconds": time.perf_counter() - started,
+        "rss_max_mb": _maxrss_mb(),
+        "rss_growth_mb": _maxrss_mb() - before,
+    }
+
+
+def _child(mode: str, url: str, cap: int) -> dict:
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", mode, "--url", url, "--participants", str(cap)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="Keep the benchmark database.")
+    parser.add_argument("--database", default=BENCH_DB)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    n = args.participants
+    if args.child:
+        _django(args.url, n)
+        print(json.dumps(child(args.child)))
+        return 0
+
+    import psycopg
+
+    server = os.environ.get("DATABASE_URL", DEFAULT_URL)
+    bench = _url_for(server, args.database)
+    with psycopg.connect(_url_for(server, "postgres"), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {args.database}")
+        admin.execute(f"CREATE DATABASE {args.database}")
+    failed: list[str] = []
+    lines: list[str] = []
+
+    def row(what: str, measured: str, ratio: str, goal: str, ok: bool | None) -> None:
+        verdict = {True: "met", False: "MISSED", None: "—"}[ok]
+        if ok is False:
+            failed.append(what)
+        lines.append(f"| {what} | {measured} | {ratio} | {goal} | {verdict} |")
+
+    try:
+        _django(bench, n)
+        from django.contrib.auth import get_user_model
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        importer = get_user_model().objects.create_superuser("bench-importer", "i@example.org", "x")
+        files = _files(n)
+        file_rows = sum(t.count("\n") - 1 for t in files.values())
+        from exchange.importer import import_files
+
+        started = time.perf_counter()
+        result = import_files(files=files, user=importer, source="benchmark")
+        import_s = time.perf_counter() - started
+        if result.issues:
+            for issue in result.issues[:20]:
+                print(issue, file=sys.stderr)
+            raise SystemExit(f"The import refused {len(result.issues)} row(s).")
+        copy_rows, copy_s = _copy_from(bench, files)
+        print(f"Imported {file_rows:,} rows of {n:,} participants in {import_s:.1f} s.", flush=True)
+
+        lines += ["| what | measured | ratio | goal | verdict |", "|---|---|---|---|---|"]
+        rate = file_rows / import_s
+        row(
+            "import_csv path (set-based)",
+            f"{rate:,.0f} rows/s ({file_rows:,} rows, {import_s:.1f} s)",
+            f"COPY FROM {copy_rows / copy_s:,.0f} rows/s",
+            "≥ 10,000 rows/s",
+            rate >= 10_000,
+        )
+        pages = _pages(args.runs)
+        for name, ms, queries, ratio in pages:
+            trivial = name.startswith("trivial")
+            row(
+                name,
+                f"{ms:.1f} ms, {queries} queries",
+                "1×" if trivial else f"{ratio:.1f}×",
+                "—" if trivial else "≤ 3× trivial",
+                None if trivial else ratio <= 3,
+            )
+        total_ours = total_copy = 0.0
+        for name, ours, copy_time, ratio in _exports(bench):
+            total_ours, total_copy = total_ours + ours, total_copy + copy_time
+            row(
+                f"export {name}",
+                f"{ours:.2f} s (COPY {copy_time:.2f} s)",
+                f"{ratio:.2f}×",
+                "≥ 0.5× COPY",
+                ratio >= 0.5,
+            )
+        row(
+            "export, whole study",
+            f"{total_ours:.1f} s (COPY {total_copy:.1f} s)",
+            f"{total_copy / total_ours:.2f}×",
+            "≥ 0.5× COPY",
+            total_copy / total_ours >= 0.5,
+        )
+        first = _zip_first_byte()
+        row("study zip, first byte", f"{first * 1000:.0f} ms", "—", "< 1 s", first < 1)
+        for name in ("subjects", "audit_trail"):
+            memory = _child(name, bench, n)
+            row(
+                f"export memory, {name}",
+                f"{memory['rss_max_mb']:.0f} MB peak (+{memory['rss_growth_mb']:.0f} MB)",
+                "—",
+                "same at 1,000 and 10,000",
+                None,
+            )
+        full = _child("fullpass", bench, n)
+        row(
+            "run_checks --full, every schedule stale",
+            f"{full['seconds']:.1f} s, {full['rss_max_mb']:.0f} MB peak",
+            "—",
+            "< 30 s, < 300 MB",
+            full["seconds"] < 30 and full["rss_max_mb"] < 300,
+        )
+        print(f"\nAt {n:,} participants ({file_rows:,} imported rows):\n")
+        print("\n".join(lines))
+        if failed:
+            print(f"\n{len(failed)} goal(s) missed: {', '.join(failed)}.")
+        return 1 if failed else 0
+    finally:
+        if not args.keep:
+            from django.db import connections
+
+            connections.close_all()
+            with psycopg.connect(_url_for(server, "postgres"), autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {args.database}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,512 @@
+"""The set-based import of new participants: a whole file judged in memory, then written in
+a few statements, all or nothing.
+
+The participants of subjects.csv not yet in the database, and every row of theirs in the
+other files, are judged here; rows of participants already stored (corrections) go through
+the per-record services. The row rules are not repeated: the same functions of
+`subjects.py` and `clinical.py` run over a `HeldStore`, which answers their reads from the
+records held in memory and judges each write with the services' own pure checks
+(`consent_check`, `enrolment_check`, `infusion_prepare`, `_visit_prepare`, ...), in the
+same dependency order, so a row is refused here exactly when the per-record path refuses
+it. When nothing is refused, each participant's schedule is derived once
+(`schedule_derive`), every table is written by `bulk_create` in batches, its history by one
+INSERT ... SELECT (`history_insert_select`), and the checks are queued once for the whole
+import. A constant number of queries per file, whatever its number of rows (one INSERT per
+table per BATCH rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from infusions.models import Infusion
+from infusions.services import assign_fields, clean_fields_into, infusion_prepare
+from itp_trial import protocol
+from itp_trial.audit import history_insert_select
+from itp_trial.tasks import CHECKS_FOR_PARTICIPANTS, task_enqueue_on_commit
+from safety.models import AdverseEvent, ConcomitantMedication
+from safety.services import CONMED_DATA_FIELDS, adverse_event_prepare, conmed_errors
+from subjects.models import EligibilityAnswer, Participant, SequenceCounter
+from subjects.rules import eligibility_decide
+from subjects.services import (
+    SCREENING_NUMBER_FORMAT,
+    SUBJECT_ID_FORMAT,
+    consent_check,
+    discontinuation_check,
+    eligibility_check,
+    enrolment_check,
+    identifier_check,
+    screening_date_check,
+    withdrawal_check,
+)
+from visits.models import PlateletCount, Visit
+from visits.selectors import schedule_input
+from visits.services.entry import Held, _visit_prepare, platelet_check, visit_missed_check
+from visits.services.fields import PLATELET_FIELDS
+from visits.services.sync import schedule_derive
+
+from . import clinical, subjects
+from .parse import ParsedRow
+from .run import Run, given_values
+
+BATCH = 5000
+Rows = Sequence[ParsedRow]
+
+
+@dataclass
+class Person:
+    """A new participant and everything of theirs the file gives, held until written."""
+
+    participant: Participant
+    visits: dict[str, Visit]
+    infusions: dict[int, Infusion] = field(default_factory=dict)
+    answers: dict[str, bool] = field(default_factory=dict)
+    counts: dict[date, tuple[PlateletCount, str]] = field(default_factory=dict)
+    events: dict[int, AdverseEvent] = field(default_factory=dict)
+    conmeds: dict[tuple[str, date], ConcomitantMedication] = field(default_factory=dict)
+
+    def current(self) -> Any:
+        return schedule_input(
+            self.participant, visits=self.visits.values(), infusions=self.infusions.values()
+        )
+
+    def held(self) -> Held:
+        return Held(
+            participant=self.participant,
+            current=self.current(),
+            counts={day: (c, code) for day, (c, code) in self.counts.items()},
+        )
+
+
+def new_subjects(rows: Rows) -> set[str]:
+    """The subject ids of these subjects.csv rows that are not in the database (one query)."""
+    given = {row.values["subject_id"] for row in rows}
+    stored = set(
+        Participant.objects.filter(subject_id__in=given).values_list("subject_id", flat=True)
+    )
+    return given - stored
+
+
+class HeldStore(clinical.RecordStore, subjects.SubjectStore):
+    """The reads and writes of the row rules, on the new participants held in memory."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.people: dict[str, Person] = {}
+        self.enrolled = Participant.objects.filter(enrolled_on__isnull=False).count()
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def person(self, participant: Participant) -> Person:
+        return self.people[participant.subject_id]
+
+    def find(self, subject_id: str) -> Participant | None:
+        person = self.people.get(subject_id)
+        return person.participant if person else None
+
+    def participant(self, row: ParsedRow) -> Participant | None:
+        found = self.find(row.values["subject_id"])
+        if found is None:
+            self.run.missing(row)
+        return found
+
+    def answers(self, participant: Participant) -> dict[str, bool]:
+        return dict(self.person(participant).answers)
+
+    def infusion(self, participant: Participant, number: int) -> Infusion | None:
+        return self.person(participant).infusions.get(number)
+
+    def visit(self, participant: Participant, code: str) -> Visit:
+        return self.person(participant).visits[code]
+
+    def platelet_count(
+        self, participant: Participant, day: Any
+    ) -> tuple[PlateletCount, str] | None:
+        return self.person(participant).counts.get(day)
+
+    def adverse_event(self, participant: Participant, number: int) -> AdverseEvent | None:
+        return self.person(participant).events.get(number)
+
+    def conmed(
+        self, participant: Participant, drug: str, start: Any
+    ) -> ConcomitantMedication | None:
+        return self.person(participant).conmeds.get((drug, start))
+
+    # --- writes: the services' checks, applied in memory ------------------------------------
+
+    def write(self, row: ParsedRow, service: str, /, **call: Any) -> bool:
+        options = {k: call.pop(k) for k in ("columns", "default_column", "hint") if k in call}
+        method = getattr(self, f"_{service}")
+        return self.run.judge(row, lambda: method(**call), **options)
+
+    def record_eligibility(self, participant: Participant, answers: dict[str, Any]) -> None:
+        eligibility_check(participant, answers)
+        person = self.person(participant)
+        person.answers.update({code: met for code, met in answers.items() if met is not None})
+        decision = eligibility_decide(person.answers)
+        participant.eligible = decision.eligible
+        participant.eligibility_assessed_on = self.run.today if decision.complete else None
+
+    def _participant_enrol(
+        self,
+        *,
+        participant: Participant,
+        planned_first_infusion_date: date,
+        enrolled_on: date,
+        today: date,
+    ) -> None:
+        enrolled_on = enrolled_on or today
+        enrolment_check(
+            participant,
+            planned_first_infusion_date=planned_first_infusion_date,
+            enrolled_on=enrolled_on,
+            today=today,
+            enrolled=self.enrolled,
+        )
+        participant.enrolled_on = enrolled_on
+        participant.planned_first_infusion_date = planned_first_infusion_date
+        self.enrolled += 1
+
+    def _participant_update(
+        self, *, participant: Participant, data: dict[str, Any], reason: str, today: date
+    ) -> None:
+        for name, value in data.items():
+            setattr(participant, name, value)
+        consent_check(participant, today=today)
+
+    def _treatment_discontinue(
+        self, *, participant: Participant, on: date, reason: str, today: date
+    ) -> None:
+        person = self.person(participant)
+        given = [person.infusions[n].infusion_date for n in sorted(person.infusions)]
+        discontinuation_check(
+            participant, user=self.run.user, on=on, reason=reason, given=given, today=today
+        )
+        participant.treatment_discontinued_date = on
+        participant.treatment_discontinued_reason = reason.strip()
+
+    def _participant_withdraw(
+        self,
+        *,
+        participant: Participant,
+        on: date,
+        withdrawal_reason: str,
+        detail: str,
+        today: date,
+    ) -> None:
+        person = self.person(participant)
+        _changed, participant.status = schedule_derive(
+            participant,
+            visits=list(person.visits.values()),
+            infusions=list(person.infusions.values()),
+            today=today,
+        )
+        dates = [v.actual_date for v in person.visits.values() if v.actual_date is not None]
+        withdrawal_check(
+            participant,
+            on=on,
+            withdrawal_reason=withdrawal_reason,
+            last_visit_date=max(dates, default=None),
+            today=today,
+        )
+        participant.withdrawal_date = on
+        participant.withdrawal_reason = withdrawal_reason
+        participant.withdrawal_detail = detail.strip()
+
+    def _infusion_record(
+        self, *, participant: Participant, number: int, data: Any, reason: str, today: date
+    ) -> None:
+        person = self.person(participant)
+        infusion, _adding = infusion_prepare(
+            participant=participant,
+            number=number,
+            data=data,
+            today=today,
+            others=person.infusions,
+        )
+        person.infusions[number] = infusion
+
+    def _visit_record(self, *, visit: Visit, data: Any, reason: str, today: date) -> None:
+        person = self.person(visit.participant)
+        entry = _visit_prepare(visit=visit, data=data, today=today, held=person.held())
+        values = dict(entry.values)
+        platelets = {name: values.pop(name) for name in PLATELET_FIELDS if name in values}
+        for name, value in values.items():
+            setattr(visit, name, value)
+        visit.missed, visit.missed_reason = False, ""
+        if platelets.get("platelets") is not None:
+            count = entry.platelet_count or PlateletCount(
+                participant=person.participant, sample_date=visit.actual_date
+            )
+            for day, (held, _code) in list(person.counts.items()):
+                if held is count:
+                    del person.counts[day]
+            count.sample_date = visit.actual_date
+            count.visit = visit
+            count.platelets = platelets["platelets"]
+            count.who_bleeding_grade = platelets.get("who_bleeding_grade")
+            person.counts[visit.actual_date] = (count, visit.code)
+
+    def _visit_mark_missed(
+        self, *, visit: Visit, missed_reason: str, reason: str, today: date
+    ) -> None:
+        person = self.person(visit.participant)
+        text = visit_missed_check(
+            visit,
+            missed_reason=missed_reason,
+            participant=person.participant,
+            current=person.current(),
+            today=today,
+        )
+        visit.missed, visit.missed_reason = True, text
+
+    def _platelet_record(
+        self,
+        *,
+        participant: Participant,
+        sample_date: Any,
+        platelets: Any,
+        who_bleeding_grade: Any,
+        visit: Visit | None,
+        reason: str,
+        today: date,
+    ) -> None:
+        person = self.person(participant)
+        day, value, grade = platelet_check(
+            participant=participant,
+            sample_date=sample_date,
+            platelets=platelets,
+            who_bleeding_grade=who_bleeding_grade,
+            visit=visit,
+            current=person.current,
+            today=today,
+        )
+        found = person.counts.get(day)
+        count, code = found if found else (None, protocol.UNSCHEDULED_VISIT_CODE)
+        count = count or PlateletCount(participant=participant, sample_date=day)
+        count.platelets, count.who_bleeding_grade = value, grade
+        if visit is not None:
+            count.visit, code = visit, visit.code
+        person.counts[day] = (count, code)
+
+    def _adverse_event_record(
+        self, *, participant: Participant, data: Any, ae_number: int, reason: str
+    ) -> None:
+        if ae_number < 1:
+            raise ValidationError({"ae_number": _("The AE number starts at 1.")})
+        person = self.person(participant)
+        event = person.events.get(ae_number) or AdverseEvent(
+            participant=participant, ae_number=ae_number
+        )
+        adverse_event_prepare(event, participant=participant, data=data, now=timezone.now())
+        person.events[ae_number] = event
+
+    def _conmed_record(
+        self,
+        *,
+        participant: Participant,
+        data: Any,
+        conmed: ConcomitantMedication | None,
+        reason: str,
+        today: date,
+    ) -> None:
+        person = self.person(participant)
+        conmed = conmed or ConcomitantMedication(participant=participant)
+        errors: dict[str, list[Any]] = {}
+        assign_fields(conmed, data, allowed=CONMED_DATA_FIELDS, errors=errors)
+        clean_fields_into(conmed, errors=errors, exclude=("participant",))
+        key = (conmed.drug, conmed.start_date)
+        conmed_errors(
+            conmed,
+            participant=participant,
+            today=today,
+            errors=errors,
+            duplicate=key in person.conmeds and person.conmeds[key] is not conmed,
+        )
+        if errors:
+            raise ValidationError(errors)
+        person.conmeds[key] = conmed
+
+
+def _screen(
+    run: Run, store: HeldStore, rows: Rows, *, screening_dates: dict[str, Any]
+) -> tuple[int, int]:
+    """participant_screen's rules for each new participant, in memory; the sequences' values
+    after the file (the identifiers it gives move them, as on the per-record path)."""
+    numbers = {r.values["screening_number"] for r in rows if r.values.get("screening_number")}
+    taken = set(
+        Participant.objects.filter(screening_number__in=numbers).values_list(
+            "screening_number", flat=True
+        )
+    )
+    counters = dict(
+        SequenceCounter.objects.filter(name__in=("subject_id", "screening_number")).values_list(
+            "name", "value"
+        )
+    )
+    subject_seq = counters.get("subject_id", 0)
+    number_seq = counters.get("screening_number", 0)
+    for row in rows:
+        subject_id = row.values["subject_id"]
+        run.outcome(row, subject_id, stored=None, new=given_values(row, subjects.SUBJECT_RAW))
+        data = given_values(row, subjects.PARTICIPANT_FIELDS)
+        state: dict[str, Any] = {}
+
+        def check(
+            row: ParsedRow = row,
+            subject_id: str = subject_id,
+            data: Any = data,
+            number_seq: int = number_seq,
+            state: dict[str, Any] = state,
+        ) -> None:
+            participant = Participant(**data)
+            consent_check(participant, today=run.today)
+            n = identifier_check(subject_id, name="subject_id", fmt=SUBJECT_ID_FORMAT, taken=False)
+            given = row.values.get("screening_number")
+            if given:
+                number = identifier_check(
+                    given,
+                    name="screening_number",
+                    fmt=SCREENING_NUMBER_FORMAT,
+                    taken=given in taken,
+                )
+                screening_number, next_seq = given, max(number_seq, number)
+            else:
+                next_seq = number_seq + 1
+                screening_number = SCREENING_NUMBER_FORMAT.format(next_seq)
+            participant.subject_id = subject_id
+            participant.screening_number = screening_number
+            participant.full_clean(validate_unique=False, validate_constraints=False)
+            day = screening_dates.get(subject_id) or participant.consent_date
+            screening_date_check(day, consent_date=participant.consent_date, today=run.today)
+            state.update(participant=participant, n=n, seq=next_seq, day=day)
+
+        if not run.judge(row, check, columns={"screening_date": "consent_date"}):
+            run.refused_subjects[subject_id] = row
+            continue
+        participant = state["participant"]
+        subject_seq, number_seq = max(subject_seq, state["n"]), state["seq"]
+        taken.add(participant.screening_number)
+        store.people[subject_id] = Person(
+            participant=participant,
+            visits={
+                d.code: Visit(
+                    participant=participant,
+                    code=d.code,
+                    actual_date=state["day"] if d.kind == protocol.KIND_SCREENING else None,
+                )
+                for d in protocol.VISITS
+            },
+        )
+    return subject_seq, number_seq
+
+
+def _in_batches(model: Any, objects: list[Any]) -> None:
+    for start in range(0, len(objects), BATCH):
+        model.objects.bulk_create(objects[start : start + BATCH])
+
+
+def _ids_in_batches(ids: list[int]) -> Iterable[list[int]]:
+    for start in range(0, len(ids), BATCH):
+        yield ids[start : start + BATCH]
+
+
+def _write(run: Run, store: HeldStore, sequences: tuple[int, int]) -> list[int]:
+    """Everything held, written set-based: each schedule derived once, one INSERT per table
+    (per BATCH rows), its history by INSERT ... SELECT, the sequences moved once."""
+    people = list(store.people.values())
+    if not people:
+        return []
+    for person in people:
+        _changed, person.participant.status = schedule_derive(
+            person.participant,
+            visits=list(person.visits.values()),
+            infusions=list(person.infusions.values()),
+            today=run.today,
+        )
+    _in_batches(Participant, [p.participant for p in people])
+    ids = [p.participant.pk for p in people]
+    _in_batches(Visit, [v for p in people for v in p.visits.values()])
+    _in_batches(
+        EligibilityAnswer,
+        [
+            EligibilityAnswer(participant=p.participant, criterion=code, met=met)
+            for p in people
+            for code, met in p.answers.items()
+        ],
+    )
+    _in_batches(Infusion, [i for p in people for i in p.infusions.values()])
+    _in_batches(PlateletCount, [c for p in people for c, _code in p.counts.values()])
+    _in_batches(AdverseEvent, [e for p in people for e in p.events.values()])
+    _in_batches(ConcomitantMedication, [c for p in people for c in p.conmeds.values()])
+
+    at = timezone.now()
+    user_id = run.user.pk if getattr(run.user, "is_authenticated", False) else None
+    reason = run.reason or _("Imported")
+    for chunk in _ids_in_batches(ids):
+        history_insert_select(
+            model=Participant,
+            queryset=Participant.objects.filter(pk__in=chunk),
+            history_type="+",
+            reason=reason,
+            at=at,
+            user_id=user_id,
+        )
+        for model in (
+            Visit,
+            EligibilityAnswer,
+            Infusion,
+            PlateletCount,
+            AdverseEvent,
+            ConcomitantMedication,
+        ):
+            history_insert_select(
+                model=model,
+                queryset=model.objects.filter(participant_id__in=chunk),
+                history_type="+",
+                reason=reason,
+                at=at,
+                user_id=user_id,
+            )
+    subject_seq, number_seq = sequences
+    for name, value in (("subject_id", subject_seq), ("screening_number", number_seq)):
+        SequenceCounter.objects.get_or_create(name=name)
+        SequenceCounter.objects.filter(name=name, value__lt=value).update(value=value)
+    task_enqueue_on_commit(CHECKS_FOR_PARTICIPANTS, participant_ids=ids)
+    return ids
+
+
+def split(rows: Rows, subject_ids: set[str]) -> tuple[list[ParsedRow], list[ParsedRow]]:
+    """The rows of these participants, and the others."""
+    mine = [r for r in rows if r.values.get("subject_id") in subject_ids]
+    others = [r for r in rows if r.values.get("subject_id") not in subject_ids]
+    return mine, others
+
+
+def apply(run: Run, rows: dict[str, list[ParsedRow]], *, screening_dates: dict[str, Any]) -> None:
+    """Judge the new participants' rows (`rows`: by dataset) and, when nothing in the run is
+    refused, write them. In the per-record path's dependency order, through its row rules."""
+    store = HeldStore(run)
+    people = rows.get("subjects", [])
+    sequences = _screen(run, store, people, screening_dates=screening_dates)
+    subjects.eligibility_apply(run, rows.get("eligibility", []), store)
+    subjects.subjects_enrol(run, people, store)
+    clinical.infusions_apply(run, rows.get("infusions", []), store)
+    subjects.subjects_discontinue(run, people, store)
+    clinical.visits_apply(run, rows.get("visits", []), store)
+    clinical.platelets_apply(run, rows.get("platelets", []), store)
+    clinical.conmeds_apply(run, rows.get("conmeds", []), store)
+    clinical.adverse_events_apply(run, rows.get("adverse_events", []), store)
+    subjects.subjects_withdraw(run, people, store)
+    if not run.issues:
+        _write(run, store, sequences)
+
+
+__all__ = ["BATCH", "HeldStore", "apply", "new_subjects", "split"]

@@ -1,0 +1,380 @@
+"""The set-based import and the per-record one are one set of rules: the same rows give the
+same refusals, the same outcomes and the same stored records, and the bulk path's queries
+do not grow with its rows.
+
+The study of tests/exchange/study.py is exported, then imported again under new subject ids
+and screening numbers (so that every participant is new, the bulk path's case), once each
+way.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from exchange.export import study_directory
+from exchange.importer import IMPORT_ORDER, import_files
+from infusions.models import Infusion
+from itp_trial.roles import DATA_MANAGER, INVESTIGATOR
+from safety.models import AdverseEvent, ConcomitantMedication
+from subjects.models import EligibilityAnswer, Participant
+from tests.exchange.conftest import snapshot
+from tests.exchange.study import build_study
+from tests.factories import user_with_role
+from visits.models import PlateletCount, Visit
+
+
+def _importer():
+    user = user_with_role(DATA_MANAGER, username="dm-inv-bulk")
+    user.groups.add(*user_with_role(INVESTIGATOR, username="inv-bulk").groups.all())
+    return user
+
+
+def _renumbered(files: dict[str, str], hundred: int) -> dict[str, str]:
+    """The files with ITP-0NN and SCR-0NN moved to the given hundred: new participants."""
+    return {
+        name: re.sub(r"\b(ITP|SCR)-0(\d\d)\b", rf"\g<1>-{hundred}\g<2>", text)
+        for name, text in files.items()
+    }
+
+
+@pytest.fixture
+def study_files(coordinator, investigator, monitor, tmp_path: Path) -> dict[str, str]:
+    build_study(coordinator=coordinator, investigator=investigator)
+    study_directory(tmp_path, user=monitor)
+    return {
+        name: (tmp_path / f"{name}.csv").read_text(encoding="utf-8-sig") for name in IMPORT_ORDER
+    }
+
+
+def _both(files: dict[str, str], user, **options):
+    """The results of the two paths on the same rows (each rolled back: a preview)."""
+    results = []
+    for bulk in (True, False):
+        before = snapshot()
+        result = import_files(files=files, user=user, preview=True, bulk=bulk, **options)
+        assert snapshot() == before
+        results.append(result)
+    return results
+
+
+def _outcomes(result) -> list[tuple]:
+    return sorted(
+        (o.file, o.row, o.record, o.action, tuple(o.changes), o.needs_reason, tuple(o.values))
+        for o in result.outcomes
+    )
+
+
+def _records(prefix: str) -> dict[str, list[tuple]]:
+    """Every stored clinical value of the participants whose ids start with `prefix`, with
+    the ids and keys that differ between two imports taken out."""
+    people = Participant.objects.filter(subject_id__startswith=prefix)
+    # The version counts saves: the per-record path saves a participant once per step, the
+    # bulk path once in all; it is bookkeeping, not data.
+    ignore = {
+        "id",
+        "participant_id",
+        "visit_id",
+        "related_infusion_id",
+        "version",
+        "created_at",
+        "subject_id",
+        "screening_number",
+    }
+
+    def rows(model, queryset, order) -> list[tuple]:
+        names = [f.attname for f in model._meta.concrete_fields if f.attname not in ignore]
+        return [tuple(r) for r in queryset.order_by(*order).values_list(*names)]
+
+    return {
+        "participants": rows(Participant, people, ["subject_id"]),
+        "answers": rows(
+            EligibilityAnswer,
+            EligibilityAnswer.objects.filter(participant__in=people),
+            ["participant__subject_id", "criterion"],
+        ),
+        "visits": rows(
+            Visit, Visit.objects.filter(participant__in=people), ["participant__subject_id", "code"]
+        ),
+        "infusions": rows(
+            Infusion,
+            Infusion.objects.filter(participant__in=people),
+            ["participant__subject_id", "number"],
+        ),
+        "counts": rows(
+            PlateletCount,
+            PlateletCount.objects.filter(participant__in=people),
+            ["participant__subject_id", "sample_date"],
+        ),
+        "count visits": list(
+            PlateletCount.objects.filter(participant__in=people)
+            .order_by("participant__subject_id", "sample_date")
+            .values_list("visit__code", flat=True)
+        ),
+        "events": rows(
+            AdverseEvent,
+            AdverseEvent.objects.filter(participant__in=people),
+            ["participant__subject_id", "ae_number"],
+        ),
+        "event infusions": list(
+            AdverseEvent.objects.filter(participant__in=people)
+            .order_by("participant__subject_id", "ae_number")
+            .values_list("related_infusion__number", flat=True)
+        ),
+        "conmeds": rows(
+            ConcomitantMedication,
+            ConcomitantMedication.objects.filter(participant__in=people),
+            ["participant__subject_id", "start_date", "drug"],
+        ),
+    }
+
+
+@pytest.mark.django_db
+def test_both_paths_store_the_same_records_from_the_same_rows(study_files):
+    user = _importer()
+    bulk = import_files(files=_renumbered(study_files, 1), user=user, reason="R", bulk=True)
+    record = import_files(files=_renumbered(study_files, 2), user=user, reason="R", bulk=False)
+    assert bulk.issues == record.issues == []
+    assert bulk.applied and record.applied
+    assert bulk.counts() == record.counts()
+    assert {c["new"] for c in bulk.counts().values()} != {0}
+    stored_bulk, stored_record = _records("ITP-1"), _records("ITP-2")
+    assert stored_bulk["participants"] and stored_bulk["counts"] and stored_bulk["events"]
+    for name in stored_bulk:
+        assert stored_bulk[name] == stored_record[name], name
+    # Every record created set-based has its history, naming the importer.
+    for model in (Participant, Visit, PlateletCount, Infusion, AdverseEvent):
+        created = model.objects.filter(
+            **(
+                {"subject_id__startswith": "ITP-1"}
+                if model is Participant
+                else {"participant__subject_id__startswith": "ITP-1"}
+            )
+        )
+        ids = set(created.values_list("pk", flat=True))
+        recorded = set(
+            model.history.filter(id__in=ids, history_user=user).values_list("id", flat=True)
+        )
+        assert recorded == ids, model
+
+
+# Bad rows, each added to the renumbered study: file, row (a dict of cells), the column
+# refused. Each is a class of bad input the per-record path refuses.
+def _bad_cases(files: dict[str, str]) -> dict[str, tuple[str, dict[str, str], str]]:
+    return {
+        "a count in the future": (
+            "platelets",
+            {
+                "subject_id": "ITP-102",
+                "sample_date": "2999-01-01",
+                "visit_code": "UNS",
+                "platelets_10e9_l": "40",
+            },
+            "sample_date",
+        ),
+        "a count out of range": (
+            "platelets",
+            {
+                "subject_id": "ITP-102",
+                "sample_date": "{d-1}",
+                "visit_code": "UNS",
+                "platelets_10e9_l": "99999",
+            },
+            "platelets_10e9_l",
+        ),
+        "an unknown participant": (
+            "platelets",
+            {
+                "subject_id": "ITP-199",
+                "sample_date": "{d-1}",
+                "visit_code": "UNS",
+                "platelets_10e9_l": "40",
+            },
+            "subject_id",
+        ),
+        "a sixth infusion": (
+            "infusions",
+            {
+                "subject_id": "ITP-102",
+                "infusion_number": "6",
+                "infusion_date": "{d-1}",
+                "dosing_weight_kg": "60",
+                "actual_cells": "6000000000",
+                "lot_number": "X",
+            },
+            "infusion_number",
+        ),
+        "an infusion for a screen failure": (
+            "infusions",
+            {
+                "subject_id": "ITP-101",
+                "infusion_number": "1",
+                "infusion_date": "{d-1}",
+                "dosing_weight_kg": "60",
+                "actual_cells": "6000000000",
+                "lot_number": "X",
+            },
+            "infusion_number",
+        ),
+        "an AE ending before it starts": (
+            "adverse_events",
+            {
+                "subject_id": "ITP-102",
+                "ae_number": "9",
+                "term": "Rash",
+                "onset_date": "{d-2}",
+                "end_date": "{d-5}",
+                "ongoing": "N",
+                "ctcae_grade": "1",
+                "serious": "N",
+                "relationship": "possible",
+                "action_taken": "none",
+                "outcome": "recovered",
+                "awareness_at": "{d-2}T10:00:00+08:00",
+            },
+            "end_date",
+        ),
+        "a visit of a screen failure": (
+            "visits",
+            {"subject_id": "ITP-101", "visit_code": "V2", "actual_date": "{d-1}", "missed": "N"},
+            "",  # the whole row: the visit is not expected
+        ),
+        "a conmed ending before it starts": (
+            "conmeds",
+            {
+                "subject_id": "ITP-102",
+                "drug": "Paracetamol",
+                "indication": "Pain",
+                "start_date": "{d-2}",
+                "end_date": "{d-9}",
+                "rescue": "N",
+            },
+            "end_date",
+        ),
+    }
+
+
+def _add_row(files: dict[str, str], name: str, cells: dict[str, str], today) -> dict[str, str]:
+    import csv
+    import io
+    from datetime import timedelta
+
+    def fill(value: str) -> str:
+        match = re.fullmatch(r"\{d([+-]\d+)\}(.*)", value)
+        if match:
+            return (today + timedelta(days=int(match[1]))).isoformat() + match[2]
+        return value
+
+    header = next(csv.reader(io.StringIO(files[name])))
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow([fill(cells.get(c, "")) for c in header])
+    text = files[name] if files[name].endswith("\n") else files[name] + "\n"
+    return {**files, name: text + out.getvalue()}
+
+
+@pytest.mark.django_db
+def test_both_paths_refuse_each_bad_input_the_same_and_write_nothing(study_files, today):
+    user = _importer()
+    files = _renumbered(study_files, 1)
+    for label, (name, cells, column) in _bad_cases(files).items():
+        bad = _add_row(files, name, cells, today)
+        bulk, record = _both(bad, user, reason="R")
+        assert bulk.issues, label
+        assert bulk.issues == record.issues, label
+        assert column in {i.column for i in bulk.issues if i.file == f"{name}.csv"}, label
+        assert _outcomes(bulk) == _outcomes(record), label
+        assert not bulk.applied and not record.applied
+
+
+@pytest.mark.django_db
+def test_both_paths_refuse_a_correction_without_a_reason_the_same(study_files):
+    """A V1 row filling the screening CRF is a change needing a reason on both paths."""
+    user = _importer()
+    bulk, record = _both(_renumbered(study_files, 1), user)
+    assert bulk.issues == record.issues
+    assert _outcomes(bulk) == _outcomes(record)
+
+
+@pytest.mark.django_db
+def test_the_bulk_path_writes_nothing_when_one_row_is_refused(study_files, today):
+    user = _importer()
+    files = _add_row(
+        _renumbered(study_files, 1), *_bad_cases(study_files)["a count out of range"][:2], today
+    )
+    before = snapshot()
+    result = import_files(files=files, user=user, reason="R", bulk=True)
+    assert result.issues and not result.applied
+    assert snapshot() == before
+
+
+def _people_files(n: int, today) -> dict[str, str]:
+    """n new participants, each screened, eligible, enrolled, given infusion 1 with a count."""
+    from datetime import timedelta
+
+    from tests.factories import all_criteria_met
+
+    consent = (today - timedelta(days=30)).isoformat()
+    subjects = [
+        "subject_id,screening_number,sex,birth_date,consent_date,consent_version,"
+        "guardian_consent,child_assent,itp_diagnosis_date,prior_therapies,splenectomy,"
+        "splenectomy_date,height_cm,enrolled_on,planned_first_infusion_date"
+    ]
+    eligibility, infusions, platelets = (
+        ["subject_id,criterion,met"],
+        ["subject_id,infusion_number,infusion_date,dosing_weight_kg,actual_cells,lot_number"],
+        ["subject_id,sample_date,platelets_10e9_l,who_bleeding_grade,visit_code"],
+    )
+    infused = (today - timedelta(days=10)).isoformat()
+    for i in range(1, n + 1):
+        sid = f"ITP-{500 + i}"
+        subjects.append(
+            f"{sid},SCR-{500 + i},F,1990-01-01,{consent},v1,N,N,2020-01-01,,N,,165,"
+            f"{(today - timedelta(days=29)).isoformat()},{infused}"
+        )
+        for code, met in all_criteria_met().items():
+            eligibility.append(f"{sid},{code},{'Y' if met else 'N'}")
+        infusions.append(f"{sid},1,{infused},60.0,6000000000,MSC-01")
+        for day in range(1, 4):
+            platelets.append(f"{sid},{(today - timedelta(days=day)).isoformat()},45,0,UNS")
+    return {
+        "subjects": "\n".join(subjects) + "\n",
+        "eligibility": "\n".join(eligibility) + "\n",
+        "infusions": "\n".join(infusions) + "\n",
+        "platelets": "\n".join(platelets) + "\n",
+    }
+
+
+@pytest.mark.django_db
+def test_the_bulk_import_queries_do_not_grow_with_its_rows(today):
+    user = _importer()
+    counts = []
+    for n in (2, 8):
+        files = {
+            k: v.replace("ITP-5", f"ITP-{n}").replace("SCR-5", f"SCR-{n}")
+            for k, v in _people_files(n, today).items()
+        }
+        with CaptureQueriesContext(connection) as queries:
+            result = import_files(files=files, user=user, bulk=True)
+        assert result.issues == [], result.issues[:3]
+        assert result.applied
+        counts.append(_statements(queries))
+    assert Participant.objects.count() == 10
+    assert counts[0] == counts[1], counts
+
+
+def _statements(queries: CaptureQueriesContext) -> int:
+    """The queries, one INSERT per table: a database with a limit on the parameters of one
+    statement (SQLite) splits a bulk INSERT in batches that grow with the rows; PostgreSQL
+    does not, up to the importer's own batch of bulk.BATCH rows."""
+    count, previous = 0, None
+    for query in queries.captured_queries:
+        match = re.match(r'INSERT INTO "(\w+)"', query["sql"])
+        table = match[1] if match else None
+        if table is None or table != previous:
+            count += 1
+        previous = table
+    return count
