@@ -36,6 +36,8 @@ def worklist(*, today: date) -> Worklist:
     result = Worklist(in_window=[], due=[], overdue=[])
     for visit in visits:
         if visit.window_end < today:
+            # The longest overdue first (ordered by the window's end), with how long.
+            visit.overdue_days = (today - visit.window_end).days
             result.overdue.append(visit)
         elif visit.window_start <= today:
             result.in_window.append(visit)

@@ -14,7 +14,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from itp_trial import protocol
-from itp_trial.audit import REASON_REQUIRED, audited_save, reason_needed, version_check
+from itp_trial.audit import (
+    REASON_REQUIRED,
+    audited_save,
+    overwritten,
+    reason_needed,
+    version_check,
+)
 
 from .. import schedule
 from ..models import PlateletCount, Visit, WindowStatus
@@ -165,10 +171,23 @@ def _visit_prepare(
     count = _platelet_count_for(visit, participant, actual, values, errors)
     if reason is not None and not reason.strip():
         stored = {n: getattr(visit, n) for n in values if n not in PLATELET_FIELDS}
+        on_visit = {n: (old, values[n]) for n, old in stored.items() if old != values[n]}
+        on_count = {}
         if count is not None:
-            stored.update({n: getattr(count, n) for n in PLATELET_FIELDS if n in values})
-        if reason_needed({n: (old, values[n]) for n, old in stored.items() if old != values[n]}):
+            on_count = {
+                n: (getattr(count, n), values[n])
+                for n in PLATELET_FIELDS
+                if n in values and getattr(count, n) != values[n]
+            }
+        if reason_needed({**on_visit, **on_count}):
             _add(errors, "reason", REASON_REQUIRED)
+            # Which stored values the change overwrites, so the reason can be given for them.
+            parts = [
+                overwritten(model, changes)
+                for model, changes in ((Visit, on_visit), (PlateletCount, on_count))
+                if reason_needed(changes)
+            ]
+            _add(errors, "reason", " ".join(parts))
     if errors:
         raise ValidationError(errors)
 
@@ -403,12 +422,15 @@ def platelet_record(
     visit: Visit | None = None,
     reason: str = "",
     today: date | None = None,
+    version: int | None = None,
 ) -> PlateletCount:
     """Record a platelet count (and WHO bleeding grade), at a visit or as an unscheduled result.
 
     One count per participant and sample date: a second one for the same date updates the
     first, which needs a reason for change. Refused: a count outside PLATELET_MIN..MAX, a
     grade outside the WHO scale, a date in the future, before consent or after withdrawal.
+    `version` is the version of the count the correcting form was loaded from (a count not
+    recorded yet is 0): a save based on an older one is refused.
     """
     from subjects.models import Participant
 
@@ -446,6 +468,6 @@ def platelet_record(
     count.who_bleeding_grade = grade
     if visit is not None:
         count.visit = visit
-    if audited_save(count, user=user, reason=reason):
+    if audited_save(count, user=user, reason=reason, version=version):
         participant_changed(participant_id=participant.pk, today=today)
     return count
