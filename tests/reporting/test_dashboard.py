@@ -152,7 +152,7 @@ def test_it_shows_infusions_events_and_flags(client, investigator, participant, 
     html = response.content.decode()
     assert 'data-kind="missed_visit"' in html
     assert "Epistaxis requiring admission" in html
-    assert ">late<" in html
+    assert "Reported after the 24-hour deadline" in html
     assert "LOT-" in html
 
 
