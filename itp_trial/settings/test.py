@@ -13,7 +13,7 @@ STORAGES = {
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Most tests run tasks in-process; the integration tests start a real worker on the broker.
 TEST_CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
-CELERY_BROKER_URL = ""
+CELERY_BROKER_URL = "memory://localhost/"  # eager; the in-memory transport, no warning
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 AXES_COOLOFF_TIME = None
