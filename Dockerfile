@@ -1,12 +1,16 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=itp_trial.settings.production
 WORKDIR /app
+# gettext: msgfmt compiles the translation catalogues (locale/) during the build.
+RUN apt-get update && apt-get install -y --no-install-recommends gettext \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml ./
 RUN pip install --no-cache-dir --upgrade pip
 COPY . .
 RUN pip install --no-cache-dir -e . \
     && SECRET_KEY=build DATABASE_URL=sqlite:////tmp/build.sqlite3 ALLOWED_HOSTS=localhost \
-       python manage.py collectstatic --noinput
+       CELERY_BROKER_URL=memory:// \
+       sh -c 'python manage.py compilemessages --ignore=.venv && python manage.py collectstatic --noinput'
 RUN useradd --create-home edc && mkdir -p /app/var && chown -R edc /app/var
 USER edc
 EXPOSE 8000

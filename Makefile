@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: demo test lint check run-checks vendor clean
+.PHONY: demo test lint check run-checks vendor clean messages compilemessages
 
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,12 +16,24 @@ $(VENV)/.dev: $(VENV)/.runtime pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $@
 
-demo: $(VENV)/.runtime  ## Migrate the SQLite database, load the demo trial and serve it
+# The translations: locale/*/LC_MESSAGES/*.po are the source, the .mo files are built here
+# (never committed). Needs GNU gettext (msgfmt): apt-get install gettext.
+MESSAGE_ARGS := --ignore=.venv --ignore=var --ignore=static/vendor --ignore=node_modules \
+	--ignore=build --ignore=tests --ignore=benchmarks --no-obsolete
+
+compilemessages: $(VENV)/.runtime  ## Compile the translation catalogues (locale/*.po -> .mo)
+	$(PY) manage.py compilemessages --ignore=.venv --ignore=var
+
+messages: $(VENV)/.runtime  ## Collect the marked strings into locale/zh_Hans (both domains)
+	$(PY) manage.py makemessages -l zh_Hans -d django $(MESSAGE_ARGS)
+	$(PY) manage.py makemessages -l zh_Hans -d djangojs $(MESSAGE_ARGS)
+
+demo: $(VENV)/.runtime compilemessages  ## Migrate the SQLite database, load the demo trial and serve it
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-test: $(VENV)/.dev  ## Run the test suite (services chosen by DATABASE_URL / CELERY_BROKER_URL)
+test: $(VENV)/.dev compilemessages  ## Run the test suite (services chosen by DATABASE_URL / CELERY_BROKER_URL)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
@@ -46,3 +58,4 @@ vendor:  ## Refresh static/vendor from npm (needs node)
 
 clean:
 	rm -rf $(VENV) var/db.sqlite3 var/staticfiles
+	find locale -name '*.mo' -delete

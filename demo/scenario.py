@@ -52,7 +52,8 @@ class Course:
     skip: tuple[str, ...] = ()  # visits left unentered (they go overdue)
     platelets: Callable[[int], int] = lambda day: 18
     bleeding: Callable[[int], int] = lambda day: 0
-    discontinue_after: int | None = None
+    discontinue_after: int | None = None  # after this infusion; 0: before infusion 1
+    discontinue_delay: int = 0  # days from that infusion (or planned infusion 1) to it
     discontinue_reason: str = ""
     withdraw_day: int | None = None
     withdraw_reason: str = ""
@@ -114,6 +115,7 @@ COURSES: tuple[Course, ...] = (
         90,
         platelets=_responder(60, 30),
         discontinue_after=3,
+        discontinue_delay=1,  # D14 and the rest still hang on infusion 3
         discontinue_reason="Grade 3 infusion reaction at infusion 3",
         reaction_at=3,
         adverse_events=(
@@ -166,4 +168,54 @@ COURSES: tuple[Course, ...] = (
     Course("ITP-011", "F", 33, -5),
     Course("ITP-012", "M", 61, None, failed=("E3",)),
     Course("ITP-013", "F", 17, None, eligibility_done=False, weight=Decimal("51.0")),
+    # A partial response (R) lost after month 3 (months 6, 9 and 12 below 30).
+    Course(
+        "ITP-014",
+        "M",
+        49,
+        420,
+        platelets=lambda day: 20 if day > 150 else _responder(60, 30)(day),
+    ),
+    # A complete response with one low count at month 2 that recovers: no loss.
+    Course(
+        "ITP-015",
+        "F",
+        38,
+        200,
+        platelets=lambda day: 40 if 100 <= day <= 120 else _responder(130, 20)(day),
+    ),
+    # Discontinued 25 days after infusion 2: V4 hangs on that date, D14 is not expected.
+    Course(
+        "ITP-016",
+        "F",
+        44,
+        120,
+        platelets=_responder(40, 30),
+        discontinue_after=2,
+        discontinue_delay=25,
+        discontinue_reason="Infusion 3 postponed for a pneumonia, then stopped",
+    ),
+    # Discontinued the day before infusion 1: follow-up with nothing expected.
+    Course(
+        "ITP-017",
+        "M",
+        55,
+        30,
+        discontinue_after=0,
+        discontinue_delay=-1,
+        discontinue_reason="Platelets above 50 at baseline; investigator decision",
+    ),
+    # Withdrawn while infusion 4 was still pending in its window.
+    Course(
+        "ITP-018",
+        "F",
+        27,
+        60,
+        platelets=_responder(50, 20),
+        infusions=3,
+        withdraw_day=26,
+        withdraw_reason="withdrew_consent",
+    ),
+    # Eligible, not enrolled yet: screening.
+    Course("ITP-019", "M", 46, None),
 )

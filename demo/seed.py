@@ -28,6 +28,7 @@ from subjects.services import (
 )
 from visits.services import platelet_record, visit_mark_missed, visit_record
 
+from .review_queries import review_demo_seed
 from .scenario import COURSES, DEMO_PASSWORD, DEMO_USERS, Course
 
 
@@ -171,8 +172,24 @@ class _Player:
         )
         self._platelets(on, visit)
 
+    def _discontinue(self, after: date) -> None:
+        on = after + timedelta(days=self.c.discontinue_delay)
+        if on > self.today:
+            return
+        treatment_discontinue(
+            participant=self.participant,
+            user=self.investigator,
+            on=on,
+            reason=self.c.discontinue_reason,
+            today=self.today,
+        )
+        self.participant.refresh_from_db()
+
     def _infusions(self) -> None:
 
+        if self.c.discontinue_after == 0:
+            self._discontinue(self._visit("V3-INF1").target_date)
+            return
         for number in range(1, self.c.infusions + 1):
             if self.c.discontinue_after is not None and number > self.c.discontinue_after:
                 break
@@ -214,14 +231,7 @@ class _Player:
                 self.inf1 = on
             self._platelets(on, None)  # the pre-infusion count, an unscheduled lab result
             if self.c.discontinue_after == number:
-                treatment_discontinue(
-                    participant=self.participant,
-                    user=self.investigator,
-                    on=on,
-                    reason=self.c.discontinue_reason,
-                    today=self.today,
-                )
-                self.participant.refresh_from_db()
+                self._discontinue(on)
 
     def _follow_up(self) -> None:
 
@@ -234,8 +244,10 @@ class _Player:
         ]
         for code in codes:
             visit = self._visit(code)
-            if visit.provisional or visit.window_status == "not_expected":
+            if visit.provisional:
                 break
+            if visit.window_status == "not_expected":
+                continue  # e.g. D14 when treatment stopped after its window ended
             on = self._when(code)
             limit = self.today
             if self.c.withdraw_day is not None:
@@ -364,4 +376,5 @@ def demo_seed(*, today: date | None = None) -> dict[str, int]:
             today=today,
         ).play()
         created += 1
+    review_demo_seed(users=users, today=today)  # demo/review_queries.py
     return {"participants_created": created, "participants": Participant.objects.count()}

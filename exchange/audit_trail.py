@@ -16,7 +16,7 @@ from typing import Any
 from django.db import models
 
 from infusions.models import Infusion
-from safety.models import AdverseEvent, ConcomitantMedication, Flag
+from safety.models import AdverseEvent, ConcomitantMedication, DataQuery, Flag, Verification
 from subjects.models import EligibilityAnswer, Participant
 from visits.models import PlateletCount, Visit
 
@@ -48,6 +48,8 @@ AUDITED: tuple[Audited, ...] = (
     Audited("adverse_events", AdverseEvent, lambda h: f"AE{h.ae_number}"),
     Audited("conmeds", ConcomitantMedication, lambda h: f"{h.drug} {h.start_date.isoformat()}"),
     Audited("flags", Flag, lambda h: h.kind),
+    Audited("queries", DataQuery, lambda h: f"Q{h.number}", {"number": "query_number"}),
+    Audited("sdv", Verification, lambda h: f"{h.target_kind} {h.object_id}"),
 )
 
 # Not listed as changes: the id and owner never change, and the eligibility decision is

@@ -15,7 +15,16 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from itp_trial import protocol
-from safety.models import ActionTaken, FlagKind, FlagStatus, Outcome, Relationship, SeriousCriterion
+from itp_trial.text import interpolated
+from safety.models import (
+    ActionTaken,
+    FlagKind,
+    FlagStatus,
+    Outcome,
+    QueryState,
+    Relationship,
+    SeriousCriterion,
+)
 from subjects.models import ParticipantStatus, Sex, WithdrawalReason
 from visits.models import WindowStatus
 from visits.response import CATEGORIES
@@ -182,10 +191,20 @@ SUBJECTS = Dataset(
         Column("consent_version", _("Consent form version"), required=True),
         Column(
             "guardian_consent",
-            _("Guardian consent signed (Y required under 18)"),
+            interpolated(
+                _("Guardian consent signed (Y required under %(adult)s)"),
+                adult=protocol.ADULT_AGE_YEARS,
+            ),
             BOOLEAN,
         ),
-        Column("child_assent", _("Child assent obtained (Y required under 18)"), BOOLEAN),
+        Column(
+            "child_assent",
+            interpolated(
+                _("Child assent obtained (Y required under %(adult)s)"),
+                adult=protocol.ADULT_AGE_YEARS,
+            ),
+            BOOLEAN,
+        ),
         Column(
             "enrolled_on",
             _("Enrolment date (required with the planned date of infusion 1)"),
@@ -215,7 +234,13 @@ SUBJECTS = Dataset(
         ),
         _d(
             "response_lost_on",
-            _("Loss of response: first date of the first run below the best level (>= 1 day)"),
+            interpolated(
+                _(
+                    "Loss of response: first date of the first run below the best level "
+                    "(>= %(days)s day)"
+                ),
+                days=protocol.LOSS_OF_RESPONSE_APART_DAYS,
+            ),
             DATE,
         ),
         _d(
@@ -381,7 +406,11 @@ ADVERSE_EVENTS = Dataset(
     (
         SUBJECT,
         Column("ae_number", _("AE number"), INTEGER, required=True),
-        Column("term", _("Term (CTCAE v5.0)"), required=True),
+        Column(
+            "term",
+            interpolated(_("Term (CTCAE v%(version)s)"), version=protocol.CTCAE_VERSION),
+            required=True,
+        ),
         Column("onset_date", _("Onset date"), DATE, required=True, past=True),
         Column("end_date", _("End date"), DATE, past=True),
         Column("ongoing", _("Ongoing"), BOOLEAN),
@@ -451,6 +480,61 @@ FLAGS = Dataset(
     importable=False,
 )
 
+# The datasets a review record may point at (safety.targets), by their exported name.
+REVIEWED_DATASETS = (
+    "subjects",
+    "eligibility",
+    "visits",
+    "infusions",
+    "platelets",
+    "adverse_events",
+    "conmeds",
+)
+SDV_STATES = ("verified", "changed")
+
+QUERIES = Dataset(
+    "queries",
+    _("Data queries"),
+    (
+        SUBJECT,
+        _d("query_number", _("Query number (per participant)"), INTEGER),
+        _d("dataset", _("Dataset of the queried record"), CODE, allowed=REVIEWED_DATASETS),
+        _d("record", _("Record (its natural key within the participant)")),
+        _d("field", _("Field queried (empty: the record as a whole)")),
+        _d("state", _("State"), CODE, allowed=_values(QueryState)),
+        _d("due_date", _("Due date"), DATE),
+        _d("question", _("Question")),
+        _d("raised_by", _("Raised by")),
+        _d("raised_at", _("Raised at"), DATETIME),
+        _d("answer", _("Latest answer")),
+        _d("answered_by", _("Answered by")),
+        _d("answered_at", _("Answered at"), DATETIME),
+        _d("closed_by", _("Closed by")),
+        _d("closed_at", _("Closed at"), DATETIME),
+        _d("record_version_raised", _("Record version when raised"), INTEGER),
+        _d("messages", _("Turns of the conversation"), INTEGER),
+    ),
+    key=("subject_id", "query_number"),
+    importable=False,
+)
+
+SDV = Dataset(
+    "sdv",
+    _("Source data verification"),
+    (
+        SUBJECT,
+        _d("dataset", _("Dataset of the verified record"), CODE, allowed=REVIEWED_DATASETS),
+        _d("record", _("Record (its natural key within the participant)")),
+        _d("state", _("State"), CODE, allowed=SDV_STATES),
+        _d("verified_version", _("Version verified"), INTEGER),
+        _d("current_version", _("Current version"), INTEGER),
+        _d("verified_by", _("Verified by")),
+        _d("verified_at", _("Verified at"), DATETIME),
+    ),
+    key=("subject_id", "dataset", "record"),
+    importable=False,
+)
+
 AUDIT_ACTIONS = ("created", "changed", "deleted", "exported", "imported")
 
 AUDIT_TRAIL = Dataset(
@@ -481,6 +565,8 @@ DATASETS: tuple[Dataset, ...] = (
     ADVERSE_EVENTS,
     CONMEDS,
     FLAGS,
+    QUERIES,
+    SDV,
     AUDIT_TRAIL,
 )
 DATASETS_BY_NAME: dict[str, Dataset] = {d.name: d for d in DATASETS}

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Case, IntegerField, OuterRef, Subquery, When
+from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, When
 
 from infusions import dosing
 from infusions.models import Infusion
@@ -175,18 +175,17 @@ def infusions_rows(*, today: date) -> Iterator[Row]:
         "participant__subject_id", "number"
     )
     for i in queryset.iterator(chunk_size=CHUNK_SIZE):
+        dose = dosing.stored_dose(i)
         values = {
             "subject_id": i.participant.subject_id,
             "infusion_number": i.number,
             "infusion_date": i.infusion_date,
             "dosing_weight_kg": i.dosing_weight_kg,
             "actual_cells": i.actual_cells,
-            "dose_per_kg": i.dose_per_kg,
-            "planned_cells": i.planned_cells,
-            "deviation_pct": dosing.deviation_pct(
-                actual_cells=i.actual_cells, planned_cells=i.planned_cells
-            ),
-            "dose_deviation": i.dose_deviation,
+            "dose_per_kg": dose.dose_per_kg,
+            "planned_cells": dose.planned_cells,
+            "deviation_pct": dose.deviation_pct,
+            "dose_deviation": dose.deviation,
         }
         values.update({name: getattr(i, name) for name in INFUSION_CRF_FIELDS})
         yield _ordered(datasets.INFUSIONS, values)
@@ -350,6 +349,68 @@ def flags_rows(*, today: date) -> Iterator[Row]:
         )
 
 
+def queries_rows(*, today: date) -> Iterator[Row]:
+    from safety.models import DataQuery
+    from safety.review_export import record_keys
+
+    keys = record_keys()
+    queryset = (
+        DataQuery.objects.select_related("participant", "raised_by", "answered_by", "closed_by")
+        .annotate(turns=Count("messages"))
+        .order_by("participant__subject_id", "number", "id")
+    )
+    for q in queryset.iterator(chunk_size=CHUNK_SIZE):
+        dataset, record = keys.get((q.target_kind, q.object_id), ("", ""))
+        yield _ordered(
+            datasets.QUERIES,
+            {
+                "subject_id": q.participant.subject_id,
+                "query_number": q.number,
+                "dataset": dataset,
+                "record": record,
+                "field": q.field_name,
+                "state": q.state,
+                "due_date": q.due_date,
+                "question": q.question,
+                "raised_by": q.raised_by.username,
+                "raised_at": q.raised_at,
+                "answer": q.answer,
+                "answered_by": q.answered_by.username if q.answered_by else "",
+                "answered_at": q.answered_at,
+                "closed_by": q.closed_by.username if q.closed_by else "",
+                "closed_at": q.closed_at,
+                "record_version_raised": q.target_version,
+                "messages": q.turns,
+            },
+        )
+
+
+def sdv_rows(*, today: date) -> Iterator[Row]:
+    from safety.models import Verification
+    from safety.review_export import record_keys, record_versions
+
+    keys, versions = record_keys(), record_versions()
+    queryset = Verification.objects.select_related("participant", "verified_by").order_by(
+        "participant__subject_id", "target_kind", "object_id"
+    )
+    for v in queryset.iterator(chunk_size=CHUNK_SIZE):
+        dataset, record = keys.get((v.target_kind, v.object_id), ("", ""))
+        current = versions.get((v.target_kind, v.object_id))
+        yield _ordered(
+            datasets.SDV,
+            {
+                "subject_id": v.participant.subject_id,
+                "dataset": dataset,
+                "record": record,
+                "state": "verified" if current == v.verified_version else "changed",
+                "verified_version": v.verified_version,
+                "current_version": current,
+                "verified_by": v.verified_by.username,
+                "verified_at": v.verified_at,
+            },
+        )
+
+
 def _audit_trail_rows(*, today: date) -> Iterator[Row]:
     from .audit_trail import audit_trail_rows
 
@@ -365,5 +426,7 @@ ROWS: dict[str, Callable[..., Iterator[Sequence[Any]]]] = {
     "adverse_events": adverse_events_rows,
     "conmeds": conmeds_rows,
     "flags": flags_rows,
+    "queries": queries_rows,
+    "sdv": sdv_rows,
     "audit_trail": _audit_trail_rows,
 }

@@ -17,6 +17,7 @@ from .export import dataset_stream, export_record, study_zip, zip_filename
 from .forms import ImportConfirmForm, PlateletUploadForm
 from .importer import CHANGED, NEW, ImportResult, import_files
 from .models import DataExport, DataImport
+from .standards.downloads import odm_download, sdtm_download
 
 EXPORT_PERMISSION = "exchange.export_data"
 IMPORT_PERMISSION = "exchange.import_data"
@@ -67,6 +68,26 @@ def export_zip(request: HttpRequest) -> FileResponse:
         as_attachment=True,
         filename=zip_filename(export.exported_at),
         content_type="application/zip",
+    )
+
+
+@require_GET
+@permission_required(EXPORT_PERMISSION, raise_exception=True)
+def export_odm(request: HttpRequest) -> FileResponse:
+    """The study as CDISC ODM 1.3.2 XML: metadata, clinical data, audit records, signatures."""
+    spool, filename = odm_download(user=request.user)
+    return FileResponse(
+        spool, as_attachment=True, filename=filename, content_type="application/xml"
+    )
+
+
+@require_GET
+@permission_required(EXPORT_PERMISSION, raise_exception=True)
+def export_sdtm(request: HttpRequest) -> FileResponse:
+    """The SDTM datasets as .xpt and .csv with define.xml, in one zip."""
+    spool, filename = sdtm_download(user=request.user)
+    return FileResponse(
+        spool, as_attachment=True, filename=filename, content_type="application/zip"
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from typing import Any
 
 from itp_trial import protocol
 
@@ -15,12 +16,14 @@ from itp_trial import protocol
 _EXACT_PRECISION = 60
 
 
-def planned_cells(*, weight_kg: Decimal, dose_per_kg: Decimal = protocol.DOSE_PER_KG) -> int:
+def planned_cells(*, weight_kg: Decimal, dose_per_kg: Decimal | None = None) -> int:
     """Dose per kg x dosing weight, exact, rounded half-up to a whole number of cells.
 
     With the registry dose (10^8/kg) and weights of one decimal the product is already whole;
     the rounding only matters for a configured dose per kg with decimals.
     """
+    if dose_per_kg is None:
+        dose_per_kg = protocol.DOSE_PER_KG
     if weight_kg <= 0:
         raise ValueError("The dosing weight must be positive.")
     if dose_per_kg <= 0:
@@ -52,7 +55,7 @@ def is_dose_deviation(
     *,
     actual_cells: int,
     planned_cells: int,
-    tolerance_pct: Decimal = protocol.DOSE_TOLERANCE_PCT,
+    tolerance_pct: Decimal | None = None,
 ) -> bool:
     """True when |deviation %| is strictly above the tolerance, computed exactly.
 
@@ -61,6 +64,8 @@ def is_dose_deviation(
     """
     if planned_cells <= 0:
         raise ValueError("The planned cell count must be positive.")
+    if tolerance_pct is None:
+        tolerance_pct = protocol.DOSE_TOLERANCE_PCT
     with localcontext() as ctx:
         ctx.prec = _EXACT_PRECISION
         return abs(actual_cells - planned_cells) * 100 > Decimal(tolerance_pct) * planned_cells
@@ -72,21 +77,54 @@ class DoseAssessment:
     planned_cells: int
     deviation_pct: Decimal
     deviation: bool
+    tolerance_pct: Decimal = protocol.DOSE_TOLERANCE_PCT
 
 
 def dose_assess(
     *,
     weight_kg: Decimal,
     actual_cells: int,
-    dose_per_kg: Decimal = protocol.DOSE_PER_KG,
+    dose_per_kg: Decimal | None = None,
+    tolerance_pct: Decimal | None = None,
 ) -> DoseAssessment:
-    """The derived dose columns of one infusion (dose_per_kg, planned, deviation %, flag)."""
+    """The derived dose columns of one infusion (dose_per_kg, planned, deviation %, flag).
+
+    `dose_per_kg` and `tolerance_pct` are the ones the infusion is judged by; left out, the
+    protocol's values in force now.
+    """
+    dose_per_kg = protocol.DOSE_PER_KG if dose_per_kg is None else dose_per_kg
+    tolerance_pct = protocol.DOSE_TOLERANCE_PCT if tolerance_pct is None else tolerance_pct
     planned = planned_cells(weight_kg=weight_kg, dose_per_kg=dose_per_kg)
     return DoseAssessment(
         dose_per_kg=dose_per_kg,
         planned_cells=planned,
         deviation_pct=deviation_pct(actual_cells=actual_cells, planned_cells=planned),
-        deviation=is_dose_deviation(actual_cells=actual_cells, planned_cells=planned),
+        deviation=is_dose_deviation(
+            actual_cells=actual_cells, planned_cells=planned, tolerance_pct=tolerance_pct
+        ),
+        tolerance_pct=tolerance_pct,
+    )
+
+
+def plain_pct(value: Decimal) -> Decimal:
+    """A stored percentage as written in the protocol: 10.00 as 10, 7.50 as 7.5."""
+    value = Decimal(value)
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
+def stored_dose(infusion: Any) -> DoseAssessment:
+    """A recorded infusion's dose as stored by the infusion service: its dose per kg, its
+    tolerance, its planned cells and its deviation flag, with the deviation % from the same
+    rule. Every page, export and check reads an infusion's dose through this (or the
+    stored `dose_deviation` column itself), so a later protocol change alters none of them."""
+    return DoseAssessment(
+        dose_per_kg=infusion.dose_per_kg,
+        planned_cells=infusion.planned_cells,
+        deviation_pct=deviation_pct(
+            actual_cells=infusion.actual_cells, planned_cells=infusion.planned_cells
+        ),
+        deviation=infusion.dose_deviation,
+        tolerance_pct=plain_pct(infusion.dose_tolerance_pct),
     )
 
 

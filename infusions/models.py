@@ -9,6 +9,17 @@ from itp_trial.audit import AuditedHistory, ClinicalModel
 from itp_trial.fields import vital_field
 
 
+def _in_force(label: object, help_text: object, *, digits: tuple[int, int]) -> models.Field:
+    max_digits, decimal_places = digits
+    return models.DecimalField(
+        label,
+        max_digits=max_digits,
+        decimal_places=decimal_places,
+        editable=False,
+        help_text=help_text,
+    )
+
+
 class Infusion(ClinicalModel):
     """One MSC infusion (V3-INFn); its date is the actual date of the infusion visit."""
 
@@ -32,12 +43,17 @@ class Infusion(ClinicalModel):
         ],
         help_text=_("Measured at this visit, before the infusion; one decimal."),
     )
-    dose_per_kg = models.DecimalField(
+    # The protocol's dose rule in force when the infusion was first recorded, kept with it
+    # so that a later protocol change re-judges no infusion (infusions.services).
+    dose_per_kg = _in_force(
         _("dose per kg (cells)"),
-        max_digits=20,
-        decimal_places=0,
-        editable=False,
-        help_text=_("The protocol dose in force when the infusion was recorded."),
+        _("The protocol dose in force when the infusion was recorded."),
+        digits=(20, 0),
+    )
+    dose_tolerance_pct = _in_force(
+        _("dose tolerance (%)"),
+        _("The dose tolerance in force when the infusion was recorded."),
+        digits=(5, 2),
     )
     # Derived by infusions.dosing at save time and stored, so the checks can find deviations
     # with one query; the infusion service keeps them in step.
@@ -66,14 +82,14 @@ class Infusion(ClinicalModel):
         blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(protocol.INFUSION_VOLUME_MAX_ML)],
     )
-    pre_systolic_bp = vital_field("systolic_bp", _("systolic BP before"), "mmHg")
-    pre_diastolic_bp = vital_field("diastolic_bp", _("diastolic BP before"), "mmHg")
-    pre_heart_rate = vital_field("heart_rate", _("heart rate before"), "/min")
-    pre_temperature_c = vital_field("temperature_c", _("temperature before"), "°C", decimal=True)
-    post_systolic_bp = vital_field("systolic_bp", _("systolic BP after"), "mmHg")
-    post_diastolic_bp = vital_field("diastolic_bp", _("diastolic BP after"), "mmHg")
-    post_heart_rate = vital_field("heart_rate", _("heart rate after"), "/min")
-    post_temperature_c = vital_field("temperature_c", _("temperature after"), "°C", decimal=True)
+    pre_systolic_bp = vital_field("systolic_bp", "before")
+    pre_diastolic_bp = vital_field("diastolic_bp", "before")
+    pre_heart_rate = vital_field("heart_rate", "before")
+    pre_temperature_c = vital_field("temperature_c", "before")
+    post_systolic_bp = vital_field("systolic_bp", "after")
+    post_diastolic_bp = vital_field("diastolic_bp", "after")
+    post_heart_rate = vital_field("heart_rate", "after")
+    post_temperature_c = vital_field("temperature_c", "after")
     interrupted = models.BooleanField(_("infusion interrupted"), default=False)
     reaction = models.BooleanField(
         _("infusion reaction"),

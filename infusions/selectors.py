@@ -13,7 +13,7 @@ from subjects.models import Participant
 
 from . import dosing
 from .models import Infusion
-from .services import infusion_dose_per_kg
+from .services import infusion_dose_assess
 
 
 @dataclass(frozen=True)
@@ -22,26 +22,16 @@ class InfusionRow:
     dose: dosing.DoseAssessment
 
 
-def infusion_dose(infusion: Infusion) -> dosing.DoseAssessment:
-    """The dose columns of a stored infusion, from the one dose rule."""
-    return dosing.dose_assess(
-        weight_kg=infusion.dosing_weight_kg,
-        actual_cells=infusion.actual_cells,
-        dose_per_kg=infusion.dose_per_kg,
-    )
+# The dose columns of a stored infusion, as stored: the same read as the dashboard's,
+# the exports' and the checks'.
+infusion_dose = dosing.stored_dose
 
 
 def dose_preview(
     *, weight_kg: Decimal, actual_cells: int, infusion: Infusion | None = None
 ) -> dosing.DoseAssessment:
     """What saving these numbers would store: the dose of infusion `infusion`, or of a new one."""
-    return dosing.dose_assess(
-        weight_kg=weight_kg, actual_cells=actual_cells, dose_per_kg=infusion_dose_per_kg(infusion)
-    )
-
-
-def participant_get(participant_id: int) -> Participant:
-    return get_object_or_404(Participant, pk=participant_id)
+    return infusion_dose_assess(infusion, weight_kg=weight_kg, actual_cells=actual_cells)
 
 
 def _infusions_with_events() -> QuerySet:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from itp_trial import protocol
 from itp_trial.audit import audited_save, version_check
+from itp_trial.dates import date_future_add
 from itp_trial.tasks import PARTICIPANT_CHANGED, task_run
 from subjects.models import Participant
 
@@ -41,7 +42,7 @@ INFUSION_DATA_FIELDS: tuple[str, ...] = (
     "interrupted",
     "reaction",
 )
-DERIVED_FIELDS = ("dose_per_kg", "planned_cells", "dose_deviation")
+DERIVED_FIELDS = ("dose_per_kg", "dose_tolerance_pct", "planned_cells", "dose_deviation")
 
 Errors = dict[str, list[Any]]
 
@@ -132,8 +133,7 @@ def _infusion_errors(
     day = infusion.infusion_date
     if not isinstance(day, date):
         return
-    if day > today:
-        _add(errors, "infusion_date", _("The date cannot be in the future."))
+    date_future_add(errors, "infusion_date", day, today=today)
     if day < participant.consent_date:
         _add(
             errors,
@@ -213,6 +213,26 @@ def infusion_dose_per_kg(infusion: Infusion | None) -> Any:
     return protocol.DOSE_PER_KG
 
 
+def infusion_dose_tolerance_pct(infusion: Infusion | None) -> Any:
+    """The tolerance an infusion is judged by: like its dose per kg, the one in force when it
+    was first recorded, so that a later protocol change does not re-judge it."""
+    if infusion is not None and infusion.dose_tolerance_pct is not None:
+        return dosing.plain_pct(infusion.dose_tolerance_pct)
+    return protocol.DOSE_TOLERANCE_PCT
+
+
+def infusion_dose_assess(
+    infusion: Infusion | None, *, weight_kg: Decimal, actual_cells: int
+) -> dosing.DoseAssessment:
+    """The dose `weight_kg` and `actual_cells` give for `infusion` (None: a new one)."""
+    return dosing.dose_assess(
+        weight_kg=weight_kg,
+        actual_cells=actual_cells,
+        dose_per_kg=infusion_dose_per_kg(infusion),
+        tolerance_pct=infusion_dose_tolerance_pct(infusion),
+    )
+
+
 def _infusion_prepare(
     *,
     participant: Participant,
@@ -249,12 +269,13 @@ def _infusion_prepare(
     if errors:
         raise ValidationError(errors)
 
-    assessment = dosing.dose_assess(
+    assessment = infusion_dose_assess(
+        None if adding else infusion,
         weight_kg=infusion.dosing_weight_kg,
         actual_cells=infusion.actual_cells,
-        dose_per_kg=infusion_dose_per_kg(None if adding else infusion),
     )
     infusion.dose_per_kg = assessment.dose_per_kg
+    infusion.dose_tolerance_pct = assessment.tolerance_pct
     infusion.planned_cells = assessment.planned_cells
     infusion.dose_deviation = assessment.deviation
     return infusion, adding
@@ -275,11 +296,7 @@ def infusion_validate(
     infusion, _adding = _infusion_prepare(
         participant=participant, number=number, data=data, today=today or timezone.localdate()
     )
-    return dosing.dose_assess(
-        weight_kg=infusion.dosing_weight_kg,
-        actual_cells=infusion.actual_cells,
-        dose_per_kg=infusion.dose_per_kg,
-    )
+    return dosing.stored_dose(infusion)
 
 
 @transaction.atomic

@@ -16,8 +16,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from itp_trial import protocol
+from itp_trial.access import edit_or_read
 from itp_trial.forms import add_service_errors, form_version
 from itp_trial.history import history_rows
+from subjects.selectors import participant_get
 
 from . import dosing, selectors
 from .forms import InfusionForm
@@ -25,6 +27,7 @@ from .models import Infusion
 from .services import (
     dosing_weight_error,
     infusion_dose_per_kg,
+    infusion_dose_tolerance_pct,
     infusion_record,
     infusion_validate,
 )
@@ -35,12 +38,12 @@ def deviation_warning(assessment: dosing.DoseAssessment) -> str:
         "Dose deviation: %(pct)s %% from the planned dose, beyond the tolerance of "
         "±%(tolerance)s %%. Check the cells infused; if they are right, save anyway and the "
         "deviation will be flagged for review."
-    ) % {"pct": assessment.deviation_pct, "tolerance": protocol.DOSE_TOLERANCE_PCT}
+    ) % {"pct": assessment.deviation_pct, "tolerance": assessment.tolerance_pct}
 
 
 @permission_required("infusions.view_infusion", raise_exception=True)
 def infusion_list(request: HttpRequest, participant_id: int) -> HttpResponse:
-    participant = selectors.participant_get(participant_id)
+    participant = participant_get(participant_id)
     rows = selectors.participant_infusion_rows(participant)
     next_number = len(rows) + 1
     can_record = (
@@ -75,7 +78,7 @@ def infusion_detail(request: HttpRequest, infusion_id: int) -> HttpResponse:
             "flags": list(infusion.flags.all()),
             "adverse_events": list(infusion.adverse_events.all()),
             "history": history_rows(infusion),
-            "tolerance_pct": protocol.DOSE_TOLERANCE_PCT,
+            "tolerance_pct": infusion_dose_tolerance_pct(infusion),
         },
     )
 
@@ -90,7 +93,17 @@ def _after_save(infusion: Infusion) -> HttpResponse:
     return redirect("infusions:detail", infusion_id=infusion.pk)
 
 
-@permission_required("infusions.add_infusion", raise_exception=True)
+def _infusion_id(kwargs: dict) -> int | None:
+    return (
+        Infusion.objects.filter(participant_id=kwargs["participant_id"], number=kwargs["number"])
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+@edit_or_read(
+    "infusions.add_infusion", "infusion", _infusion_id, view_permission="infusions.view_infusion"
+)
 def infusion_record_view(request: HttpRequest, participant_id: int, number: int) -> HttpResponse:
     """Record or correct infusion `number`, confirming the planned dose and any deviation.
 
@@ -101,7 +114,7 @@ def infusion_record_view(request: HttpRequest, participant_id: int, number: int)
     """
     if not 1 <= number <= protocol.INFUSION_COUNT:
         raise Http404(_("There is no infusion %(n)s.") % {"n": number})
-    participant = selectors.participant_get(participant_id)
+    participant = participant_get(participant_id)
     infusion = selectors.infusion_for_number(participant, number)
     editing = infusion is not None
     if editing and not request.user.has_perm("infusions.change_infusion"):
@@ -156,7 +169,7 @@ def infusion_record_view(request: HttpRequest, participant_id: int, number: int)
             "form": form,
             "assessment": assessment,
             "warning": deviation_warning(assessment) if assessment and assessment.deviation else "",
-            "tolerance_pct": protocol.DOSE_TOLERANCE_PCT,
+            "tolerance_pct": infusion_dose_tolerance_pct(infusion),
             "dose_per_kg": infusion_dose_per_kg(infusion),
             "visit_weights": selectors.visit_weights_by_date(participant),
         },

@@ -8,6 +8,7 @@ class ItpTrialConfig(AppConfig):
     verbose_name = _("ITP trial")
 
     def ready(self) -> None:
+        from . import language  # noqa: F401  (connects the login-page language choice)
         from .accounts import superuser_limit
         from .audit import history_saved
         from .roles import roles_sync_after_migrate

@@ -75,6 +75,8 @@ class ClinicalModel(VersionedModel):
     """Base of every clinical record: versioned, no hard delete, history on each model."""
 
     objects = ClinicalQuerySet.as_manager()
+    # Where the record's participant is, for the locks (itp_trial.locks).
+    lock_participant = "participant_id"
 
     class Meta:
         abstract = True
@@ -309,6 +311,16 @@ def version_check(
         raise stale_error(instance, version=int(version), stored_version=stored_version)
 
 
+# Checks every audited save passes first, e.g. the locks (itp_trial.locks registers its own).
+_write_guards: list[Any] = []
+
+
+def write_guard_register(guard: Any) -> None:
+    """Add `guard(instance, stored=...)`, which raises to refuse a write, to every save."""
+    if guard not in _write_guards:
+        _write_guards.append(guard)
+
+
 def audited_save(
     instance: models.Model, *, user: Any, reason: str = "", version: int | None = None
 ) -> bool:
@@ -317,12 +329,17 @@ def audited_save(
     A new record needs no reason, nor filling a field that was empty; changing or clearing a
     stored value does, and is refused without one (nothing is written). `version` is the
     version the caller's form or import row was based on: a save based on an older one is
-    refused with what changed since. An unchanged record is not saved again. Returns whether
-    it wrote.
+    refused with what changed since. An unchanged record is not saved again. A record of a
+    locked casebook, or any record under the database lock, is refused (itp_trial.locks).
+    Returns whether it wrote.
     """
     reason = (reason or "").strip()
+    stored = None
     if not instance._state.adding:
         stored = type(instance)._default_manager.select_for_update().filter(pk=instance.pk).first()
+    for guard in _write_guards:
+        guard(instance, stored=stored)
+    if not instance._state.adding:
         version_check(instance, version=version, stored=stored)
         changes = changed_fields(instance, stored)
         if not changes:
@@ -380,7 +397,8 @@ def _data_fields(model: type[models.Model]) -> list[str]:
     ]
 
 
-def _canonical(value: Any) -> Any:
+def canonical_value(value: Any) -> Any:
+    """A stored value as JSON can hold it, the same on every database and machine."""
     if isinstance(value, datetime):
         if timezone.is_aware(value):
             value = value.astimezone(UTC)
@@ -399,7 +417,7 @@ def _canonical(value: Any) -> Any:
 def entry_hash(previous: str, label: str, seq: int, row: tuple[Any, ...]) -> str:
     """sha256 of the previous hash and the entry's table, place and every stored value."""
     body = json.dumps(
-        [previous, label, seq, [_canonical(v) for v in row]],
+        [previous, label, seq, [canonical_value(v) for v in row]],
         ensure_ascii=False,
         separators=(",", ":"),
         default=str,

@@ -9,6 +9,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import stored_text
+
 ACTIONS = {"+": _("Created"), "~": _("Changed"), "-": _("Deleted")}
 
 
@@ -75,7 +77,8 @@ def _rows(records: list[Any], *, limit: int) -> list[dict[str, Any]]:
                 "user": record.history_user,
                 "action": ACTIONS.get(record.history_type, record.history_type),
                 "changes": changes,
-                "reason": record.history_change_reason,
+                # A system reason is stored in English and read in the user's language.
+                "reason": stored_text.display(record.history_change_reason),
             }
         )
     return rows

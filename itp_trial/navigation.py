@@ -23,6 +23,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem(_("Trial overview"), "subjects:overview", "subjects.view_participant"),
     NavItem(_("Flags"), "safety:flags", "safety.view_flag"),
     NavItem(_("Queries"), "safety:queries", "safety.view_dataquery"),
+    NavItem(_("Left to verify"), "safety:sdv_todo", "safety.add_verification"),
     NavItem(_("Exports"), "exchange:exports", "exchange.export_data"),
     NavItem(_("Import lab results"), "exchange:import_platelets", "exchange.import_data"),
 )

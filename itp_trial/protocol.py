@@ -12,6 +12,8 @@ from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
 
+from itp_trial.text import interpolated as _interpolated
+
 REGISTRY_ID = "NCT06813157"
 STUDY_TITLE = _("Mesenchymal stem cells in refractory primary immune thrombocytopenia")
 
@@ -83,6 +85,7 @@ VISITS: tuple[VisitDefinition, ...] = (
     ),
 )
 VISITS_BY_CODE: dict[str, VisitDefinition] = {v.code: v for v in VISITS}
+SCREENING_VISIT_CODE = next(v.code for v in VISITS if v.kind == KIND_SCREENING)
 VISIT_CODES: tuple[str, ...] = tuple(v.code for v in VISITS)
 VISIT_ORDER: dict[str, int] = {code: i for i, code in enumerate(VISIT_CODES)}
 INFUSION_COUNT = 5
@@ -111,7 +114,9 @@ AGE_MIN_YEARS = 4
 AGE_MAX_YEARS = 75
 ADULT_AGE_YEARS = 18  # under this, guardian consent and child assent are required
 ENROLMENT_CAP = 40
-ITP_MIN_DURATION_MONTHS = 3
+ITP_MIN_DURATION_MONTHS = 3  # I3: thrombocytopenia for more than this at consent
+MAINTENANCE_STABLE_WEEKS = 4  # I4: a maintenance dose stable for at least this long
+OTHER_TRIAL_WASHOUT_MONTHS = 3  # E6: no other interventional trial within this
 
 
 @dataclass(frozen=True)
@@ -125,24 +130,41 @@ class Criterion:
 INCLUSION_CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "I1",
-        _("Informed consent signed (guardian consent and child assent under 18)"),
+        _interpolated(
+            _("Informed consent signed (guardian consent and child assent under %(adult)s)"),
+            adult=ADULT_AGE_YEARS,
+        ),
         True,
     ),
-    Criterion("I2", _("Aged 4 to 75 inclusive at consent (computed from the birth date)"), True),
+    Criterion(
+        "I2",
+        _interpolated(
+            _("Aged %(low)s to %(high)s inclusive at consent (computed from the birth date)"),
+            low=AGE_MIN_YEARS,
+            high=AGE_MAX_YEARS,
+        ),
+        True,
+    ),
     Criterion(
         "I3",
-        _(
-            "Primary ITP with thrombocytopenia for more than 3 months, refractory: failed "
-            "first-line therapy, second-line platelet-raising drugs and rituximab, or failed "
-            "or relapsed after splenectomy"
+        _interpolated(
+            _(
+                "Primary ITP with thrombocytopenia for more than %(months)s months, refractory: "
+                "failed first-line therapy, second-line platelet-raising drugs and rituximab, "
+                "or failed or relapsed after splenectomy"
+            ),
+            months=ITP_MIN_DURATION_MONTHS,
         ),
         True,
     ),
     Criterion(
         "I4",
-        _(
-            "Any maintenance therapy at a dose stable for at least 4 weeks and kept unchanged "
-            "during the trial"
+        _interpolated(
+            _(
+                "Any maintenance therapy at a dose stable for at least %(weeks)s weeks and kept "
+                "unchanged during the trial"
+            ),
+            weeks=MAINTENANCE_STABLE_WEEKS,
         ),
         True,
     ),
@@ -154,7 +176,15 @@ EXCLUSION_CRITERIA: tuple[Criterion, ...] = (
     Criterion("E3", _("Malignancy"), False, True),
     Criterion("E4", _("Severe heart, lung, liver or kidney disease"), False, True),
     Criterion("E5", _("Prior stem-cell therapy"), False, True),
-    Criterion("E6", _("Another interventional trial within 3 months"), False, True),
+    Criterion(
+        "E6",
+        _interpolated(
+            _("Another interventional trial within %(months)s months"),
+            months=OTHER_TRIAL_WASHOUT_MONTHS,
+        ),
+        False,
+        True,
+    ),
     Criterion("E7", _("Allergy to components of the product"), False, True),
     # (assumed) the eighth exclusion is not public; a placeholder the team must replace.
     Criterion(
@@ -174,6 +204,11 @@ PLATELET_MAX = 2000
 WHO_BLEEDING_MIN = 0
 WHO_BLEEDING_MAX = 4
 BLEEDING_PRESENT_FROM_GRADE = 1
+# Whether a platelet count needs its WHO bleeding grade: at a scheduled visit the grade is
+# assessed with the count; an unscheduled result (a hospital lab between visits) may come
+# without one. Read by visits.services.fields.bleeding_grade_error for every entry path.
+WHO_GRADE_REQUIRED_SCHEDULED = True
+WHO_GRADE_REQUIRED_UNSCHEDULED = False
 # What each WHO bleeding grade means, shown with the grade wherever it is entered.
 WHO_BLEEDING_GRADES: dict[int, object] = {
     0: _("No bleeding"),
@@ -217,3 +252,12 @@ HEIGHT_RANGE_CM = (Decimal("80"), Decimal("230"))
 CHECKS_HOURLY_MINUTE = 5  # the hourly run, at this minute past each hour
 CHECKS_NIGHTLY_HOUR = 2  # the nightly full pass and digest, at this hour (site time)
 WORKLIST_DUE_DAYS = 14  # the worklist shows visits due within this many days
+
+# Investigator signature (protocol section 8, 21 CFR 11.50): the meanings an investigator
+# may give a signature, as code and the sentence shown with it. A study team may change them.
+SIGNATURE_MEANINGS: tuple[tuple[str, str], ...] = (
+    ("review", _("I have reviewed this participant's casebook and it is complete and accurate")),
+    ("approval", _("I approve this participant's casebook data as the investigator responsible")),
+    ("responsibility", _("I take responsibility for this participant's data as entered")),
+)
+SIGNATURE_MEANING_TEXT = dict(SIGNATURE_MEANINGS)

@@ -1,18 +1,21 @@
 """The four roles and the permissions each one's people need.
 
-Coordinators and investigators enter clinical data; investigators also sign and decide;
-monitors read, raise queries and export but never change clinical data; data managers
-export and import.
+Coordinators and investigators enter clinical data; investigators also sign casebooks and
+decide; monitors read, raise queries and export but never change clinical data; data
+managers export, import, and lock and unlock casebooks and the database.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-COORDINATOR = "Site coordinator"
-INVESTIGATOR = "Investigator"
-MONITOR = "Monitor"
-DATA_MANAGER = "Data manager"
+from django.utils.translation import gettext_noop
+
+# The group names, stored in English; pages show them translated ({% translate user_role %}).
+COORDINATOR = gettext_noop("Site coordinator")
+INVESTIGATOR = gettext_noop("Investigator")
+MONITOR = gettext_noop("Monitor")
+DATA_MANAGER = gettext_noop("Data manager")
 ROLES = (COORDINATOR, INVESTIGATOR, MONITOR, DATA_MANAGER)
 
 CLINICAL_MODELS = (
@@ -24,7 +27,15 @@ CLINICAL_MODELS = (
     "safety.adverseevent",
     "safety.concomitantmedication",
 )
-READ_MODELS = CLINICAL_MODELS + ("safety.flag", "safety.dataquery", "subjects.signoff")
+READ_MODELS = CLINICAL_MODELS + (
+    "safety.flag",
+    "safety.dataquery",
+    "subjects.signature",
+    "subjects.casebooklock",
+    "itp_trial.databaselock",
+)
+# Review records of section 8: the query conversation and source data verification.
+READ_MODELS += ("safety.querymessage", "safety.verification")
 
 
 def _crud(models: tuple[str, ...], actions: tuple[str, ...]) -> set[str]:
@@ -44,12 +55,20 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     | _ENTER_DATA
     | {
         "subjects.discontinue_treatment",
-        "subjects.add_signoff",
+        "subjects.sign_casebook",
         "safety.acknowledge_flag",
     },
     MONITOR: _VIEW_ALL
-    | {"safety.acknowledge_flag", "safety.add_dataquery", "exchange.export_data"},
-    DATA_MANAGER: _VIEW_ALL | {"exchange.export_data", "exchange.import_data"},
+    | {"safety.acknowledge_flag", "safety.add_dataquery", "exchange.export_data"}
+    | {"safety.add_verification"},
+    DATA_MANAGER: _VIEW_ALL
+    | {
+        "exchange.export_data",
+        "exchange.import_data",
+        "subjects.lock_casebook",
+        "itp_trial.lock_database",
+    }
+    | {"safety.add_dataquery"},
 }
 
 

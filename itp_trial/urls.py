@@ -2,8 +2,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from . import views
+from .language import language_set
 
 
 def _namespace(name: str, *urlconfs: str):
@@ -15,6 +17,8 @@ def _namespace(name: str, *urlconfs: str):
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("language/", language_set, name="language_set"),
+    path("jsi18n/", login_not_required(JavaScriptCatalog.as_view()), name="javascript_catalog"),
     path(
         "accounts/login/",
         login_not_required(auth_views.LoginView.as_view()),

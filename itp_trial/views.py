@@ -38,7 +38,11 @@ def _broker_ok() -> bool:
 @login_not_required
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness for load balancers and compose: the database, and the broker if configured."""
+    """Liveness for load balancers and compose: the database, and the broker.
+
+    The broker is checked when one is configured, and always where HEALTHZ_REQUIRE_BROKER
+    is set (production): there, no broker is an error, not a pass.
+    """
     checks: dict[str, str] = {}
     try:
         with connection.cursor() as cursor:
@@ -49,6 +53,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
         checks["database"] = "error"
     if settings.CELERY_BROKER_URL:
         checks["broker"] = "ok" if _broker_ok() else "error"
+    elif settings.HEALTHZ_REQUIRE_BROKER:
+        logger.error("healthz: no broker configured")
+        checks["broker"] = "error"
     healthy = all(v == "ok" for v in checks.values())
     return JsonResponse(
         {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503

@@ -3,77 +3,55 @@ the investigator's sign-off), the trial overview and the coordinator's worklist.
 
 from __future__ import annotations
 
-from django import forms
-from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_safe
 
 from itp_trial import protocol
 from itp_trial.history import history_rows
+from safety.casebook import signature_states
+from safety.locking import LOCK_CASEBOOK_PERMISSION
+from safety.review import participant_review, query_totals, trial_review, worklist_queries
+from safety.sdv import Progress, sdv_progress
 from safety.selectors import open_flags_summary
-from subjects.models import Participant, ParticipantStatus
-from subjects.services import signoff_record
+from safety.signatures import SIGN_PERMISSION
+from subjects.models import ParticipantStatus
 
 from .selectors import participant_dashboard, trial_overview, worklist
 from .selectors.participant import participant_page
 
-SIGN_OFF_PERMISSION = "subjects.add_signoff"
-SIGN_OFF_STATEMENT = gettext_lazy("I have reviewed the data of this participant")
 
-
-class SignOffForm(forms.Form):
-    statement = forms.CharField(
-        label=gettext_lazy("Statement"),
-        widget=forms.Textarea(attrs={"rows": 2}),
-        max_length=2000,
-    )
-
-
-def _render_dashboard(
-    request: HttpRequest, participant_id: int, form: SignOffForm | None = None
-) -> HttpResponse:
+@require_safe
+@permission_required("subjects.view_participant", raise_exception=True)
+def dashboard(request: HttpRequest, participant_id: int) -> HttpResponse:
+    """One participant at a glance, with the state of the investigator's signature."""
     data = participant_dashboard(participant_id=participant_id)
     if data is None:
         raise Http404(_("No such participant."))
-    can_sign = request.user.has_perm(SIGN_OFF_PERMISSION)
-    if form is None and can_sign:
-        form = SignOffForm(initial={"statement": SIGN_OFF_STATEMENT})
     return render(
         request,
         "reporting/dashboard.html",
-        {"d": data, "participant": data.participant, "form": form, "can_sign": can_sign},
+        {
+            "d": data,
+            "participant": data.participant,
+            "signature": signature_states([participant_id])[participant_id],
+            "can_sign": request.user.has_perm(SIGN_PERMISSION),
+            "can_lock": request.user.has_perm(LOCK_CASEBOOK_PERMISSION),
+            "review_queries": query_totals(participant_ids=[data.participant.pk]),
+            "review_progress": sdv_progress(participant_ids=[data.participant.pk]).get(
+                data.participant.pk, Progress()
+            ),
+        },
     )
-
-
-@permission_required("subjects.view_participant", raise_exception=True)
-def dashboard(request: HttpRequest, participant_id: int) -> HttpResponse:
-    """One participant at a glance; investigators sign off from here (POST)."""
-    if request.method != "POST":
-        return _render_dashboard(request, participant_id)
-    if not request.user.has_perm(SIGN_OFF_PERMISSION):
-        raise PermissionDenied
-    participant = get_object_or_404(Participant, pk=participant_id)
-    form = SignOffForm(request.POST)
-    if not form.is_valid():
-        return _render_dashboard(request, participant_id, form=form)
-    signoff_record(
-        participant=participant, user=request.user, statement=form.cleaned_data["statement"]
-    )
-    messages.success(
-        request, _("You signed off the data of %(id)s.") % {"id": participant.subject_id}
-    )
-    return redirect("subjects:dashboard", participant_id=participant.pk)
 
 
 @permission_required("subjects.view_participant", raise_exception=True)
 def overview(request: HttpRequest) -> HttpResponse:
     """The whole trial: enrolment, visit compliance, response, safety, dose deviations."""
-    return render(request, "reporting/overview.html", {"o": trial_overview()})
+    return render(request, "reporting/overview.html", {"o": trial_overview(), **trial_review()})
 
 
 @permission_required("visits.change_visit", raise_exception=True)
@@ -87,6 +65,7 @@ def visit_worklist(request: HttpRequest) -> HttpResponse:
             "today": today,
             "due_days": protocol.WORKLIST_DUE_DAYS,
             **open_flags_summary(),
+            **worklist_queries(),
         },
     )
 
@@ -113,6 +92,10 @@ def participant_detail(request: HttpRequest, participant_id: int) -> HttpRespons
             "can_discontinue": participant.status
             in (ParticipantStatus.ENROLLED, ParticipantStatus.ON_TREATMENT),
             "history": history_rows(participant),
+            "signature": signature_states([participant.pk])[participant.pk],
+            "can_sign": request.user.has_perm(SIGN_PERMISSION),
+            "can_lock": request.user.has_perm(LOCK_CASEBOOK_PERMISSION),
             **open_flags_summary(participant_ids=[participant.pk]),
+            **participant_review(participant.pk),
         },
     )

@@ -15,6 +15,9 @@ adverse events:
   ones, then one bulk INSERT (PostgreSQL takes it in one statement; SQLite splits it per
   ~80 rows, which a trial of 40 participants never reaches).
 
+A flag's detail is written in English whatever the language active for the run, and shown
+in the reader's language (`flag_text.detail_display`).
+
 Flags are idempotent: a second run raises nothing new. A flag keeps when it was raised and
 resolved, and by whom and when it was acknowledged.
 """
@@ -27,10 +30,11 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import (
+    Case,
     CharField,
+    DateField,
     DateTimeField,
     Exists,
     Expression,
@@ -39,30 +43,35 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     TextField,
     Value,
+    When,
 )
 from django.db.models.functions import Cast, Coalesce, Concat, TruncDate
 from django.utils import formats, timezone
-from django.utils.translation import gettext as _
 
 from infusions.dosing import deviation_pct
 from itp_trial import protocol
 from itp_trial.audit import history_insert_select, history_recorded_ids
+from itp_trial.locks import unlocked_participants
+from subjects.models import Signature
 from visits.models import Visit, WindowStatus
 from visits.services import schedule_sync
 
-from .models import ACKNOWLEDGED_KINDS, AdverseEvent, Flag, FlagKind
+from . import flag_text
+from .casebook import casebook_hashes, latest_signatures
+from .models import AdverseEvent, Flag, FlagKind
 from .rules import sae_report_due
 
 logger = logging.getLogger(__name__)
 
-ACKNOWLEDGE_PERMISSION = "safety.acknowledge_flag"
 RAISED, RESOLVED, REOPENED = "raised", "resolved", "reopened"
-# The reasons in a flag's history; the same words whatever the language of the run.
-RAISED_REASON = "Raised by the checks"
-RESOLVED_REASON = "Resolved by the checks"
-REOPENED_REASON = "Re-opened by the checks"
+# The reasons in a flag's history; stored in English whatever the language of the run.
+RAISED_REASON = flag_text.RAISED_REASON
+RESOLVED_REASON = flag_text.RESOLVED_REASON
+REOPENED_REASON = flag_text.REOPENED_REASON
+SIGNATURE_STALE_REASON = flag_text.SIGNATURE_STALE_REASON
 
 # The columns the INSERT ... SELECT of a visit flag fills; the others are NULL.
 _VISIT_FLAG_COLUMNS = (
@@ -86,6 +95,21 @@ def sae_report_overdue_cutoff(now: datetime) -> datetime:
     return now - timedelta(hours=protocol.SAE_REPORT_HOURS)
 
 
+def sae_report_overdue(now: datetime, *, via: str = "") -> Q:
+    """The SAE-overdue condition at `now`, once for raising, resolving and reopening: a
+    serious event, not reported, whose site awareness is before `sae_report_overdue_cutoff`.
+
+    `via` prefixes every lookup ("adverse_event__" filters flags by their event).
+    """
+    return Q(
+        **{
+            f"{via}serious": True,
+            f"{via}reported_at__isnull": True,
+            f"{via}awareness_at__lt": sae_report_overdue_cutoff(now),
+        }
+    )
+
+
 def _sql_text(template: str, **parts: Expression) -> Expression:
     """A translated template with %(name)s placeholders, as one SQL text expression.
 
@@ -105,6 +129,32 @@ def _sql_text(template: str, **parts: Expression) -> Expression:
 
 def _local(moment: datetime) -> str:
     return formats.date_format(timezone.localtime(moment), "Y-m-d H:i")
+
+
+def _visit_date(infusion_model: type) -> Expression:
+    """The date a visit was done: its own, or for an infusion visit the infusion's date.
+
+    Infusion visits never fill `Visit.actual_date`; their date is the infusion record's.
+    One correlated subquery per infusion code, so the flag stays one INSERT ... SELECT.
+    """
+    return Coalesce(
+        F("actual_date"),
+        Case(
+            *(
+                When(
+                    code=code,
+                    then=Subquery(
+                        infusion_model.objects.filter(
+                            participant_id=OuterRef("participant_id"), number=number
+                        ).values("infusion_date")[:1]
+                    ),
+                )
+                for number, code in protocol.INFUSION_VISIT_CODES.items()
+            ),
+            default=Value(None, output_field=DateField()),
+            output_field=DateField(),
+        ),
+    )
 
 
 def _insert_visit_flags(kind: str, visits: QuerySet, detail: Expression, now: datetime) -> int:
@@ -183,7 +233,7 @@ def _resolve_and_reopen(flags: QuerySet, condition: Q, now: datetime) -> tuple[i
         now=now,
     )
     reopen_note = _sql_text(
-        _("%(detail)s [resolved %(resolved)s, reopened %(reopened)s]"),
+        flag_text.REOPENED,
         detail=F("detail"),
         resolved=TruncDate("resolved_at"),  # in the site's time zone, as the reopening date
         reopened=Value(timezone.localdate(now).isoformat()),
@@ -245,17 +295,18 @@ def checks_run(
     flags = _in(Flag.objects.all(), ids)
     with transaction.atomic():
         # Time alone turns a pending visit overdue; nothing else about a visit moves without
-        # a write, and every write resyncs its participant.
-        visits.filter(window_status=WindowStatus.PENDING, window_end__lt=today).update(
-            window_status=WindowStatus.OVERDUE
-        )
+        # a write, and every write resyncs its participant. A locked casebook is not
+        # written; its flags are still raised (they are about the data, not part of it).
+        unlocked_participants(visits).filter(
+            window_status=WindowStatus.PENDING, window_end__lt=today
+        ).update(window_status=WindowStatus.OVERDUE)
 
         overdue = FlagKind.OVERDUE
         counts[overdue][RAISED] = _insert_visit_flags(
             overdue,
             visits.filter(window_status=WindowStatus.OVERDUE),
             _sql_text(
-                _("%(visit)s not done; its window ended %(end)s."),
+                flag_text.OVERDUE,
                 visit=F("code"),
                 end=F("window_end"),
             ),
@@ -269,9 +320,9 @@ def checks_run(
             FlagKind.OUT_OF_WINDOW,
             visits.filter(window_status__in=(WindowStatus.EARLY, WindowStatus.LATE)),
             _sql_text(
-                _("%(visit)s done on %(date)s, outside its window %(start)s to %(end)s."),
+                flag_text.OUT_OF_WINDOW,
                 visit=F("code"),
-                date=F("actual_date"),
+                date=_visit_date(Infusion),
                 start=F("window_start"),
                 end=F("window_end"),
             ),
@@ -281,7 +332,7 @@ def checks_run(
             FlagKind.MISSED_VISIT,
             visits.filter(window_status=WindowStatus.MISSED),
             _sql_text(
-                _("%(visit)s marked missed: %(reason)s"),
+                flag_text.MISSED,
                 visit=F("code"),
                 reason=F("missed_reason"),
             ),
@@ -314,13 +365,8 @@ def checks_run(
         )
 
         sae = FlagKind.SAE_REPORT_OVERDUE
-        sae_overdue = Q(
-            serious=True,
-            reported_at__isnull=True,
-            awareness_at__lt=sae_report_overdue_cutoff(now),
-        )
         new_sae = (
-            _in(AdverseEvent.objects.filter(sae_overdue), ids)
+            _in(AdverseEvent.objects.filter(sae_report_overdue(now)), ids)
             .filter(~Exists(Flag.objects.filter(kind=sae, adverse_event_id=OuterRef("pk"))))
             .order_by()
             .values_list("pk", "participant_id", "ae_number", "term", "awareness_at")
@@ -342,14 +388,11 @@ def checks_run(
         )
         counts[sae][RAISED] = len(sae_raised)
         counts[sae][RESOLVED], counts[sae][REOPENED] = _resolve_and_reopen(
-            flags.filter(kind=sae),
-            Q(
-                adverse_event__serious=True,
-                adverse_event__reported_at__isnull=True,
-                adverse_event__awareness_at__lt=sae_report_overdue_cutoff(now),
-            ),
-            now,
+            flags.filter(kind=sae), sae_report_overdue(now, via="adverse_event__"), now
         )
+
+        stale = signature_flags_sync(participant_ids=ids, now=now, record=False)
+        counts[FlagKind.SIGNATURE_STALE].update(stale)
 
         _record_raised(now)
 
@@ -360,9 +403,81 @@ def checks_run(
     return counts
 
 
+def _mark_signatures_stale(signature_ids: list[int], now: datetime) -> int:
+    """Mark these signatures stale, with history: one INSERT ... SELECT and one UPDATE."""
+    if not signature_ids:
+        return 0
+    values = {
+        "stale_at": Value(now, output_field=DateTimeField()),
+        "stale_reason": Value(SIGNATURE_STALE_REASON, output_field=TextField()),
+        "version": F("version") + 1,
+    }
+    target = Signature.objects.filter(pk__in=signature_ids, stale_at__isnull=True)
+    history_insert_select(
+        model=Signature,
+        queryset=target,
+        history_type="~",
+        reason=SIGNATURE_STALE_REASON,
+        at=now,
+        overrides=values,
+    )
+    recorded = history_recorded_ids(
+        model=Signature, history_type="~", reason=SIGNATURE_STALE_REASON, at=now
+    )
+    return target.filter(pk__in=recorded).update(**values)
+
+
+def signature_flags_sync(
+    *, participant_ids: Iterable[int] | None, now: datetime, record: bool = True
+) -> dict[str, int]:
+    """The `signature_stale` flags of protocol section 6, set-based (a fixed number of
+    queries): a signature whose casebook no longer hashes the same is marked stale (from
+    then on it stays stale, whatever the data do); a participant whose last signature is
+    stale gets one open flag; the flag of one whose last signature is current (the
+    investigator signed again) is resolved. `record` writes the new flags' history (the
+    checks do it once for all kinds)."""
+    ids = sorted(set(participant_ids)) if participant_ids is not None else None
+    latest = latest_signatures(ids)
+    fresh = [pk for pk, signature in latest.items() if signature.stale_at is None]
+    hashes = casebook_hashes(fresh)
+    changed = {pk for pk in fresh if hashes[pk] != latest[pk].content_hash}
+    _mark_signatures_stale([latest[pk].pk for pk in changed], now)
+    stale = {pk for pk, signature in latest.items() if signature.stale_at is not None} | changed
+
+    kind = FlagKind.SIGNATURE_STALE
+    open_flags = _in(Flag.objects.filter(kind=kind, resolved_at__isnull=True), ids)
+    flagged = set(open_flags.values_list("participant_id", flat=True))
+    new = []
+    for pk in sorted(stale - flagged):
+        signature = latest[pk]
+        new.append(
+            Flag(
+                kind=kind,
+                participant_id=pk,
+                detail=flag_text.SIGNATURE_STALE
+                % {
+                    "name": signature.signer_name,
+                    "when": _local(signature.signed_at),
+                    "why": signature.stale_reason or SIGNATURE_STALE_REASON,
+                },
+                raised_at=now,
+            )
+        )
+    raised = len(_bulk_raise(kind, "participant_id", new, now)) if new else 0
+    if record and raised:
+        _record_raised(now)
+    resolved = _change_with_history(
+        open_flags.exclude(participant_id__in=stale),
+        {"resolved_at": Value(now, output_field=DateTimeField())},
+        reason=RESOLVED_REASON,
+        now=now,
+    )
+    return {RAISED: raised, RESOLVED: resolved}
+
+
 def _dose_detail(number: int, planned: int, actual: int) -> str:
     pct = deviation_pct(actual_cells=actual, planned_cells=planned)
-    return _("%(visit)s: planned %(planned)s cells, actual %(actual)s, deviation %(pct)s %%.") % {
+    return flag_text.DOSE % {
         "visit": protocol.INFUSION_VISIT_CODES[number],
         "planned": f"{planned:,}",
         "actual": f"{actual:,}",
@@ -371,7 +486,7 @@ def _dose_detail(number: int, planned: int, actual: int) -> str:
 
 
 def _sae_detail(number: int, term: str, awareness_at: datetime) -> str:
-    return _("AE%(number)s %(term)s: site aware %(aware)s, report was due %(due)s.") % {
+    return flag_text.SAE % {
         "number": number,
         "term": term,
         "aware": _local(awareness_at),
@@ -384,36 +499,3 @@ def _summary(counts: dict[str, dict[str, int]]) -> str:
         f"{kind} +{c[RAISED]} -{c[RESOLVED]}" + (f" reopened {c[REOPENED]}" if c[REOPENED] else "")
         for kind, c in counts.items()
     )
-
-
-@transaction.atomic
-def flag_acknowledge(*, flag_id: int, user: Any, comment: str, now: datetime | None = None) -> Flag:
-    """A reviewer acknowledges a protocol deviation (the kinds of ACKNOWLEDGED_KINDS).
-
-    The comment is required and recorded with the user and the time, in the flag and its
-    history. A flag that resolves itself when the data arrive (overdue visit, SAE report)
-    is not acknowledged, nor one already acknowledged.
-    """
-    if not user.has_perm(ACKNOWLEDGE_PERMISSION):
-        raise PermissionDenied(_("Only an investigator or a monitor can acknowledge a flag."))
-    flag = Flag.objects.select_for_update().get(pk=flag_id)
-    if flag.kind not in ACKNOWLEDGED_KINDS:
-        raise ValidationError(
-            _("A flag of this kind resolves itself when the data arrive; it is not acknowledged.")
-        )
-    if flag.acknowledged_at is not None:
-        raise ValidationError(_("This flag has already been acknowledged."))
-    comment = (comment or "").strip()
-    if not comment:
-        raise ValidationError({"comment": _("Say why the deviation is acceptable.")})
-    flag.acknowledged_by = user
-    flag.acknowledged_at = now or timezone.now()
-    flag.acknowledgement_comment = comment
-    flag.full_clean()
-    flag._history_user = user
-    flag._change_reason = comment
-    flag.version += 1
-    flag.save(
-        update_fields=["acknowledged_by", "acknowledged_at", "acknowledgement_comment", "version"]
-    )
-    return flag

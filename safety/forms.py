@@ -7,6 +7,7 @@ from typing import Any
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Fieldset, Layout, Row
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from infusions.models import Infusion
@@ -19,6 +20,7 @@ from itp_trial.forms import (
     service_data,
     version_add,
 )
+from itp_trial.text import interpolated
 from subjects.models import Participant
 
 from .models import AdverseEvent, ConcomitantMedication, SeriousCriterion
@@ -28,7 +30,7 @@ from .services import AE_DATA_FIELDS, CONMED_DATA_FIELDS, serious_criteria_codes
 GRADE_CHOICES = [
     ("", _("Choose the grade")),
     *(
-        (grade, f"{grade} · {protocol.CTCAE_GRADES[grade]}")
+        (grade, format_lazy("{} · {}", grade, protocol.CTCAE_GRADES[grade]))
         for grade in range(protocol.CTCAE_GRADE_MIN, protocol.CTCAE_GRADE_MAX + 1)
     ),
 ]
@@ -75,13 +77,19 @@ class AdverseEventForm(ServiceModelForm):
             "reported_at": DateTimeInput(),
         }
         help_texts = {
-            "term": _("The CTCAE v5.0 term, e.g. Infusion related reaction, Fever."),
+            "term": interpolated(
+                _("The CTCAE v%(version)s term, e.g. Infusion related reaction, Fever."),
+                version=protocol.CTCAE_VERSION,
+            ),
             "onset_date": _("The first day of the event; not before informed consent."),
             "end_date": _("Leave empty and tick Ongoing if the event has not ended."),
             "ongoing": _("Tick while the event continues."),
-            "serious": _(
-                "Death, life-threatening, hospitalisation, disability, anomaly or an "
-                "important medical event: report within 24 hours of awareness."
+            "serious": interpolated(
+                _(
+                    "Death, life-threatening, hospitalisation, disability, anomaly or an "
+                    "important medical event: report within %(hours)s hours of awareness."
+                ),
+                hours=protocol.SAE_REPORT_HOURS,
             ),
             "relationship": _("The investigator's judgement of causality to MSC."),
         }

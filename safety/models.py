@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from itp_trial import protocol
 from itp_trial.audit import AuditedHistory, ClinicalModel, VersionedModel
+from itp_trial.text import interpolated
 
 
 class Relationship(models.TextChoices):
@@ -50,7 +51,11 @@ class AdverseEvent(ClinicalModel):
     ae_number = models.PositiveSmallIntegerField(
         _("AE number"), editable=False, help_text=_("Numbered per participant, from 1.")
     )
-    term = models.CharField(_("term"), max_length=200, help_text=_("CTCAE v5.0 term."))
+    term = models.CharField(
+        _("term"),
+        max_length=200,
+        help_text=interpolated(_("CTCAE v%(version)s term."), version=protocol.CTCAE_VERSION),
+    )
     onset_date = models.DateField(_("onset date"))
     end_date = models.DateField(_("end date"), null=True, blank=True)
     ongoing = models.BooleanField(_("ongoing"), default=False)
@@ -60,7 +65,10 @@ class AdverseEvent(ClinicalModel):
             MinValueValidator(protocol.CTCAE_GRADE_MIN),
             MaxValueValidator(protocol.CTCAE_GRADE_MAX),
         ],
-        help_text=_("CTCAE v5.0: 1 mild, 2 moderate, 3 severe, 4 life-threatening, 5 death."),
+        help_text=interpolated(
+            _("CTCAE v%(version)s: 1 mild, 2 moderate, 3 severe, 4 life-threatening, 5 death."),
+            version=protocol.CTCAE_VERSION,
+        ),
     )
     serious = models.BooleanField(_("serious"), default=False)
     # The codes of SeriousCriterion, ';'-separated as in the CSV contract.
@@ -87,7 +95,10 @@ class AdverseEvent(ClinicalModel):
         _("reported at"),
         null=True,
         blank=True,
-        help_text=_("For a serious event: when it was reported (due within 24 hours)."),
+        help_text=interpolated(
+            _("For a serious event: when it was reported (due within %(hours)s hours)."),
+            hours=protocol.SAE_REPORT_HOURS,
+        ),
     )
 
     history = AuditedHistory()
@@ -127,9 +138,12 @@ class ConcomitantMedication(ClinicalModel):
     rescue = models.BooleanField(
         _("rescue therapy"),
         default=False,
-        help_text=_(
-            "IVIg, platelet transfusion, high-dose steroids or a TPO-RA started on study: "
-            "platelet assessments in the 28 days from its start are not evaluable."
+        help_text=interpolated(
+            _(
+                "IVIg, platelet transfusion, high-dose steroids or a TPO-RA started on study: "
+                "platelet assessments in the %(days)s days from its start are not evaluable."
+            ),
+            days=protocol.RESCUE_NOT_EVALUABLE_DAYS,
         ),
     )
 
@@ -159,6 +173,7 @@ class FlagKind(models.TextChoices):
     MISSED_VISIT = "missed_visit", _("Missed visit")
     DOSE_DEVIATION = "dose_deviation", _("Dose deviation")
     SAE_REPORT_OVERDUE = "sae_report_overdue", _("SAE report overdue")
+    SIGNATURE_STALE = "signature_stale", _("Signature stale")
 
 
 class FlagStatus(models.TextChoices):
@@ -166,6 +181,15 @@ class FlagStatus(models.TextChoices):
     RESOLVED = "resolved", _("Resolved")
     ACKNOWLEDGED = "acknowledged", _("Acknowledged")
 
+
+# The status of a flag as a filter, in the precedence of Flag.status: acknowledged first.
+# FLAG_OPEN is the one definition of an open flag for every page, count and list.
+FLAG_STATUS_FILTERS: dict[str, models.Q] = {
+    FlagStatus.OPEN: models.Q(resolved_at__isnull=True, acknowledged_at__isnull=True),
+    FlagStatus.RESOLVED: models.Q(resolved_at__isnull=False, acknowledged_at__isnull=True),
+    FlagStatus.ACKNOWLEDGED: models.Q(acknowledged_at__isnull=False),
+}
+FLAG_OPEN = FLAG_STATUS_FILTERS[FlagStatus.OPEN]
 
 # Kinds a reviewer acknowledges; the others resolve when the data arrive.
 ACKNOWLEDGED_KINDS = (FlagKind.OUT_OF_WINDOW, FlagKind.MISSED_VISIT, FlagKind.DOSE_DEVIATION)
@@ -217,6 +241,17 @@ class Flag(VersionedModel):
                 condition=models.Q(adverse_event__isnull=False),
                 name="flag_unique_adverse_event",
             ),
+            # A participant-level flag (a stale signature): one open at a time.
+            models.UniqueConstraint(
+                fields=["kind", "participant"],
+                condition=models.Q(
+                    visit__isnull=True,
+                    infusion__isnull=True,
+                    adverse_event__isnull=True,
+                    resolved_at__isnull=True,
+                ),
+                name="flag_unique_open_participant",
+            ),
         ]
         indexes = [models.Index(fields=["kind", "resolved_at", "acknowledged_at"])]
 
@@ -224,7 +259,15 @@ class Flag(VersionedModel):
         return f"{self.kind} {self.participant_id}"
 
     @property
+    def detail_display(self) -> str:
+        """The stored (English) detail in the reader's language (safety.flag_text)."""
+        from .flag_text import detail_display
+
+        return detail_display(self.detail)
+
+    @property
     def status(self) -> str:
+        """The status of one loaded flag: FLAG_STATUS_FILTERS, read on the instance."""
         if self.acknowledged_at is not None:
             return FlagStatus.ACKNOWLEDGED
         if self.resolved_at is not None:
@@ -232,14 +275,54 @@ class Flag(VersionedModel):
         return FlagStatus.OPEN
 
 
+class QueryTarget(models.TextChoices):
+    """The kinds of record a query or a verification is about."""
+
+    PARTICIPANT = "participant", _("Participant")
+    ELIGIBILITY = "eligibility", _("Eligibility answer")
+    VISIT = "visit", _("Visit")
+    INFUSION = "infusion", _("Infusion")
+    PLATELET = "platelet", _("Platelet count")
+    ADVERSE_EVENT = "adverse_event", _("Adverse event")
+    MEDICATION = "conmed", _("Concomitant medication")
+
+
+class QueryState(models.TextChoices):
+    OPEN = "open", _("Open")
+    ANSWERED = "answered", _("Answered")
+    CLOSED = "closed", _("Closed")
+
+
 class DataQuery(VersionedModel):
-    """A monitor's question about a participant's data, answered by the site."""
+    """A reviewer's question about one field of one record, answered by the site.
+
+    The record is named by its kind and id (`target_kind`, `object_id`) and the field by its
+    model name (`field_name`, empty for the record as a whole). `number` counts the
+    participant's queries in the order raised. `target_version` is the record's version
+    when the query was raised, so that a correction since is seen without asking.
+    """
 
     participant = models.ForeignKey(
         "subjects.Participant", on_delete=models.PROTECT, related_name="queries"
     )
+    number = models.PositiveIntegerField(_("query number"), default=0)
+    target_kind = models.CharField(
+        _("record kind"),
+        max_length=16,
+        choices=QueryTarget.choices,
+        default=QueryTarget.PARTICIPANT,
+    )
+    object_id = models.PositiveBigIntegerField(_("record id"), null=True, blank=True)
+    field_name = models.CharField(_("field"), max_length=64, blank=True)
+    target_version = models.PositiveIntegerField(_("record version when raised"), default=1)
     visit = models.ForeignKey(
         "visits.Visit", on_delete=models.PROTECT, null=True, blank=True, related_name="queries"
+    )
+    state = models.CharField(
+        _("state"), max_length=10, choices=QueryState.choices, default=QueryState.OPEN
+    )
+    due_date = models.DateField(
+        _("due date"), null=True, blank=True, help_text=_("When the site should answer by.")
     )
     question = models.TextField(_("question"))
     raised_by = models.ForeignKey(
@@ -251,6 +334,9 @@ class DataQuery(VersionedModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     answered_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     closed_at = models.DateTimeField(null=True, blank=True)
 
     history = AuditedHistory()
@@ -259,6 +345,86 @@ class DataQuery(VersionedModel):
         ordering = ["-raised_at"]
         verbose_name = _("data query")
         verbose_name_plural = _("data queries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "number"],
+                condition=models.Q(number__gt=0),
+                name="dataquery_unique_number",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "participant"]),
+            models.Index(fields=["target_kind", "object_id", "state"]),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.participant_id}: {self.question[:40]}"
+        return f"{self.participant_id} Q{self.number}: {self.question[:40]}"
+
+    @property
+    def field_label(self) -> str:
+        """The queried field's label (empty for the record as a whole)."""
+        from .targets import target_get
+
+        target = target_get(self.target_kind)
+        if target is None or not self.field_name:
+            return ""
+        return target.field_label(self.field_name)
+
+
+class QueryMessageKind(models.TextChoices):
+    QUESTION = "question", _("Question")
+    ANSWER = "answer", _("Answer")
+    CLOSE = "close", _("Closed")
+    REOPEN = "reopen", _("Re-opened")
+
+
+class QueryMessage(VersionedModel):
+    """One turn of a query's conversation: the question, each answer, closing, re-opening."""
+
+    query = models.ForeignKey(DataQuery, on_delete=models.PROTECT, related_name="messages")
+    kind = models.CharField(_("kind"), max_length=10, choices=QueryMessageKind.choices)
+    body = models.TextField(_("message"), blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(_("at"))
+
+    history = AuditedHistory()
+
+    class Meta:
+        ordering = ["query", "at", "id"]
+        verbose_name = _("query message")
+
+    def __str__(self) -> str:
+        return f"{self.query_id} {self.kind}"
+
+
+class Verification(VersionedModel):
+    """Source data verification of one record (one form): verified at `verified_version`.
+
+    The record is verified while its own `version` equals `verified_version`; any later
+    save moves its version on, and it reads as changed since verification (no write needed).
+    """
+
+    participant = models.ForeignKey(
+        "subjects.Participant", on_delete=models.PROTECT, related_name="verifications"
+    )
+    target_kind = models.CharField(_("record kind"), max_length=16, choices=QueryTarget.choices)
+    object_id = models.PositiveBigIntegerField(_("record id"))
+    verified_version = models.PositiveIntegerField(_("verified version"))
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    verified_at = models.DateTimeField(_("verified at"))
+
+    history = AuditedHistory()
+
+    class Meta:
+        ordering = ["participant", "target_kind", "object_id"]
+        verbose_name = _("source data verification")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["target_kind", "object_id"], name="verification_unique_record"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.target_kind} {self.object_id} v{self.verified_version}"

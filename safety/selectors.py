@@ -5,19 +5,48 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
 
-from .models import DataQuery, Flag, FlagStatus
+from .models import (
+    FLAG_OPEN,
+    FLAG_STATUS_FILTERS,
+    AdverseEvent,
+    ConcomitantMedication,
+    DataQuery,
+    Flag,
+    QueryState,
+)
 from .triage import sae_clocks_running, triage_order
 
-# The status of a flag as a filter, in the precedence of Flag.status: acknowledged first.
-FLAG_STATUS_FILTERS: dict[str, Q] = {
-    FlagStatus.OPEN: Q(resolved_at__isnull=True, acknowledged_at__isnull=True),
-    FlagStatus.RESOLVED: Q(resolved_at__isnull=False, acknowledged_at__isnull=True),
-    FlagStatus.ACKNOWLEDGED: Q(acknowledged_at__isnull=False),
-}
-
 QUERY_OPEN, QUERY_CLOSED = "open", "closed"
+
+
+# One get-or-404 per object kind, with what its pages read alongside it.
+def adverse_event_get(ae_id: int, *, with_flags: bool = False) -> AdverseEvent:
+    events = AdverseEvent.objects.select_related("participant", "related_infusion")
+    if with_flags:
+        events = events.prefetch_related(
+            Prefetch("flags", queryset=Flag.objects.select_related("acknowledged_by"))
+        )
+    return get_object_or_404(events, pk=ae_id)
+
+
+def conmed_get(conmed_id: int) -> ConcomitantMedication:
+    return get_object_or_404(
+        ConcomitantMedication.objects.select_related("participant"), pk=conmed_id
+    )
+
+
+def flag_get(flag_id: int) -> Flag:
+    return get_object_or_404(
+        Flag.objects.select_related("participant", "visit", "infusion", "adverse_event"),
+        pk=flag_id,
+    )
+
+
+def query_get(query_id: int) -> DataQuery:
+    return get_object_or_404(DataQuery.objects.select_related("participant", "visit"), pk=query_id)
 
 
 def _flags() -> QuerySet[Flag]:
@@ -48,14 +77,14 @@ def open_flags_for(*, participant_ids: Iterable[int] | None = None) -> QuerySet[
     """The open flags of these participants (all participants with None), in triage order
     (safety.triage): SAE report flags, overdue visits by how long, then the rest, oldest
     first."""
-    flags = _flags().filter(FLAG_STATUS_FILTERS[FlagStatus.OPEN])
+    flags = _flags().filter(FLAG_OPEN)
     if participant_ids is not None:
         flags = flags.filter(participant_id__in=list(participant_ids))
     return triage_order(flags)
 
 
 def open_flags_count(*, participant_ids: Iterable[int] | None = None) -> int:
-    flags = Flag.objects.filter(FLAG_STATUS_FILTERS[FlagStatus.OPEN])
+    flags = Flag.objects.filter(FLAG_OPEN)
     if participant_ids is not None:
         flags = flags.filter(participant_id__in=list(participant_ids))
     return flags.count()
@@ -81,9 +110,9 @@ def queries_list(*, state: str | None = None, participant_id: int | None = None)
         "participant", "visit", "raised_by", "answered_by"
     ).order_by("-raised_at", "-pk")
     if state == QUERY_OPEN:
-        queries = queries.filter(closed_at__isnull=True)
-    elif state == QUERY_CLOSED:
-        queries = queries.filter(closed_at__isnull=False)
+        queries = queries.exclude(state=QueryState.CLOSED)
+    elif state in (QueryState.ANSWERED, QUERY_CLOSED):
+        queries = queries.filter(state=state)
     if participant_id:
         queries = queries.filter(participant_id=participant_id)
     return queries

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -19,11 +19,12 @@ from django.utils.translation import gettext as _
 from infusions.models import Infusion
 from infusions.services import Errors, assign_fields, clean_fields_into
 from itp_trial.audit import audited_save
+from itp_trial.dates import date_future_add, moment_future_error
 from subjects.models import Participant
 from visits.services import participant_changed
 
 from . import rules
-from .models import AdverseEvent, ConcomitantMedication, SeriousCriterion
+from .models import ACKNOWLEDGED_KINDS, AdverseEvent, ConcomitantMedication, Flag, SeriousCriterion
 
 AE_DATA_FIELDS: tuple[str, ...] = (
     "term",
@@ -93,13 +94,11 @@ def _ae_errors(
             errors.setdefault(field, []).extend(messages)
 
     for field in ("onset_date", "end_date"):
-        value = getattr(event, field)
-        if isinstance(value, date) and value > today:
-            _add(errors, field, _("The date cannot be in the future."))
+        date_future_add(errors, field, getattr(event, field), today=today)
     for field in ("awareness_at", "reported_at"):
-        value = getattr(event, field)
-        if isinstance(value, datetime) and value > now:
-            _add(errors, field, _("The date and time cannot be in the future."))
+        message = moment_future_error(getattr(event, field), now=now)
+        if message:
+            _add(errors, field, message)
 
     aware, reported = event.awareness_at, event.reported_at
     if isinstance(aware, datetime) and isinstance(event.onset_date, date):
@@ -191,10 +190,8 @@ def _conmed_errors(
     conmed: ConcomitantMedication, *, participant: Participant, today: date, errors: Errors
 ) -> None:
     start, end = conmed.start_date, conmed.end_date
-    if isinstance(start, date) and start > today:
-        _add(errors, "start_date", _("The date cannot be in the future."))
-    if isinstance(end, date) and end > today:
-        _add(errors, "end_date", _("The date cannot be in the future."))
+    date_future_add(errors, "start_date", start, today=today)
+    date_future_add(errors, "end_date", end, today=today)
     if isinstance(start, date) and isinstance(end, date) and end < start:
         _add(errors, "end_date", _("The end date cannot be before the start date."))
     if isinstance(start, date) and conmed.drug:
@@ -245,3 +242,39 @@ def conmed_record(
     if audited_save(conmed, user=user, reason=reason, version=version):
         participant_changed(participant_id=participant.pk, today=today)
     return conmed
+
+
+ACKNOWLEDGE_PERMISSION = "safety.acknowledge_flag"
+
+
+@transaction.atomic
+def flag_acknowledge(*, flag_id: int, user: Any, comment: str, now: datetime | None = None) -> Flag:
+    """A reviewer acknowledges a protocol deviation (the kinds of ACKNOWLEDGED_KINDS).
+
+    The comment is required and recorded with the user and the time, in the flag and its
+    history. A flag that resolves itself when the data arrive (overdue visit, SAE report)
+    is not acknowledged, nor one already acknowledged.
+    """
+    if not user.has_perm(ACKNOWLEDGE_PERMISSION):
+        raise PermissionDenied(_("Only an investigator or a monitor can acknowledge a flag."))
+    flag = Flag.objects.select_for_update().get(pk=flag_id)
+    if flag.kind not in ACKNOWLEDGED_KINDS:
+        raise ValidationError(
+            _("A flag of this kind resolves itself when the data arrive; it is not acknowledged.")
+        )
+    if flag.acknowledged_at is not None:
+        raise ValidationError(_("This flag has already been acknowledged."))
+    comment = (comment or "").strip()
+    if not comment:
+        raise ValidationError({"comment": _("Say why the deviation is acceptable.")})
+    flag.acknowledged_by = user
+    flag.acknowledged_at = now or timezone.now()
+    flag.acknowledgement_comment = comment
+    flag.full_clean()
+    flag._history_user = user
+    flag._change_reason = comment
+    flag.version += 1
+    flag.save(
+        update_fields=["acknowledged_by", "acknowledged_at", "acknowledgement_comment", "version"]
+    )
+    return flag

@@ -17,6 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from itp_trial import protocol
+
 from . import rules
 from .models import AdverseEvent, Flag, FlagKind
 
@@ -174,10 +176,10 @@ def sae_clock_view(event: AdverseEvent, *, now: datetime) -> SaeClockView:
     elif clock.reported:
         state = "late" if clock.reported_late else "reported"
         text = (
-            _("Reported after the 24-hour deadline")
+            _("Reported after the %(hours)s-hour deadline")
             if clock.reported_late
-            else _("Reported within 24 hours")
-        )
+            else _("Reported within %(hours)s hours")
+        ) % {"hours": protocol.SAE_REPORT_HOURS}
     elif clock.overdue:
         state = "overdue"
         text = _("SAE report overdue by %(time)s") % {"time": duration_text(-clock.remaining)}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import events, flags, queries
+from .views import events, flags, queries, records
 
 app_name = "safety"
 
@@ -26,4 +26,10 @@ urlpatterns = [
     ),
     path("queries/<int:pk>/answer/", queries.query_answer, name="query_answer"),
     path("queries/<int:pk>/close/", queries.query_close, name="query_close"),
+    path("queries/<int:pk>/", records.query_detail, name="query_detail"),
+    path("queries/<int:pk>/correct/", records.query_correct, name="query_correct"),
+    path("records/<str:kind>/<int:object_id>/", records.record_detail, name="record"),
+    path("records/<str:kind>/<int:object_id>/query/", records.record_query, name="record_query"),
+    path("records/<str:kind>/<int:object_id>/verify/", records.record_verify, name="record_verify"),
+    path("verification/", records.sdv_todo, name="sdv_todo"),
 ]

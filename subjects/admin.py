@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from itp_trial.admin import ClinicalReadOnlyAdmin
 
-from .models import EligibilityAnswer, Participant, SignOff
+from .models import CasebookLock, EligibilityAnswer, Participant, Signature
 
 
 @admin.register(Participant)
@@ -18,7 +18,13 @@ class EligibilityAnswerAdmin(ClinicalReadOnlyAdmin):
     list_select_related = ("participant",)
 
 
-@admin.register(SignOff)
-class SignOffAdmin(ClinicalReadOnlyAdmin):
-    list_display = ("participant", "signed_by", "signed_at")
+@admin.register(Signature)
+class SignatureAdmin(ClinicalReadOnlyAdmin):
+    list_display = ("participant", "signer_name", "signed_at", "meaning", "stale_at")
     list_select_related = ("participant", "signed_by")
+
+
+@admin.register(CasebookLock)
+class CasebookLockAdmin(ClinicalReadOnlyAdmin):
+    list_display = ("participant", "locked_at", "locked_by", "unlocked_at", "unlocked_by")
+    list_select_related = ("participant", "locked_by", "unlocked_by")

@@ -7,6 +7,12 @@ from django.utils.translation import gettext_lazy as _
 from itp_trial import protocol
 from itp_trial.audit import AuditedHistory, ClinicalModel, VersionedModel
 from itp_trial.choices import ParticipantStatus
+from itp_trial.text import interpolated
+
+# Guardian consent and child assent: required under the protocol's adult age.
+MINOR_HELP = interpolated(
+    _("Required for a participant under %(age)s at consent."), age=protocol.ADULT_AGE_YEARS
+)
 
 
 class Sex(models.TextChoices):
@@ -53,19 +59,22 @@ class Participant(ClinicalModel):
         _("guardian consent signed"),
         null=True,
         blank=True,
-        help_text=_("Required for a participant under 18 at consent."),
+        help_text=MINOR_HELP,
     )
     child_assent = models.BooleanField(
         _("child assent obtained"),
         null=True,
         blank=True,
-        help_text=_("Required for a participant under 18 at consent."),
+        help_text=MINOR_HELP,
     )
     itp_diagnosis_date = models.DateField(
         _("ITP diagnosis date"),
         null=True,
         blank=True,
-        help_text=_("Thrombocytopenia must have lasted more than 3 months at consent (I3)."),
+        help_text=interpolated(
+            _("Thrombocytopenia must have lasted more than %(months)s months at consent (I3)."),
+            months=protocol.ITP_MIN_DURATION_MONTHS,
+        ),
     )
     prior_therapies = models.TextField(
         _("prior ITP therapies"),
@@ -117,8 +126,12 @@ class Participant(ClinicalModel):
         editable=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set while the casebook is locked; kept by the lock services, whose history is the
+    # CasebookLock rows (itp_trial.locks reads it to refuse writes).
+    locked_at = models.DateTimeField(_("casebook locked at"), null=True, blank=True, editable=False)
 
-    history = AuditedHistory(excluded_fields=["status"])
+    history = AuditedHistory(excluded_fields=["status", "locked_at"])
+    lock_participant = "pk"
 
     class Meta:
         ordering = ["subject_id"]
@@ -151,18 +164,76 @@ class EligibilityAnswer(ClinicalModel):
         return f"{self.participant_id} {self.criterion}={'Y' if self.met else 'N'}"
 
 
-class SignOff(VersionedModel):
-    """An investigator's signature on a participant's data as it stood at that moment."""
+SIGNATURE_MEANING_CHOICES = list(protocol.SIGNATURE_MEANINGS)
 
-    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="sign_offs")
+
+class Signature(VersionedModel):
+    """An investigator's electronic signature on a participant's casebook (21 CFR 11.50,
+    11.70): who (full name at the time), when (with the time zone), what it means, and the
+    sha256 of the casebook data signed, which links the signature to exactly that data.
+
+    It is stale once the data no longer hash the same, or once `stale_at` is set (the checks
+    set it at the first change after signing, an unlock sets it too); a new signature is
+    then required. Signatures before this model (sign-offs) were not tied to the data: they
+    were migrated with an empty hash, stale.
+    """
+
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="signatures"
+    )
     signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
-    signed_at = models.DateTimeField(auto_now_add=True)
-    statement = models.TextField(_("statement"))
+    signer_name = models.CharField(_("signed by (full name)"), max_length=300)
+    signed_at = models.DateTimeField(_("signed at"))
+    time_zone = models.CharField(_("time zone"), max_length=64)
+    meaning = models.CharField(
+        _("meaning"), max_length=32, choices=SIGNATURE_MEANING_CHOICES, blank=True
+    )
+    statement = models.TextField(_("statement"), help_text=_("The meaning, as the signer read it."))
+    content_hash = models.CharField(_("casebook sha256"), max_length=64, blank=True)
+    stale_at = models.DateTimeField(_("stale since"), null=True, blank=True)
+    stale_reason = models.TextField(_("why it is stale"), blank=True)
+
+    history = AuditedHistory()
+    lock_participant = "participant_id"
+
+    class Meta:
+        ordering = ["-signed_at", "-id"]
+        permissions = [("sign_casebook", "Can sign a participant's casebook")]
+
+    def __str__(self) -> str:
+        return f"{self.participant_id} signed by {self.signer_name}"
+
+
+class CasebookLock(VersionedModel):
+    """One period of a participant's casebook being locked; open while `unlocked_at` is
+    empty. `Participant.locked_at` mirrors the open one for the write guard."""
+
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="casebook_locks"
+    )
+    locked_at = models.DateTimeField(_("locked at"))
+    locked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    unlocked_at = models.DateTimeField(_("unlocked at"), null=True, blank=True)
+    unlocked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    unlock_reason = models.TextField(_("reason for unlocking"), blank=True)
 
     history = AuditedHistory()
 
     class Meta:
-        ordering = ["-signed_at"]
+        ordering = ["participant", "-locked_at", "-id"]
+        verbose_name = _("casebook lock")
+        permissions = [("lock_casebook", "Can lock and unlock a participant's casebook")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant"],
+                condition=models.Q(unlocked_at__isnull=True),
+                name="casebook_lock_one_open",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.participant_id} signed by {self.signed_by_id}"
+        return f"{self.participant_id} locked {self.locked_at:%Y-%m-%d %H:%M}"

@@ -6,8 +6,6 @@ record page, which reads the schedule and the outcomes too, is built in reportin
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import Count, Max, Q, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -15,7 +13,6 @@ from django.utils.translation import gettext as _
 from itp_trial import protocol
 from itp_trial.choices import WindowStatus
 
-from . import rules
 from .models import Participant, ParticipantStatus
 
 
@@ -33,10 +30,11 @@ def participant_list(*, status: str = "", search: str = "") -> QuerySet[Particip
         queryset = queryset.filter(
             Q(subject_id__icontains=search) | Q(screening_number__icontains=search)
         )
-    screening_code = next(v.code for v in protocol.VISITS if v.kind == protocol.KIND_SCREENING)
     return queryset.annotate(
         overdue_visits=Count("visits", filter=Q(visits__window_status=WindowStatus.OVERDUE)),
-        screening_date=Max("visits__actual_date", filter=Q(visits__code=screening_code)),
+        screening_date=Max(
+            "visits__actual_date", filter=Q(visits__code=protocol.SCREENING_VISIT_CODE)
+        ),
     ).order_by("subject_id")
 
 
@@ -46,8 +44,3 @@ def participant_get(participant_id: int) -> Participant:
     if participant is None:
         raise Http404(_("No such participant."))
     return participant
-
-
-def decision_failed_texts(decision: rules.EligibilityDecision) -> list[Any]:
-    """The failed criteria with their text, for the page."""
-    return [(code, protocol.CRITERIA_BY_CODE[code].text) for code in decision.failed]

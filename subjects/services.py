@@ -6,19 +6,29 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
-from itp_trial import protocol
+from itp_trial import protocol, stored_text
 from itp_trial.audit import audited_save, version_check
+from itp_trial.dates import date_future_add, date_future_error
 from itp_trial.fields import range_message
 from itp_trial.tasks import PARTICIPANT_CHANGED, SCHEDULE_CREATE, task_run
 
 from . import rules
-from .models import EligibilityAnswer, Participant, ParticipantStatus, SequenceCounter, SignOff
+from .models import EligibilityAnswer, Participant, ParticipantStatus, SequenceCounter
+
+# The reasons this module gives the history: stored in English, shown translated
+# (itp_trial.stored_text), whatever the language of the user who saved.
+REASON_ELIGIBILITY = gettext_noop("Eligibility derived from the checklist")
+REASON_ENROLMENT = gettext_noop("Enrolment")
+REASON_DISCONTINUED = gettext_noop("Treatment discontinued: %(r)s")
+REASON_WITHDRAWAL = gettext_noop("Withdrawal")
+stored_text.register(REASON_ELIGIBILITY, REASON_ENROLMENT, REASON_DISCONTINUED, REASON_WITHDRAWAL)
 
 SUBJECT_ID_FORMAT = protocol.SUBJECT_ID_FORMAT
 SCREENING_NUMBER_FORMAT = protocol.SCREENING_NUMBER_FORMAT
@@ -72,16 +82,15 @@ def _today(today: date | None) -> date:
 
 
 def date_not_future(value: date | None, *, field: str, today: date) -> None:
-    if value is not None and value > today:
-        raise ValidationError({field: _("The date cannot be in the future.")})
+    message = date_future_error(value, today=today)
+    if message:
+        raise ValidationError({field: message})
 
 
 def _validate_consent(participant: Participant, *, today: date) -> None:
     errors: dict[str, list[str]] = {}
-    if participant.consent_date and participant.consent_date > today:
-        errors.setdefault("consent_date", []).append(_("The date cannot be in the future."))
-    if participant.birth_date and participant.birth_date > today:
-        errors.setdefault("birth_date", []).append(_("The date cannot be in the future."))
+    date_future_add(errors, "consent_date", participant.consent_date, today=today)
+    date_future_add(errors, "birth_date", participant.birth_date, today=today)
     if participant.birth_date and participant.consent_date:
         if participant.birth_date >= participant.consent_date:
             errors.setdefault("birth_date", []).append(
@@ -104,10 +113,9 @@ def _validate_consent(participant: Participant, *, today: date) -> None:
                         % {"age": protocol.ADULT_AGE_YEARS}
                     )
     if participant.itp_diagnosis_date:
-        if participant.itp_diagnosis_date > today:
-            errors.setdefault("itp_diagnosis_date", []).append(
-                _("The date cannot be in the future.")
-            )
+        diagnosis = participant.itp_diagnosis_date
+        if date_future_add(errors, "itp_diagnosis_date", diagnosis, today=today):
+            pass  # refused; the order checks below only apply to a date not in the future
         elif participant.birth_date and participant.itp_diagnosis_date < participant.birth_date:
             errors.setdefault("itp_diagnosis_date", []).append(
                 _("The diagnosis cannot be before the date of birth.")
@@ -249,7 +257,7 @@ def eligibility_record(
     participant.eligible = decision.eligible
     participant.eligibility_assessed_on = today if decision.complete else None
     audited_save(
-        participant, user=user, reason=reason or _("Eligibility derived from the checklist")
+        participant, user=user, reason=reason or REASON_ELIGIBILITY
     )
     task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
     return decision
@@ -288,8 +296,8 @@ def participant_enrol(
             % {"cap": protocol.ENROLMENT_CAP}
         )
     errors: dict[str, list[str]] = {}
-    if enrolled_on > today:
-        errors["enrolled_on"] = [_("The date cannot be in the future.")]
+    if date_future_add(errors, "enrolled_on", enrolled_on, today=today):
+        pass  # refused; the order checks below only apply to a date not in the future
     elif enrolled_on < participant.consent_date:
         errors["enrolled_on"] = [
             _("The enrolment cannot be before the consent date (%(date)s).")
@@ -301,7 +309,7 @@ def participant_enrol(
         raise ValidationError(errors)
     participant.enrolled_on = enrolled_on
     participant.planned_first_infusion_date = planned_first_infusion_date
-    audited_save(participant, user=user, reason=_("Enrolment"))
+    audited_save(participant, user=user, reason=REASON_ENROLMENT)
     task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
     return participant
 
@@ -333,7 +341,7 @@ def treatment_discontinue(
         raise ValidationError({"on": _("The date cannot be before the consent date.")})
     participant.treatment_discontinued_date = on
     participant.treatment_discontinued_reason = reason.strip()
-    audited_save(participant, user=user, reason=_("Treatment discontinued: %(r)s") % {"r": reason})
+    audited_save(participant, user=user, reason=REASON_DISCONTINUED % {"r": reason})
     task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
     return participant
 
@@ -366,16 +374,6 @@ def participant_withdraw(
     participant.withdrawal_date = on
     participant.withdrawal_reason = withdrawal_reason
     participant.withdrawal_detail = detail.strip()
-    audited_save(participant, user=user, reason=_("Withdrawal"))
+    audited_save(participant, user=user, reason=REASON_WITHDRAWAL)
     task_run(PARTICIPANT_CHANGED, participant_id=participant.pk, today=today)
     return participant
-
-
-@transaction.atomic
-def signoff_record(*, participant: Participant, user: Any, statement: str) -> SignOff:
-    """An investigator signs the participant's data as it stands now."""
-    if not user.has_perm("subjects.add_signoff"):
-        raise PermissionDenied(_("Only an investigator can sign off a participant's data."))
-    sign_off = SignOff(participant=participant, signed_by=user, statement=statement.strip())
-    audited_save(sign_off, user=user)
-    return sign_off

@@ -118,3 +118,14 @@ def personas(coordinator, investigator, monitor, data_manager) -> dict:
         roles.MONITOR: monitor,
         roles.DATA_MANAGER: data_manager,
     }
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """A request in Chinese leaves Chinese active in the thread (LocaleMiddleware, the
+    user's saved language): each test starts and ends in the default language."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()

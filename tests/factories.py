@@ -109,6 +109,18 @@ def enrolled(
     return participant
 
 
+def enrolled_in_the_past(user: User, **overrides: Any):
+    """Consent 90 days ago, infusion 1 planned 80 days ago: every infusion date is past."""
+    today = timezone.localdate()
+    return enrolled(
+        user,
+        consent_date=today - timedelta(days=90),
+        planned=today - timedelta(days=80),
+        today=today,
+        **overrides,
+    )
+
+
 # --- Safety checks at scale, and the Celery app pointed at a broker (tests/safety). ---
 
 
@@ -250,4 +262,13 @@ def infused(
     }
     return infusion_record(
         participant=participant, user=user, number=number, data=values, today=today
+    )
+
+
+def signed(user: User, participant: Any, *, meaning: str = "review", now: Any = None):
+    """The investigator signs the participant's casebook through the service."""
+    from safety.signatures import casebook_sign
+
+    return casebook_sign(
+        participant_id=participant.pk, user=user, password=PASSWORD, meaning=meaning, now=now
     )

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.utils.text import capfirst
+from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from itp_trial import protocol
 from itp_trial.forms import DateInput, reason_field, version_add
+from itp_trial.text import interpolated
 from subjects.forms import yes_no_field, yes_no_initial
 
 from .models import PlateletCount, Visit
@@ -21,10 +22,16 @@ from .services import PLATELET_FIELDS, VISIT_FIELDS_BY_KIND, VITAL_FIELDS
 
 YES_NO_FIELDS = ("new_adverse_event", "medication_change")
 HELP_TEXTS = {
-    "weight_kg": _("kg, %(low)s to %(high)s, one decimal")
-    % {"low": protocol.WEIGHT_RANGE_KG[0], "high": protocol.WEIGHT_RANGE_KG[1]},
-    "height_cm": _("cm, %(low)s to %(high)s")
-    % {"low": protocol.HEIGHT_RANGE_CM[0], "high": protocol.HEIGHT_RANGE_CM[1]},
+    "weight_kg": interpolated(
+        _("kg, %(low)s to %(high)s, one decimal"),
+        low=protocol.WEIGHT_RANGE_KG[0],
+        high=protocol.WEIGHT_RANGE_KG[1],
+    ),
+    "height_cm": interpolated(
+        _("cm, %(low)s to %(high)s"),
+        low=protocol.HEIGHT_RANGE_CM[0],
+        high=protocol.HEIGHT_RANGE_CM[1],
+    ),
     "physical_exam_findings": _("Required when the examination is abnormal."),
     "new_adverse_event": _("If yes, the adverse event form opens after saving."),
     "medication_change": _("If yes, the concomitant medication form opens after saving."),
@@ -37,7 +44,10 @@ def bleeding_grade_field(*, label: Any, help_text: Any = "") -> forms.TypedChoic
         label=label,
         choices=[
             ("", _("Choose the grade")),
-            *((grade, f"{grade} · {text}") for grade, text in protocol.WHO_BLEEDING_GRADES.items()),
+            *(
+                (grade, format_lazy("{} · {}", grade, text))
+                for grade, text in protocol.WHO_BLEEDING_GRADES.items()
+            ),
         ],
         coerce=int,
         empty_value=None,
@@ -117,18 +127,6 @@ class VisitForm(forms.Form):
         version_add(self, visit)
         if "platelets" in self.fields:
             version_add(self, count, name="platelet_version")
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if (
-            "who_bleeding_grade" in self.fields
-            and cleaned.get("platelets") is not None
-            and cleaned.get("who_bleeding_grade") is None
-        ):
-            self.add_error(
-                "who_bleeding_grade", _("Give the WHO bleeding grade with the platelet count.")
-            )
-        return cleaned
 
     def visit_data(self) -> dict[str, Any]:
         """The values for the service; of an invalid form, those that are valid."""

@@ -8,16 +8,17 @@ from itp_trial import protocol
 from itp_trial.audit import AuditedHistory, ClinicalModel
 from itp_trial.choices import WindowStatus
 from itp_trial.fields import vital_field
+from itp_trial.text import interpolated
 
 VISIT_CODE_CHOICES = [(v.code, v.code) for v in protocol.VISITS]
 
 
 class VitalSigns(models.Model):
-    systolic_bp = vital_field("systolic_bp", _("systolic BP"), "mmHg")
-    diastolic_bp = vital_field("diastolic_bp", _("diastolic BP"), "mmHg")
-    heart_rate = vital_field("heart_rate", _("heart rate"), "/min")
-    respiratory_rate = vital_field("respiratory_rate", _("respiratory rate"), "/min")
-    temperature_c = vital_field("temperature_c", _("temperature"), "°C", decimal=True)
+    systolic_bp = vital_field("systolic_bp")
+    diastolic_bp = vital_field("diastolic_bp")
+    heart_rate = vital_field("heart_rate")
+    respiratory_rate = vital_field("respiratory_rate")
+    temperature_c = vital_field("temperature_c")
 
     class Meta:
         abstract = True
@@ -127,8 +128,9 @@ class PlateletCount(ClinicalModel):
             MinValueValidator(protocol.PLATELET_MIN),
             MaxValueValidator(protocol.PLATELET_MAX),
         ],
-        help_text=_("10⁹/L, %(low)s to %(high)s")
-        % {"low": protocol.PLATELET_MIN, "high": protocol.PLATELET_MAX},
+        help_text=interpolated(
+            _("10⁹/L, %(low)s to %(high)s"), low=protocol.PLATELET_MIN, high=protocol.PLATELET_MAX
+        ),
     )
     who_bleeding_grade = models.PositiveSmallIntegerField(
         _("WHO bleeding grade"),

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from itp_trial import protocol
+from itp_trial.access import edit_or_read
 from itp_trial.forms import add_service_errors, form_version
 from itp_trial.history import history_rows
 from subjects.forms import EnrolForm
@@ -91,7 +92,9 @@ def _after_visit(visit: Visit, before: dict[str, Any], data: dict[str, Any]) -> 
     return redirect("subjects:detail", **participant)
 
 
-@permission_required("visits.change_visit", raise_exception=True)
+@edit_or_read(
+    "visits.change_visit", "visit", lambda kw: kw["visit_id"], view_permission="visits.view_visit"
+)
 def visit_edit(request: HttpRequest, visit_id: int) -> HttpResponse:
     """One visit's page. A date outside the window is saved only after a visible warning."""
     visit = _visit(visit_id)
@@ -179,7 +182,9 @@ def visit_edit(request: HttpRequest, visit_id: int) -> HttpResponse:
     )
 
 
-@permission_required("visits.change_visit", raise_exception=True)
+@edit_or_read(
+    "visits.change_visit", "visit", lambda kw: kw["visit_id"], view_permission="visits.view_visit"
+)
 def visit_missed(request: HttpRequest, visit_id: int) -> HttpResponse:
     visit = _visit(visit_id)
     form = MissedForm(

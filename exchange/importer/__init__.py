@@ -39,7 +39,6 @@ IMPORT_ORDER: tuple[str, ...] = (
     "conmeds",
 )
 assert set(IMPORT_ORDER) == {d.name for d in datasets.IMPORTABLE}
-SCREENING_CODE = next(v.code for v in protocol.VISITS if v.kind == protocol.KIND_SCREENING)
 
 __all__ = [
     "CHANGED",
@@ -182,7 +181,8 @@ def import_files(
     screening_dates = {
         row.values["subject_id"]: row.values["actual_date"]
         for row in good("visits")
-        if row.values["visit_code"] == SCREENING_CODE and row.values.get("actual_date")
+        if row.values["visit_code"] == protocol.SCREENING_VISIT_CODE
+        and row.values.get("actual_date")
     }
     with transaction.atomic():
         people = good("subjects")

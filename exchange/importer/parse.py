@@ -18,6 +18,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from itp_trial.dates import date_future_error
+
 from .. import datasets
 from ..cells import unneutralise
 
@@ -107,8 +109,9 @@ def parse_cell(column: datasets.Column, text: str, *, today: date) -> Any:
             raise CellError(
                 _("“%(value)s” is not a valid date (YYYY-MM-DD).") % {"value": text}
             ) from error
-        if column.past and day > today:
-            raise CellError(_("The date cannot be in the future."))
+        message = date_future_error(day, today=today) if column.past else None
+        if message:
+            raise CellError(message)
         return day
     if column.type == datasets.DATETIME:
         try:
@@ -162,6 +165,33 @@ def _is_empty(column: datasets.Column, value: Any) -> bool:
     return value is None or value == "" or (column.type == datasets.TEXT and not value.strip())
 
 
+NUL = "\x00"
+
+
+def _nul_issues(file: str, text: str) -> list[Issue]:
+    """One refusal per physical line holding a NUL byte: no database stores one in text,
+    and it is never part of a value (a file saved by a binary tool, or UTF-16)."""
+    issues = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if NUL in line:
+            issues.append(
+                Issue(
+                    file,
+                    None,
+                    number,
+                    "",
+                    _(
+                        "Line %(line)s contains a NUL character (byte 0), which a CSV cell "
+                        "cannot hold: save the file again as UTF-8 text and re-import it."
+                    )
+                    % {"line": number},
+                )
+            )
+            if len(issues) >= 20:
+                break
+    return issues
+
+
 def parse_file(
     dataset: datasets.Dataset, text: str, *, today: date
 ) -> tuple[list[ParsedRow], list[Issue]]:
@@ -169,6 +199,8 @@ def parse_file(
     when the header is wrong: the columns could not be trusted)."""
     file = dataset.filename
     text = text.removeprefix("\ufeff")
+    if NUL in text:
+        return [], _nul_issues(file, text)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)

@@ -110,8 +110,8 @@ def unit_oid(unit: str) -> str:
 # Where each dataset's forms are collected: at which study events.
 _VISIT_CODES = protocol.VISIT_CODES
 _PLACEMENT: dict[str, tuple[str, ...]] = {
-    datasets.SUBJECTS.name: ("V1",),
-    datasets.ELIGIBILITY.name: ("V1",),
+    datasets.SUBJECTS.name: (protocol.SCREENING_VISIT_CODE,),
+    datasets.ELIGIBILITY.name: (protocol.SCREENING_VISIT_CODE,),
     datasets.VISITS.name: _VISIT_CODES,
     datasets.INFUSIONS.name: tuple(protocol.INFUSION_VISIT_CODES.values()),
     datasets.PLATELETS.name: (*_VISIT_CODES, UNSCHEDULED),

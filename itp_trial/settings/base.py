@@ -4,6 +4,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.utils.translation import gettext_lazy as _
 
 from itp_trial import protocol
@@ -28,6 +29,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "simple_history",
     "axes",
+    "csp",
     "itp_trial",
     "subjects",
     "visits",
@@ -47,10 +49,13 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "itp_trial.language.UserLanguageMiddleware",  # the user's saved language (issue 17)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
+    "safety.middleware.QueryCorrectionReturn",
 ]
 
 ROOT_URLCONF = "itp_trial.urls"
@@ -67,6 +72,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "itp_trial.context_processors.navigation",
+                "safety.context_processors.query_counts",
             ],
         },
     },
@@ -98,19 +104,44 @@ SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
-# Five failed logins lock the account (django-axes) until the lock is lifted or cools off.
+# Five failed logins lock the account from that address (django-axes) until the lock is
+# lifted or cools off. Username and address together: a stranger guessing a signer's password
+# locks out only their own machine, not the signer; and since a hospital's users share a few
+# NAT addresses, locking by address alone would lock out a whole ward.
 AXES_FAILURE_LIMIT = 5
-AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
 AXES_RESET_ON_SUCCESS = True
-# The account is what locks: a hospital's users share a few NAT addresses, so locking by
-# address would lock out a whole ward.
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# Content-Security-Policy (django-csp): scripts, styles, fonts, images and fetches from this
+# site only, no inline script (every script is a static file, Chart.js included). A style
+# attribute is allowed: the timeline places its bands by percentage, and styles cannot run.
+# data: images are Bootstrap's icons (its CSS draws checkboxes and the menu button with them).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# `seed_demo` (a fictional trial, accounts with a published password); production says no.
+DEMO_DATA_ALLOWED = True
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates stay ISO 8601 (2026-03-01, 2026-03-01 14:30) in every language: itp_trial/formats/.
+FORMAT_MODULE_PATH = ["itp_trial.formats"]
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")  # the site's zone; stored in UTC
 USE_I18N = True
 USE_TZ = True
@@ -130,9 +161,10 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.cons
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="edc@localhost")
 
 # Celery: with no broker configured, tasks run in-process, so the embedded default needs none.
-CELERY_TASK_ALWAYS_EAGER = not env.str("CELERY_BROKER_URL", default="")
-# In-process, the in-memory transport: nothing to connect to (and no "No hostname" warning).
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "memory://localhost/"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# /healthz checks the broker when one is configured; production requires it always.
+HEALTHZ_REQUIRE_BROKER = False
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE

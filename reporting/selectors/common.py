@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from infusions.dosing import DoseAssessment, deviation_pct
+from infusions.dosing import stored_dose as infusion_dose  # noqa: F401  (the one dose read)
 from safety.models import AdverseEvent
 from subjects.models import Participant
 from visits.selectors import participants_with_outcomes, participants_with_schedule
@@ -21,19 +20,6 @@ def share(part: int, whole: int) -> float | None:
 def first_infusion_date(participant: Participant) -> date | None:
     firsts = participant.first_infusions
     return firsts[0].infusion_date if firsts else None
-
-
-def infusion_dose(infusion: Any) -> DoseAssessment:
-    """An infusion's dose columns as the exports give them: stored at recording by the
-    infusion service through infusions.dosing, with the deviation % from the same rule."""
-    return DoseAssessment(
-        dose_per_kg=infusion.dose_per_kg,
-        planned_cells=infusion.planned_cells,
-        deviation_pct=deviation_pct(
-            actual_cells=infusion.actual_cells, planned_cells=infusion.planned_cells
-        ),
-        deviation=infusion.dose_deviation,
-    )
 
 
 def participants_for_pages(queryset: QuerySet) -> QuerySet:

@@ -16,10 +16,10 @@ from django.utils.translation import gettext as _
 
 from infusions.dosing import DoseAssessment
 from itp_trial import protocol
-from safety.models import AdverseEvent, Flag
+from safety.models import FLAG_OPEN, AdverseEvent, Flag
 from safety.rules import SaeClock, is_treatment_emergent
 from safety.triage import SaeClockView, sae_clock_view, triage_key
-from subjects.models import Participant, SignOff
+from subjects.models import Participant
 from subjects.rules import age_years
 from visits import response
 from visits.models import WindowStatus
@@ -27,8 +27,6 @@ from visits.schedule import ScheduledVisit, study_day
 from visits.selectors import participant_response, participant_schedule, rescue_conmeds
 
 from .common import first_infusion_date, infusion_dose, participants_for_pages
-
-SIGN_OFFS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,6 @@ class Dashboard:
     platelets: list[PlateletRow]
     adverse_events: list[AdverseEventRow]
     open_flags: list[Flag]
-    sign_offs: list[SignOff]
     chart: dict[str, Any]
 
     @property
@@ -222,17 +219,10 @@ def participant_dashboard(
     queryset = queryset.prefetch_related(
         Prefetch(
             "flags",
-            queryset=Flag.objects.filter(
-                resolved_at__isnull=True, acknowledged_at__isnull=True
-            ).select_related("visit", "infusion", "adverse_event"),
+            queryset=Flag.objects.filter(FLAG_OPEN).select_related(
+                "visit", "infusion", "adverse_event"
+            ),
             to_attr="open_flags",
-        ),
-        Prefetch(
-            "sign_offs",
-            queryset=SignOff.objects.select_related("signed_by").order_by("-signed_at", "-id")[
-                :SIGN_OFFS_SHOWN
-            ],
-            to_attr="recent_sign_offs",
         ),
     )
     participant = queryset.first()
@@ -295,7 +285,6 @@ def participant_dashboard(
         platelets=platelets,
         adverse_events=adverse_events,
         open_flags=sorted(participant.open_flags, key=triage_key),
-        sign_offs=list(participant.recent_sign_offs),
         chart=_chart(
             participant,
             platelets=platelets,

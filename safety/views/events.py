@@ -8,25 +8,23 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from itp_trial.access import edit_or_read
 from itp_trial.forms import add_service_errors, form_version
 from itp_trial.history import history_rows
 from subjects.models import Participant
+from subjects.selectors import participant_get
 
 from .. import rules
 from ..forms import AdverseEventForm, ConcomitantMedicationForm
-from ..models import ActionTaken, AdverseEvent, ConcomitantMedication, Flag, SeriousCriterion
+from ..models import ActionTaken, AdverseEvent, ConcomitantMedication, SeriousCriterion
+from ..selectors import adverse_event_get, conmed_get
 from ..services import adverse_event_record, conmed_record
 from ..triage import sae_clock_view
-
-
-def participant_get(participant_id: int) -> Participant:
-    return get_object_or_404(Participant, pk=participant_id)
 
 
 def first_infusion_date(participant: Participant) -> date | None:
@@ -61,12 +59,7 @@ def ae_list(request: HttpRequest, participant_id: int) -> HttpResponse:
 
 @permission_required("safety.view_adverseevent", raise_exception=True)
 def ae_detail(request: HttpRequest, ae_id: int) -> HttpResponse:
-    event = get_object_or_404(
-        AdverseEvent.objects.select_related("participant", "related_infusion").prefetch_related(
-            Prefetch("flags", queryset=Flag.objects.select_related("acknowledged_by"))
-        ),
-        pk=ae_id,
-    )
+    event = adverse_event_get(ae_id, with_flags=True)
     row = _event_rows([event], event.participant)[0]
     return render(
         request,
@@ -139,9 +132,14 @@ def ae_create(request: HttpRequest, participant_id: int) -> HttpResponse:
     return _ae_form_page(request, participant=participant, form=form, event=None)
 
 
-@permission_required("safety.change_adverseevent", raise_exception=True)
+@edit_or_read(
+    "safety.change_adverseevent",
+    "adverse_event",
+    lambda kw: kw["ae_id"],
+    view_permission="safety.view_adverseevent",
+)
 def ae_edit(request: HttpRequest, ae_id: int) -> HttpResponse:
-    event = get_object_or_404(AdverseEvent.objects.select_related("participant"), pk=ae_id)
+    event = adverse_event_get(ae_id)
     participant = event.participant
     if request.method == "POST":
         form = AdverseEventForm(request.POST, instance=event, participant=participant, editing=True)
@@ -214,11 +212,14 @@ def conmed_create(request: HttpRequest, participant_id: int) -> HttpResponse:
     return _conmed_form_page(request, participant=participant, form=form, conmed=None)
 
 
-@permission_required("safety.change_concomitantmedication", raise_exception=True)
+@edit_or_read(
+    "safety.change_concomitantmedication",
+    "conmed",
+    lambda kw: kw["conmed_id"],
+    view_permission="safety.view_concomitantmedication",
+)
 def conmed_edit(request: HttpRequest, conmed_id: int) -> HttpResponse:
-    conmed = get_object_or_404(
-        ConcomitantMedication.objects.select_related("participant"), pk=conmed_id
-    )
+    conmed = conmed_get(conmed_id)
     participant = conmed.participant
     form = ConcomitantMedicationForm(request.POST or None, instance=conmed, editing=True)
     if request.method == "POST" and form.is_valid():

@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -18,10 +18,10 @@ from django.utils.translation import gettext_lazy
 
 from subjects.models import Participant
 
-from .. import checks
-from ..checks import ACKNOWLEDGE_PERMISSION
-from ..models import ACKNOWLEDGED_KINDS, Flag, FlagKind, FlagStatus
-from ..selectors import flags_list
+from ..models import ACKNOWLEDGED_KINDS, FlagKind, FlagStatus
+from ..selectors import flag_get, flags_list
+from ..services import ACKNOWLEDGE_PERMISSION
+from ..services import flag_acknowledge as flag_acknowledge_service
 
 FLAGS_PER_PAGE = 50
 ALL = "all"
@@ -100,13 +100,11 @@ def flag_list(request: HttpRequest) -> HttpResponse:
 @permission_required(ACKNOWLEDGE_PERMISSION, raise_exception=True)
 def flag_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     """Acknowledge a protocol deviation with a comment (POST); GET shows the form alone."""
-    flag = get_object_or_404(
-        Flag.objects.select_related("participant", "visit", "infusion", "adverse_event"), pk=pk
-    )
+    flag = flag_get(pk)
     form = AcknowledgeForm(request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
         try:
-            checks.flag_acknowledge(
+            flag_acknowledge_service(
                 flag_id=flag.pk, user=request.user, comment=form.cleaned_data["comment"]
             )
         except ValidationError as error:

@@ -10,18 +10,18 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from subjects.models import Participant
+from subjects.selectors import participant_get
 from visits.models import Visit
 
 from .. import dataqueries
-from ..models import DataQuery
-from ..selectors import QUERY_CLOSED, QUERY_OPEN, queries_list
+from ..selectors import QUERY_CLOSED, QUERY_OPEN, queries_list, query_get
 from .flags import ParticipantChoiceField
 
 QUERIES_PER_PAGE = 50
@@ -32,7 +32,8 @@ class QueryFilterForm(forms.Form):
     state = forms.ChoiceField(
         label=gettext_lazy("State"),
         choices=[
-            (QUERY_OPEN, gettext_lazy("Open")),
+            (QUERY_OPEN, gettext_lazy("Not closed")),
+            ("answered", gettext_lazy("Answered, awaiting review")),
             (QUERY_CLOSED, gettext_lazy("Closed")),
             (ALL, gettext_lazy("All")),
         ],
@@ -102,7 +103,7 @@ def query_list(request: HttpRequest) -> HttpResponse:
 @permission_required(dataqueries.RAISE_PERMISSION, raise_exception=True)
 def query_create(request: HttpRequest, participant_id: int) -> HttpResponse:
     """A monitor raises a query about a participant's data."""
-    participant = get_object_or_404(Participant, pk=participant_id)
+    participant = participant_get(participant_id)
     form = QueryRaiseForm(
         request.POST if request.method == "POST" else None, participant=participant
     )
@@ -131,7 +132,7 @@ def query_create(request: HttpRequest, participant_id: int) -> HttpResponse:
 @permission_required(dataqueries.ANSWER_PERMISSION, raise_exception=True)
 def query_answer(request: HttpRequest, pk: int) -> HttpResponse:
     """The site answers an open query."""
-    query = get_object_or_404(DataQuery.objects.select_related("participant", "visit"), pk=pk)
+    query = query_get(pk)
     form = QueryAnswerForm(
         request.POST if request.method == "POST" else None, initial={"answer": query.answer}
     )
@@ -161,7 +162,7 @@ def query_answer(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(dataqueries.RAISE_PERMISSION, raise_exception=True)
 def query_close(request: HttpRequest, pk: int) -> HttpResponse:
     """The monitor closes a query."""
-    query = get_object_or_404(DataQuery, pk=pk)
+    query = query_get(pk)
     try:
         dataqueries.query_close(query_id=query.pk, user=request.user)
     except ValidationError as error:

@@ -1,8 +1,11 @@
 // Ask for confirmation on forms marked data-confirm before an irreversible step.
 document.addEventListener("submit", function (event) {
   const form = event.target;
-  const question = form.getAttribute("data-confirm");
-  if (question && !window.confirm(question)) {
+  if (!form.hasAttribute("data-confirm")) return;
+  // The page gives the question in the user's language; an empty one gets the general one.
+  const question = form.getAttribute("data-confirm") ||
+    gettext("This step cannot be undone. Continue?");
+  if (!window.confirm(question)) {
     event.preventDefault();
   }
 });

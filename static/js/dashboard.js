@@ -1,6 +1,7 @@
 // Charts of the participant dashboard and the trial overview (Chart.js 4, vendored).
 // The data come from json_script elements rendered by the server; each chart has a table
-// with the same numbers on the page.
+// with the same numbers on the page. Words written here come from Django's JavaScript
+// catalogue (gettext, interpolate: /jsi18n/, loaded by base.html).
 (function () {
   "use strict";
 
@@ -127,7 +128,10 @@
             callbacks: {
               title: (items) => {
                 const point = data.points[items[0].dataIndex];
-                return point.date + " (" + point.x + ")" + (point.visit ? " · " + point.visit : "");
+                const title = interpolate(
+                  gettext("%(date)s (study day %(day)s)"), { date: point.date, day: point.x }, true
+                );
+                return title + (point.visit ? " · " + point.visit : "");
               },
               label: (item) => {
                 const point = data.points[item.dataIndex];

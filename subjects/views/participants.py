@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from itp_trial import protocol
+from itp_trial.access import edit_or_read
 from itp_trial.forms import add_service_errors, form_version
 from itp_trial.history import history_rows_of_set
 from subjects import rules, services
@@ -89,7 +90,12 @@ def participant_screen(request: HttpRequest) -> HttpResponse:
     )
 
 
-@permission_required("subjects.change_participant", raise_exception=True)
+@edit_or_read(
+    "subjects.change_participant",
+    "participant",
+    lambda kw: kw["participant_id"],
+    view_permission="subjects.view_participant",
+)
 def participant_edit(request: HttpRequest, participant_id: int) -> HttpResponse:
     participant = participant_get(participant_id)
     form = ParticipantEditForm(

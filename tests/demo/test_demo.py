@@ -58,3 +58,51 @@ def test_it_lets_each_demo_user_log_in_and_see_their_navigation(demo, client, us
     assert response.context["user"].username == username
     shown = {item["url_name"] for item in response.context["nav_items"]}
     assert shown == NAV[role]
+
+
+def test_it_refuses_to_seed_under_production_settings_and_writes_nothing(db, settings):
+    from django.contrib.auth import get_user_model
+    from django.core.management import CommandError
+
+    settings.DEMO_DATA_ALLOWED = False
+
+    with pytest.raises(CommandError, match="refuses to run under production settings"):
+        call_command("seed_demo", stdout=io.StringIO())
+
+    assert not get_user_model().objects.exists()
+    assert not Participant.objects.exists()
+
+
+def test_the_production_settings_forbid_the_demo_data():
+    from tests.itp_trial.test_deploy import PRODUCTION_ENV, _manage
+
+    result = _manage("seed_demo", env=PRODUCTION_ENV)
+
+    assert result.returncode != 0
+    assert "refuses to run under production settings" in result.stderr
+    assert "Nothing was written" in result.stderr
+
+
+def test_it_changes_no_stored_value_when_run_twice(demo):
+    from infusions.models import Infusion
+    from safety.models import AdverseEvent, ConcomitantMedication, Flag
+    from visits.models import PlateletCount, Visit
+
+    models = (
+        Participant,
+        Visit,
+        Infusion,
+        PlateletCount,
+        AdverseEvent,
+        ConcomitantMedication,
+        Flag,
+    )
+
+    def snapshot():
+        rows = {m.__name__: list(m.objects.order_by("pk").values()) for m in models}
+        history = {m.__name__: m.history.count() for m in models if hasattr(m, "history")}
+        return rows, history
+
+    before = snapshot()
+    call_command("seed_demo", stdout=io.StringIO())
+    assert snapshot() == before

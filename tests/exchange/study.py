@@ -163,7 +163,12 @@ def build_study(*, coordinator: Any, investigator: Any, today: date | None = Non
     visit_record(
         visit=visit(p, "V4"),
         user=coordinator,
-        data={"actual_date": d(-120), "weight_kg": Decimal("60.5"), "platelets": 60},
+        data={
+            "actual_date": d(-120),
+            "weight_kg": Decimal("60.5"),
+            "platelets": 60,
+            "who_bleeding_grade": 0,
+        },
     )
     visit_mark_missed(visit=visit(p, "V5-D14"), user=coordinator, missed_reason="Flooded roads")
     conmed_record(
@@ -242,7 +247,9 @@ def build_study(*, coordinator: Any, investigator: Any, today: date | None = Non
         reason="Persistent grade 2 headache after each infusion",
     )
     visit_record(
-        visit=visit(s, "V4"), user=coordinator, data={"actual_date": d(-91), "platelets": 18}
+        visit=visit(s, "V4"),
+        user=coordinator,
+        data={"actual_date": d(-91), "platelets": 18, "who_bleeding_grade": 0},
     )
 
     # ITP-005: enrolled, infusion 1 planned in ten days (a minor with guardian consent).

@@ -279,3 +279,21 @@ def test_the_command_writes_every_dataset_into_a_directory(
         "manifest.csv",
     }
     assert DataExport.objects.get().exported_by == monitor
+
+
+@pytest.mark.django_db
+def test_it_lists_an_export_made_from_the_command_line_without_a_user(
+    client, monitor, data_manager, tmp_path
+):
+    call_command("export_csv", str(tmp_path / "nobody"))
+    call_command("export_csv", str(tmp_path / "dm"), "--user", data_manager.username)
+    client.force_login(monitor)
+
+    page = client.get(reverse("exchange:exports"))
+
+    assert page.status_code == 200
+    recent = page.content.decode().split('data-testid="recent-exports"')[1]
+    assert "command line (no user given)" in recent
+    assert data_manager.username in recent or data_manager.get_full_name() in recent
+    assert recent.count("manifest.csv") == 0  # the manifest lists the files, not itself
+    assert DataExport.objects.filter(exported_by=None).count() == 1

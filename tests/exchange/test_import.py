@@ -165,3 +165,20 @@ def test_it_reads_back_a_neutralised_cell(treated, data_manager, today):
     assert result.applied, result.issues
     conmed = treated.conmeds.get()
     assert (conmed.drug, conmed.indication) == ('=HYPERLINK("x")', "-bleeding")
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_nul_byte_in_a_cell_and_writes_nothing(exported, data_manager, capsys):
+    path = exported / "platelets.csv"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    lines[2] = lines[2].replace(",", ",4\x00", 1)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    before = snapshot()
+
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command("import_csv", str(exported), "--user", data_manager.username)
+
+    err = capsys.readouterr().err
+    assert "platelets.csv: Line 3 contains a NUL character (byte 0)" in err
+    assert "Traceback" not in err
+    assert snapshot() == before

@@ -173,3 +173,21 @@ def test_it_lists_recent_imports_by_the_uploaded_file_name(client, data_manager,
 
     assert DataImport.objects.get().summary["upload_name"] == "lab-nov.csv"
     assert 'data-testid="import-files">lab-nov.csv' in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_nul_byte_with_a_message_and_writes_nothing(
+    client, data_manager, treated, today
+):
+    day = (today - timedelta(days=2)).isoformat()
+    text = csv_text(HEADER, ["ITP-001", day, "6\x001", "1", "UNS"])
+    before = snapshot()
+    client.force_login(data_manager)
+
+    page = _upload(client, text)
+
+    assert page.status_code == 200
+    assert "Line 2 contains a NUL character (byte 0)" in page.content.decode()
+    assert b'data-testid="import-confirm"' not in page.content
+    assert snapshot() == before
+    assert not PlateletCount.objects.filter(sample_date=day).exists()

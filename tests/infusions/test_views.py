@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,7 +10,7 @@ from django.utils import timezone
 
 from infusions.models import Infusion
 from safety.models import Flag
-from tests.factories import enrolled, infused
+from tests.factories import enrolled_in_the_past, infused
 
 pytestmark = pytest.mark.django_db
 
@@ -20,13 +19,7 @@ PLANNED = 2_350_000_000  # 23.5 kg at the registry dose
 
 @pytest.fixture
 def participant(coordinator):
-    today = timezone.localdate()
-    return enrolled(
-        coordinator,
-        consent_date=today - timedelta(days=90),
-        planned=today - timedelta(days=80),
-        today=today,
-    )
+    return enrolled_in_the_past(coordinator)
 
 
 def form_data(participant, **overrides):

@@ -77,3 +77,41 @@ def test_it_shows_the_users_name_and_role(client, investigator):
     response = client.get(reverse("subjects:list"))
     assert b"Wang Fang" in response.content
     assert b"Investigator" in response.content
+
+
+@pytest.mark.django_db
+def test_a_stranger_cannot_lock_a_user_out_from_another_address(client, coordinator):
+    """The lock is on username and address together (AXES_LOCKOUT_PARAMETERS)."""
+    stranger = {"REMOTE_ADDR": "203.0.113.7"}
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(reverse("login"), {"username": "coordinator", "password": "wrong"}, **stranger)
+    locked = client.post(
+        reverse("login"), {"username": "coordinator", "password": PASSWORD}, **stranger
+    )
+    assert locked.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+    response = client.post(
+        reverse("login"),
+        {"username": "coordinator", "password": PASSWORD},
+        REMOTE_ADDR="10.1.2.3",
+        follow=True,
+    )
+
+    assert response.context["user"].is_authenticated
+    assert response.context["user"] == coordinator
+
+
+@pytest.mark.django_db
+def test_it_sends_a_content_security_policy_without_inline_script(client, coordinator):
+    client.force_login(coordinator)
+    response = client.get(reverse("subjects:list"))
+    policy = {
+        part.split()[0]: part.split()[1:]
+        for part in response["Content-Security-Policy"].split(";")
+        if part.strip()
+    }
+    assert policy["script-src"] == ["'self'"]
+    assert policy["default-src"] == ["'self'"]
+    assert policy["object-src"] == ["'none'"]
+    assert policy["frame-ancestors"] == ["'none'"]

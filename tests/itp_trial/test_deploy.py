@@ -35,6 +35,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "a-long-random-production-key-" + "x" * 40 + "-with-entropy-1234567890",
     "DATABASE_URL": "sqlite:////tmp/itp-deploy-check.sqlite3",
     "ALLOWED_HOSTS": "edc.example.org",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
 }
 
 
@@ -49,6 +50,60 @@ def test_it_refuses_to_start_production_without_a_secret_key():
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+@pytest.mark.parametrize("broker", [None, "", "   "])
+def test_it_refuses_to_start_production_without_a_broker(broker):
+    env = {**_environ(), **PRODUCTION_ENV}
+    env.pop("CELERY_BROKER_URL", None)
+    if broker is not None:
+        env["CELERY_BROKER_URL"] = broker
+    result = subprocess.run(
+        [sys.executable, "-c", "import itp_trial.settings.production"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "Set the CELERY_BROKER_URL environment variable" in result.stderr
+
+
+def test_production_settings_run_tasks_on_the_broker_and_check_it():
+    env = {**_environ(), **PRODUCTION_ENV}
+    code = (
+        "import itp_trial.settings.production as s; "
+        "print(s.CELERY_BROKER_URL, s.CELERY_TASK_ALWAYS_EAGER, s.HEALTHZ_REQUIRE_BROKER)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["redis://127.0.0.1:1/0", "False", "True"]
+
+
+@pytest.mark.django_db
+def test_it_reports_unhealthy_where_a_broker_is_required_but_none_is_set(client, settings):
+    settings.HEALTHZ_REQUIRE_BROKER = True
+    settings.CELERY_BROKER_URL = ""
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 503
+    assert response.json() == {"status": "error", "database": "ok", "broker": "error"}
+
+
+@pytest.mark.django_db
+def test_it_reports_an_unreachable_broker_as_unhealthy_in_production(client, settings):
+    from itp_trial.celery import app
+    from tests.factories import celery_configured
+
+    settings.HEALTHZ_REQUIRE_BROKER = True
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    with celery_configured(app, broker_url=settings.CELERY_BROKER_URL):
+        response = client.get(reverse("healthz"))
+    assert response.status_code == 503
+    assert response.json() == {"status": "error", "database": "ok", "broker": "error"}
 
 
 @pytest.mark.django_db
@@ -110,3 +165,17 @@ def test_it_reports_health_with_the_real_broker(client, settings):
         response = client.get(reverse("healthz"))
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+def test_it_checks_a_kept_connection_before_each_request_in_production():
+    """A connection PostgreSQL dropped is replaced, not used for the next request's POST."""
+    result = _manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; d = settings.DATABASES['default']; "
+        "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])",
+        env=PRODUCTION_ENV,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["60", "True"]

@@ -30,6 +30,10 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "subjects:enrol": ("get", SITE),
     "subjects:withdraw": ("get", SITE),
     "subjects:discontinue": ("get", {I}),
+    "subjects:sign": ("get", {I}),
+    "subjects:lock": ("get", {D}),
+    "subjects:unlock": ("post", {D}),
+    "subjects:database_lock": ("get", {D}),
     "visits:worklist": ("get", SITE),
     "visits:edit": ("get", SITE),
     "visits:missed": ("get", SITE),
@@ -48,9 +52,15 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "safety:flags": ("get", EVERYONE),
     "safety:flag_acknowledge": ("post", {I, M}),
     "safety:queries": ("get", EVERYONE),
-    "safety:query_create": ("get", {M}),
+    "safety:query_create": ("get", {M, D}),
     "safety:query_answer": ("post", SITE),
-    "safety:query_close": ("post", {M}),
+    "safety:query_close": ("post", {M, D}),
+    "safety:query_detail": ("get", EVERYONE),
+    "safety:query_correct": ("get", SITE),  # to the record's edit page
+    "safety:record": ("get", EVERYONE),  # the read view of any record
+    "safety:record_query": ("get", {M, D}),
+    "safety:record_verify": ("post", {M}),
+    "safety:sdv_todo": ("get", EVERYONE),
     "exchange:exports": ("get", {M, D}),
     "exchange:export_zip": ("get", {M, D}),
     "exchange:export_dataset": ("get", {M, D}),
@@ -64,7 +74,10 @@ WRITES: dict[str, set[str]] = {
     "subjects:enrol": SITE,
     "subjects:withdraw": SITE,
     "subjects:discontinue": {I},
-    "subjects:dashboard": {I},  # the investigator's sign-off
+    "subjects:sign": {I},  # the investigator's signature
+    "subjects:lock": {D},
+    "subjects:unlock": {D},
+    "subjects:database_lock": {D},
     "visits:edit": SITE,
     "visits:missed": SITE,
     "visits:platelet_unscheduled": SITE,
@@ -74,13 +87,24 @@ WRITES: dict[str, set[str]] = {
     "safety:conmed_create": SITE,
     "safety:conmed_edit": SITE,
     "safety:flag_acknowledge": {I, M},
-    "safety:query_create": {M},
+    "safety:query_create": {M, D},
     "safety:query_answer": SITE,
-    "safety:query_close": {M},
+    "safety:query_close": {M, D},
+    "safety:record_query": {M, D},
+    "safety:record_verify": {M},
     "exchange:import_platelets": {D},
 }
+# Edit pages a reviewer is sent from to the record's read view (GET), instead of a 403.
+READ_INSTEAD: dict[str, set[str]] = {
+    "visits:edit": {M, D},
+    "visits:missed": {M, D},
+    "subjects:edit": {M, D},
+    "safety:ae_edit": {M, D},
+    "safety:conmed_edit": {M, D},
+}
 # Open to anyone, or ending the session: not part of the role matrix.
-PUBLIC = {"login", "logout", "healthz"}
+# language_set and javascript_catalog serve the login page too (issue 17).
+PUBLIC = {"login", "logout", "healthz", "language_set", "javascript_catalog"}
 
 NAV = {
     C: {
@@ -99,7 +123,14 @@ NAV = {
         "safety:flags",
         "safety:queries",
     },
-    M: {"subjects:list", "subjects:overview", "safety:flags", "safety:queries", "exchange:exports"},
+    M: {
+        "subjects:list",
+        "subjects:overview",
+        "safety:flags",
+        "safety:queries",
+        "safety:sdv_todo",
+        "exchange:exports",
+    },
     D: {
         "subjects:list",
         "subjects:overview",
@@ -172,7 +203,11 @@ def trial(personas):
         },
     )
     query = DataQuery.objects.create(
-        participant=participant, question="Please confirm the weight.", raised_by=personas[M]
+        participant=participant,
+        number=1,
+        object_id=participant.pk,
+        question="Please confirm the weight.",
+        raised_by=personas[M],
     )
     flag = Flag.objects.get(kind="dose_deviation")
     return {
@@ -185,6 +220,8 @@ def trial(personas):
         "flag_pk": flag.pk,
         "query_pk": query.pk,
         "name": "subjects",
+        "kind": "visit",
+        "object_id": participant.visits.get(code="V2").pk,
     }
 
 
@@ -238,6 +275,8 @@ def test_it_gives_each_role_exactly_its_pages(client, personas, trial, role):
         response = getattr(client, method)(_url(name, trial))
         if role in allowed:
             ok = response.status_code < 400
+        elif role in READ_INSTEAD.get(name, ()):
+            ok = response.status_code == 302 and response["Location"].startswith("/safety/records/")
         else:
             ok = response.status_code == 403
         if not ok:
@@ -248,12 +287,13 @@ def test_it_gives_each_role_exactly_its_pages(client, personas, trial, role):
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", [C, I, M, D])
 def test_it_refuses_writes_to_the_roles_that_may_not_write(client, personas, trial, role):
-    from itp_trial.roles import CLINICAL_MODELS
+    from itp_trial.roles import READ_MODELS
 
     def snapshot() -> int:
         from django.apps import apps
 
-        return sum(apps.get_model(label).history.count() for label in CLINICAL_MODELS)
+        # Clinical and review records: flags, queries, signatures and locks.
+        return sum(apps.get_model(label).history.count() for label in READ_MODELS)
 
     client.force_login(personas[role])
     before = snapshot()

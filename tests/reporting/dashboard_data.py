@@ -265,6 +265,7 @@ def bulk_participants(count: int, *, platelets_each: int = 3, today: date = TODA
             infusion_date=d,
             dosing_weight_kg=WEIGHT,
             dose_per_kg=dose.dose_per_kg,
+            dose_tolerance_pct=dose.tolerance_pct,
             planned_cells=dose.planned_cells,
             dose_deviation=dose.deviation,
             actual_cells=6_500_000_000,

@@ -1,5 +1,6 @@
 """The dashboard in Chromium: the chart holds the participant's counts, the timeline the
-status of every visit, and an investigator signs off."""
+status of every visit (the investigator's signature is tested in
+test_browser_review)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reporting.selectors import participants_for_pages
-from subjects.models import SignOff
 from tests.factories import PASSWORD
 from visits.models import PlateletCount, WindowStatus
 from visits.schedule import study_day
@@ -59,16 +59,3 @@ def test_it_draws_the_participants_counts_and_visit_statuses(page, live_server, 
         label = row.locator("[data-testid=visit-status]")
         assert label.is_visible()
         assert label.inner_text() == str(WindowStatus(visit.status).label)
-
-
-def test_it_lets_an_investigator_sign_off(page, live_server, investigator):
-    participant = dashboard_participant(investigator)
-    open_dashboard(page, live_server, participant, "investigator")
-    statement = page.locator("#id_statement")
-    assert statement.input_value() == "I have reviewed the data of this participant"
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.click("[data-testid=sign-off-form] button[type=submit]")
-    page.wait_for_selector("[data-testid=sign-offs] li strong")
-    assert "Wang Fang" in page.inner_text("[data-testid=sign-offs]")
-    sign_off = SignOff.objects.get()
-    assert (sign_off.participant, sign_off.signed_by) == (participant, investigator)

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from itp_trial import protocol
 from reporting.selectors import participant_dashboard, participants_for_pages
-from subjects.models import SignOff
+from subjects.models import Signature
 from visits.models import PlateletCount, WindowStatus
 from visits.schedule import study_day
 from visits.selectors import participant_response, participant_schedule
@@ -205,39 +205,35 @@ def test_it_places_counts_against_the_planned_date_before_infusion_1(coordinator
     assert d.summary.best_response == "NE"
 
 
-def test_it_signs_off_for_an_investigator(client, investigator, participant):
-    client.force_login(investigator)
-    page = client.get(url(participant)).content.decode()
-    assert "I have reviewed the data of this participant" in page
-    assert "data-confirm=" in page
-    response = client.post(url(participant), {"statement": "I have reviewed the data"})
-    assert response.status_code == 302
-    sign_off = SignOff.objects.get()
-    assert sign_off.participant == participant
-    assert sign_off.signed_by == investigator
-    assert sign_off.statement == "I have reviewed the data"
-    assert sign_off.history.get().history_user == investigator
-    page = client.get(url(participant)).content.decode()
-    assert "I have reviewed the data" in page and "Wang Fang" in page
-
-
-def test_it_refuses_a_sign_off_without_the_permission(client, personas, participant):
+def test_it_shows_the_signature_state_and_links_to_signing(client, personas, participant):
     from itp_trial import roles
 
-    for role in (roles.COORDINATOR, roles.MONITOR, roles.DATA_MANAGER):
-        client.force_login(personas[role])
-        assert 'data-testid="sign-off-form"' not in client.get(url(participant)).content.decode()
-        response = client.post(url(participant), {"statement": "I have reviewed the data"})
-        assert response.status_code == 403
-    assert not SignOff.objects.exists()
+    for role, user in personas.items():
+        client.force_login(user)
+        html = client.get(url(participant)).content.decode()
+        assert 'data-testid="signature-state" data-status="unsigned"' in html
+        assert ('data-testid="sign-link"' in html) == (role == roles.INVESTIGATOR), role
+        assert ('data-testid="lock-link"' in html) == (role == roles.DATA_MANAGER), role
 
 
-def test_it_refuses_an_empty_statement(client, investigator, participant):
+def test_it_shows_a_stale_signature_as_stale(client, investigator, participant):
+    from tests.factories import signed
+
+    signature = signed(investigator, participant)
     client.force_login(investigator)
-    response = client.post(url(participant), {"statement": "  "})
-    assert response.status_code == 200
-    assert response.context["form"].errors
-    assert not SignOff.objects.exists()
+    html = client.get(url(participant)).content.decode()
+    assert 'data-status="current"' in html and signature.content_hash in html
+    type(participant).objects.filter(pk=participant.pk).update(consent_version="9.9")
+    html = client.get(url(participant)).content.decode()
+    assert 'data-testid="signature-state" data-status="stale"' in html
+    assert "Wang Fang" in html
+
+
+def test_it_refuses_a_post_to_the_dashboard(client, investigator, participant):
+    client.force_login(investigator)
+    response = client.post(url(participant), {"statement": "I have reviewed the data"})
+    assert response.status_code == 405
+    assert not Signature.objects.exists()
 
 
 def test_it_keeps_the_number_of_queries_with_10_or_500_counts(client, investigator, coordinator):

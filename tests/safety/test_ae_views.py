@@ -11,20 +11,14 @@ from django.utils import timezone
 
 from safety.models import AdverseEvent
 from safety.services import adverse_event_record
-from tests.factories import enrolled, infused
+from tests.factories import enrolled_in_the_past, infused
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def participant(coordinator):
-    today = timezone.localdate()
-    return enrolled(
-        coordinator,
-        consent_date=today - timedelta(days=90),
-        planned=today - timedelta(days=80),
-        today=today,
-    )
+    return enrolled_in_the_past(coordinator)
 
 
 def local(moment: datetime) -> str:

@@ -18,7 +18,7 @@ from safety.models import AdverseEvent, Flag, FlagKind
 from safety.rules import sae_clock
 from subjects.models import Participant
 from subjects.services import participant_withdraw
-from tests.factories import enrolled, schedules_bulk
+from tests.factories import enrolled, schedules_bulk, signed
 from visits.models import Visit, WindowStatus
 from visits.services import schedule_sync
 
@@ -55,6 +55,7 @@ def infusion_given(participant, *, number: int, weight: str, actual_cells: int) 
         infusion_date=T0 + timedelta(days=7),
         dosing_weight_kg=Decimal(weight),
         dose_per_kg=dose.dose_per_kg,
+        dose_tolerance_pct=dose.tolerance_pct,
         planned_cells=dose.planned_cells,
         dose_deviation=dose.deviation,
         actual_cells=actual_cells,
@@ -104,6 +105,7 @@ def test_it_does_not_flag_a_visit_on_the_last_day_of_its_window(participant):
 
 
 def test_it_raises_nothing_new_when_run_twice(participant, investigator):
+    signed(investigator, participant, now=noon(T0))
     infusion_given(participant, number=1, weight="60.0", actual_cells=7_000_000_000)
     adverse_event(participant, awareness_at=noon(T0))
     enter(participant, "V1", today=T0, missed=True, missed_reason="Lost")
@@ -135,6 +137,23 @@ def test_it_resolves_the_overdue_flag_and_flags_the_late_visit_when_it_is_entere
     assert str(T0 + timedelta(days=9)) in late.detail
     assert counts[FlagKind.OVERDUE] == {"raised": 0, "resolved": 1, "reopened": 0}
     assert counts[FlagKind.OUT_OF_WINDOW]["raised"] == 1
+
+
+def test_it_dates_a_late_infusion_visit_by_its_infusion(participant):
+    # Infusion 1 on T0+7, so infusion 2's window is T0+13 to T0+15.
+    infusion_given(participant, number=1, weight="60.0", actual_cells=6_000_000_000)
+    infusion_given(participant, number=2, weight="60.0", actual_cells=6_000_000_000)
+    late = T0 + timedelta(days=20)
+    Infusion.objects.filter(participant=participant, number=2).update(infusion_date=late)
+    schedule_sync(participant_ids=[participant.pk], today=late)
+
+    checks_run(now=noon(late))
+
+    (flag,) = [
+        f for f in Flag.objects.filter(kind=FlagKind.OUT_OF_WINDOW) if f.visit.code == "V3-INF2"
+    ]
+    assert flag.visit.actual_date is None  # infusion visits never fill it
+    assert f"V3-INF2 done on {late}, outside its window" in flag.detail
 
 
 def test_it_never_resolves_an_out_of_window_flag_by_itself(participant):

@@ -99,9 +99,7 @@ def test_it_corrects_a_medication_with_a_reason(coordinator, participant, today)
         participant=participant, user=coordinator, data=ivig(start, end_date=None)
     )
     # Filling the end date left empty needs no reason (protocol section 8).
-    conmed_record(
-        participant=participant, user=coordinator, data={"end_date": today}, conmed=saved
-    )
+    conmed_record(participant=participant, user=coordinator, data={"end_date": today}, conmed=saved)
     assert ConcomitantMedication.objects.get().end_date == today
 
     with pytest.raises(ValidationError) as excinfo:

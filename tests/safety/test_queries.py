@@ -47,8 +47,9 @@ def test_it_lets_a_monitor_raise_a_query_about_a_visit(client, monitor, particip
     assert query.history.first().history_user == monitor
 
 
-@pytest.mark.parametrize("role", ["coordinator", "investigator", "data_manager"])
-def test_it_lets_only_monitors_raise_queries(client, request, participant, role):
+# Protocol section 8: a monitor or a data manager raises a query; the site does not.
+@pytest.mark.parametrize("role", ["coordinator", "investigator"])
+def test_it_lets_only_reviewers_raise_queries(client, request, participant, role):
     client.force_login(request.getfixturevalue(role))
 
     response = client.post(create_url(participant), {"question": "Why?"})

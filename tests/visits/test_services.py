@@ -78,13 +78,19 @@ def test_it_accepts_the_strings_of_a_csv_row(coordinator, participant):
     visit_record(
         visit=visit,
         user=coordinator,
-        data={"actual_date": TODAY.isoformat(), "weight_kg": "58.5", "platelets": "18"},
+        data={
+            "actual_date": TODAY.isoformat(),
+            "weight_kg": "58.5",
+            "platelets": "18",
+            "who_bleeding_grade": "1",
+        },
         today=TODAY,
     )
 
     visit.refresh_from_db()
     assert visit.actual_date == TODAY and visit.weight_kg == Decimal("58.5")
-    assert PlateletCount.objects.get(visit=visit).platelets == 18
+    count = PlateletCount.objects.get(visit=visit)
+    assert (count.platelets, count.who_bleeding_grade) == (18, 1)
 
 
 def assert_refused(visit: Visit, *, data: dict, user, field: str, text: str) -> None:

@@ -397,3 +397,39 @@ def test_it_changes_the_screening_date_only_with_a_reason(as_coordinator, partic
     )
     visit.refresh_from_db()
     assert visit.actual_date == later
+
+
+def test_it_refuses_a_new_count_saved_by_someone_else_at_the_same_instant(
+    as_coordinator, participant, monkeypatch
+):
+    """Two people enter the same new count at once: both pass validation, one insert wins;
+    the other is told so, not shown a server error (the unique violation path)."""
+    original = PlateletCount.full_clean
+
+    def racing_full_clean(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        if self.pk is None:  # the other writer's row lands between the check and the insert
+            PlateletCount.objects.bulk_create(
+                [
+                    PlateletCount(
+                        participant_id=self.participant_id,
+                        sample_date=self.sample_date,
+                        platelets=180,
+                        who_bleeding_grade=0,
+                    )
+                ]
+            )
+
+    monkeypatch.setattr(PlateletCount, "full_clean", racing_full_clean)
+
+    response = as_coordinator.post(
+        reverse("visits:platelet_unscheduled", args=[participant.pk]),
+        {"sample_date": today().isoformat(), "platelets": "9", "who_bleeding_grade": "2"},
+    )
+
+    assert response.status_code == 200
+    assert any(
+        "Someone else saved this record at the same moment" in e for e in form_errors(response)
+    )
+    assert not PlateletCount.objects.filter(participant=participant, platelets=9).exists()
+    assert not PlateletCount.history.filter(platelets=9).exists()

@@ -12,8 +12,9 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
-from itp_trial import protocol
+from itp_trial import protocol, stored_text
 from itp_trial.audit import (
     REASON_REQUIRED,
     audited_save,
@@ -21,12 +22,25 @@ from itp_trial.audit import (
     reason_needed,
     version_check,
 )
+from itp_trial.dates import date_future_add
 
 from .. import schedule
 from ..models import PlateletCount, Visit, WindowStatus
 from ..selectors import participants_with_schedule, schedule_input
-from .fields import PLATELET_FIELDS, VISIT_FIELDS_BY_KIND, model_field, range_error, value_ranges
+from .fields import (
+    PLATELET_FIELDS,
+    VISIT_FIELDS_BY_KIND,
+    bleeding_grade_error,
+    model_field,
+    range_error,
+    value_ranges,
+)
 from .sync import participant_changed
+
+# The reasons a first entry gives the history: stored in English, shown translated.
+REASON_ENTERED = gettext_noop("Visit entered")
+REASON_MISSED = gettext_noop("Visit marked missed")
+stored_text.register(REASON_ENTERED, REASON_MISSED)
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +66,8 @@ def _convert(model: Any, name: str, value: Any, errors: Errors) -> Any:
 
 def _date_errors(participant: Any, day: date, *, field: str, today: date, errors: Errors) -> None:
     """A clinical date is never in the future, before consent, or after withdrawal."""
-    if day > today:
-        _add(errors, field, _("The date cannot be in the future."))
+    if date_future_add(errors, field, day, today=today):
+        pass  # refused; the order checks below only apply to a date not in the future
     elif day < participant.consent_date:
         _add(
             errors,
@@ -167,6 +181,14 @@ def _visit_prepare(
                 _add(errors, name, message)
     if values.get("physical_exam_normal") is False and not values.get("physical_exam_findings"):
         _add(errors, "physical_exam_findings", _("Describe the abnormal findings."))
+    if "who_bleeding_grade" in allowed and not {"platelets", "who_bleeding_grade"} & set(errors):
+        message = bleeding_grade_error(
+            platelets=values.get("platelets"),
+            grade=values.get("who_bleeding_grade"),
+            scheduled=True,
+        )
+        if message:
+            _add(errors, "who_bleeding_grade", message)
 
     count = _platelet_count_for(visit, participant, actual, values, errors)
     if reason is not None and not reason.strip():
@@ -333,7 +355,7 @@ def visit_record(
     for name, value in values.items():
         setattr(visit, name, value)
     visit.missed, visit.missed_reason = False, ""  # a visit entered late is no longer missed
-    history_reason = reason or (_("Visit entered") if first_entry else "")
+    history_reason = reason or (REASON_ENTERED if first_entry else "")
     changed = audited_save(visit, user=user, reason=history_reason)
     if platelet_version is not None and entry.platelet_count is not None:
         version_check(entry.platelet_count, version=platelet_version)
@@ -403,7 +425,7 @@ def visit_mark_missed(
     first = not visit.missed
     visit.missed, visit.missed_reason = True, text
     changed = audited_save(
-        visit, user=user, reason=reason or (_("Visit marked missed") if first else "")
+        visit, user=user, reason=reason or (REASON_MISSED if first else "")
     )
     if changed:
         participant_changed(participant_id=visit.participant_id, today=today)
@@ -428,7 +450,8 @@ def platelet_record(
 
     One count per participant and sample date: a second one for the same date updates the
     first, which needs a reason for change. Refused: a count outside PLATELET_MIN..MAX, a
-    grade outside the WHO scale, a date in the future, before consent or after withdrawal.
+    grade outside the WHO scale, a count without its grade where the protocol requires one
+    (at a scheduled visit), a date in the future, before consent or after withdrawal.
     `version` is the version of the count the correcting form was loaded from (a count not
     recorded yet is 0): a save based on an older one is refused.
     """
@@ -448,6 +471,12 @@ def platelet_record(
         message = range_error(name, value)
         if message:
             _add(errors, name, message)
+    if not {"platelets", "who_bleeding_grade"} & set(errors):
+        message = bleeding_grade_error(
+            platelets=count_value, grade=grade, scheduled=visit is not None
+        )
+        if message:
+            _add(errors, "who_bleeding_grade", message)
     if day is not None:
         _date_errors(participant, day, field="sample_date", today=today, errors=errors)
     if visit is not None and visit.participant_id != participant.pk:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext as _
 
 from itp_trial import protocol
-from itp_trial.fields import range_message
+from itp_trial.fields import VITAL_SIGNS, range_message
 
 from ..models import PlateletCount, Visit
 
-VITAL_FIELDS = ("systolic_bp", "diastolic_bp", "heart_rate", "respiratory_rate", "temperature_c")
+VITAL_FIELDS = tuple(VITAL_SIGNS)
 PLATELET_FIELDS = ("platelets", "who_bleeding_grade")
 _FOLLOW_UP_FIELDS = (
     *VITAL_FIELDS,
@@ -39,11 +39,7 @@ VISIT_FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
     protocol.KIND_FOLLOW_UP: _FOLLOW_UP_FIELDS,
 }
 UNITS: dict[str, Any] = {
-    "systolic_bp": "mmHg",
-    "diastolic_bp": "mmHg",
-    "heart_rate": gettext_lazy("/min"),
-    "respiratory_rate": gettext_lazy("/min"),
-    "temperature_c": "°C",
+    **{name: sign.unit for name, sign in VITAL_SIGNS.items()},
     "weight_kg": "kg",
     "height_cm": "cm",
     "platelets": "×10⁹/L",
@@ -71,3 +67,19 @@ def range_error(name: str, value: Any) -> str | None:
     """The message for a number outside its accepted range (units shown), else None."""
     low, high = value_ranges()[name]
     return range_message(model_field(name), value, low, high, UNITS.get(name, ""))
+
+
+def bleeding_grade_error(*, platelets: Any, grade: Any, scheduled: bool) -> str | None:
+    """The refusal of a platelet count given without its WHO bleeding grade, else None.
+
+    The one home of the grade requirement (protocol.WHO_GRADE_REQUIRED_SCHEDULED /
+    _UNSCHEDULED): the visit form, the unscheduled result and the CSV import all reach it
+    through the visit services.
+    """
+    if scheduled:
+        required = protocol.WHO_GRADE_REQUIRED_SCHEDULED
+    else:
+        required = protocol.WHO_GRADE_REQUIRED_UNSCHEDULED
+    if required and platelets is not None and grade is None:
+        return _("Give the WHO bleeding grade with the platelet count.")
+    return None

@@ -12,6 +12,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from itp_trial import protocol
+from itp_trial.locks import unlocked_participants
 from itp_trial.tasks import CHECKS_FOR_PARTICIPANT, task_enqueue_on_commit
 from subjects.models import Participant
 
@@ -44,10 +45,11 @@ def schedule_sync(
 
     Set-based: three reads for any number of participants, then bulk updates of the rows
     whose derived values moved. With `participant_ids` None, every participant is synced.
-    Returns the number of visit rows updated.
+    Returns the number of visit rows updated. A locked casebook is left as it stands (and
+    everyone under the database lock): a locked record refuses every write.
     """
     today = today or timezone.localdate()
-    queryset = Participant.objects.all()
+    queryset = unlocked_participants(Participant.objects.all(), field="")
     if participant_ids is not None:
         queryset = queryset.filter(pk__in=list(participant_ids))
     visits_changed: list[Visit] = []

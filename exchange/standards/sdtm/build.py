@@ -306,7 +306,7 @@ def ds(ctx: Context) -> Iterator[Row]:
                 "SCREEN FAILURE",
                 "DISPOSITION EVENT",
                 "STUDY PARTICIPATION",
-                visit_dates.get((sid, "V1")),
+                visit_dates.get((sid, protocol.SCREENING_VISIT_CODE)),
             )
         elif s["status"] == "withdrawn":
             reason = s["withdrawal_reason"]

@@ -335,7 +335,7 @@ AE = Domain(
             "Dictionary-Derived Term",
             TEXT,
             COLLECTED,
-            "adverse_events.term (a CTCAE v5.0 term)",
+            f"adverse_events.term (a CTCAE v{protocol.CTCAE_VERSION} term)",
         ),
         Var("AESER", "Serious Event", TEXT, COLLECTED, "adverse_events.serious", NY),
         *(

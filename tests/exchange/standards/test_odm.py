@@ -63,3 +63,15 @@ def test_it_fails_validation_when_a_value_does_not_fit_its_data_type(study):
         b'ItemOID="IT.SUBJECTS.SEX" Value="M"', b'ItemOID="IT.SUBJECTS.SEX" Value="X"', 1
     )
     assert value_errors(off_list) == ["IT.SUBJECTS.SEX: 'X' is not in CL.SUBJECTS.SEX"]
+
+
+def test_it_validates_the_demo_trial_against_the_schema_with_every_oid_resolved(db):
+    from django.core.management import call_command
+
+    from subjects.models import Participant
+
+    call_command("seed_demo", stdout=io.StringIO())
+    xml = _odm()
+
+    assert_valid_odm(xml)
+    assert xml.count(b"<SubjectData ") == Participant.objects.count()

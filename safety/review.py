@@ -1,0 +1,190 @@
+"""Reads for the review pages: a record's read view, a query's page, open-query counts.
+
+A fixed number of SQL queries per page, whatever the number of participants or records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .models import DataQuery, QueryState, Verification
+from .targets import TARGETS, Target, target_get
+
+OPEN_STATES = (QueryState.OPEN, QueryState.ANSWERED)
+
+
+def value_shown(record: Any, name: str) -> str:
+    """A field's value as a reader sees it: labels for codes, ISO dates, yes/no."""
+    f = record._meta.get_field(name)
+    value = getattr(record, name)
+    if value is None or value == "":
+        return "—"
+    if f.choices:
+        return str(getattr(record, f"get_{name}_display")())
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, datetime):
+        return timezone.localtime(value).isoformat(sep=" ", timespec="minutes")
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if f.is_relation:
+        number = getattr(value, "number", None)
+        return _("Infusion %(n)s") % {"n": number} if number else str(value)
+    return str(value)
+
+
+@dataclass
+class FieldRow:
+    name: str
+    label: str
+    value: str
+    open_queries: list[DataQuery] = field(default_factory=list)
+
+
+@dataclass
+class RecordPage:
+    target: Target
+    record: Any
+    participant: Any
+    label: str
+    rows: list[FieldRow]
+    queries: list[DataQuery]
+    verification: Verification | None
+    is_form: bool
+
+    @property
+    def open_count(self) -> int:
+        return sum(1 for q in self.queries if q.state in OPEN_STATES)
+
+
+def record_page(kind: str, object_id: int) -> RecordPage | None:
+    """The record, its fields with their open queries, all its queries, its verification."""
+    target = target_get(kind)
+    if target is None:
+        return None
+    manager = target.model._default_manager
+    record = manager.select_related(*target.related).filter(pk=object_id).first()
+    if record is None:
+        return None
+    participant = record if kind == "participant" else record.participant
+    queries = list(
+        DataQuery.objects.filter(target_kind=kind, object_id=record.pk)
+        .select_related("raised_by", "answered_by")
+        .order_by("number")
+    )
+    rows = [
+        FieldRow(name, target.field_label(name), value_shown(record, name))
+        for name in target.fields
+    ]
+    by_name = {row.name: row for row in rows}
+    for q in queries:
+        if q.state in OPEN_STATES and q.field_name in by_name:
+            by_name[q.field_name].open_queries.append(q)
+    return RecordPage(
+        target=target,
+        record=record,
+        participant=participant,
+        label=target.label(record),
+        rows=rows,
+        queries=queries,
+        verification=Verification.objects.select_related("verified_by")
+        .filter(target_kind=kind, object_id=record.pk)
+        .first(),
+        is_form=target.forms().filter(pk=record.pk).exists(),
+    )
+
+
+def query_record(query: DataQuery) -> Any:
+    target = target_get(query.target_kind)
+    if target is None or query.object_id is None:
+        return None
+    return target.model._default_manager.filter(pk=query.object_id).first()
+
+
+def open_query_counts(*, participant_ids: list[int] | None = None) -> dict[int, dict[str, int]]:
+    """Per participant: queries open (awaiting the site) and answered (awaiting review)."""
+    rows = DataQuery.objects.filter(state__in=OPEN_STATES)
+    if participant_ids is not None:
+        rows = rows.filter(participant_id__in=participant_ids)
+    counts = (
+        rows.order_by()
+        .values("participant_id")
+        .annotate(
+            open=Count("pk", filter=Q(state=QueryState.OPEN)),
+            answered=Count("pk", filter=Q(state=QueryState.ANSWERED)),
+        )
+    )
+    return {r["participant_id"]: {"open": r["open"], "answered": r["answered"]} for r in counts}
+
+
+def query_totals(*, participant_ids: list[int] | None = None) -> dict[str, int]:
+    """Open and answered queries, and those open past their due date (one query)."""
+    rows: QuerySet = DataQuery.objects.all()
+    if participant_ids is not None:
+        rows = rows.filter(participant_id__in=participant_ids)
+    return rows.aggregate(
+        open=Count("pk", filter=Q(state=QueryState.OPEN)),
+        answered=Count("pk", filter=Q(state=QueryState.ANSWERED)),
+        overdue=Count("pk", filter=Q(state=QueryState.OPEN, due_date__lt=timezone.localdate())),
+    )
+
+
+def participant_review(participant_id: int) -> dict[str, Any]:
+    """The participant page's review panel: every form with its SDV state and open queries,
+    the participant's query counts and SDV progress (three queries)."""
+    from .sdv import Progress, sdv_forms
+
+    open_by_record: dict[tuple[str, int], int] = {}
+    for row in (
+        DataQuery.objects.filter(participant_id=participant_id, state__in=OPEN_STATES)
+        .order_by()
+        .values("target_kind", "object_id")
+        .annotate(n=Count("pk"))
+    ):
+        open_by_record[(row["target_kind"], row["object_id"])] = row["n"]
+    labels = {t.kind: t.verbose_name for t in TARGETS.values()}
+    forms = []
+    for row in sdv_forms(participant_id=participant_id):
+        row["kind_label"] = labels[row["r_kind"]]
+        row["open_queries"] = open_by_record.get((row["r_kind"], row["pk"]), 0)
+        row["state"] = (
+            "verified"
+            if row["is_verified"]
+            else ("changed" if row["is_changed"] else "not_verified")
+        )
+        forms.append(row)
+    return {
+        "review_forms": forms,
+        "review_queries": query_totals(participant_ids=[participant_id]),
+        "review_progress": Progress(
+            total=len(forms),
+            verified=sum(1 for f in forms if f["is_verified"]),
+            changed=sum(1 for f in forms if f["is_changed"]),
+        ),
+    }
+
+
+def worklist_queries(*, limit: int = 20) -> dict[str, Any]:
+    """The site's queries to answer, the most urgent first, and their count (two queries)."""
+    rows = DataQuery.objects.filter(state=QueryState.OPEN)
+    return {
+        "worklist_queries": list(
+            rows.select_related("participant", "visit").order_by(
+                F("due_date").asc(nulls_last=True), "raised_at", "pk"
+            )[:limit]
+        ),
+        "worklist_queries_count": rows.count(),
+    }
+
+
+def trial_review() -> dict[str, Any]:
+    """The overview's review figures: queries by state and the trial's SDV progress."""
+    from .sdv import sdv_trial_progress
+
+    return {"review_queries": query_totals(), "review_progress": sdv_trial_progress()}
