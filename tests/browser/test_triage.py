@@ -88,8 +88,8 @@ def test_the_participant_page_and_dashboard_show_the_running_clock_first(
     rows = page.evaluate(FLAG_ROWS, "[data-testid=attention]")
     assert [r[0] for r in rows][:2] == [FlagKind.OVERDUE, FlagKind.OVERDUE]
     assert "overdue by 20 days" in rows[0][4]
-    # The sign-off comes after the adverse events it signs.
-    assert top(page, "[aria-labelledby=signoff-title]") > top(page, "[aria-labelledby=ae-title]")
+    # The signature comes after the adverse events it signs.
+    assert top(page, "[aria-labelledby=signature-title]") > top(page, "[aria-labelledby=ae-title]")
     # The AE table and the AE list word the clock the same way.
     ae_clock = page.locator("[data-testid=adverse-events] [data-testid=sae-clock]").inner_text()
     assert ae_clock.startswith("SAE report due in")
