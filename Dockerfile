@@ -2,7 +2,10 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=itp_trial.settings.production
 WORKDIR /app
 # gettext: msgfmt compiles the translation catalogues (locale/) during the build.
-RUN apt-get update && apt-get install -y --no-install-recommends gettext \
+# WeasyPrint (PDF casebooks) needs pango; Chinese text needs the Noto CJK fonts.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gettext libpango-1.0-0 libpangoft2-1.0-0 \
+       libharfbuzz-subset0 fonts-noto-cjk fontconfig \
     && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml ./
 RUN pip install --no-cache-dir --upgrade pip

@@ -29,6 +29,7 @@ from subjects.services import (
 from visits.services import platelet_record, visit_mark_missed, visit_record
 
 from .review_queries import review_demo_seed
+from .review_signatures import review_signatures_seed
 from .scenario import COURSES, DEMO_PASSWORD, DEMO_USERS, Course
 
 
@@ -377,4 +378,5 @@ def demo_seed(*, today: date | None = None) -> dict[str, int]:
         ).play()
         created += 1
     review_demo_seed(users=users, today=today)  # demo/review_queries.py
+    review_signatures_seed(users=users, today=today)  # demo/review_signatures.py, after it
     return {"participants_created": created, "participants": Participant.objects.count()}

@@ -1,10 +1,16 @@
-"""The audit_trail dataset: every change of every clinical record, then every export/import.
+"""The audit_trail dataset: every change of every clinical and review record (the datasets,
+the eligibility decision, flags, signatures, locks, data queries, SDV), then every export
+and import.
 
 Read from the simple-history tables, one table at a time, ordered by record and time, so a
 change is diffed against the record's previous version while streaming: one row per
 creation or deletion, one row per changed field, with the user and the reason. Field names
 and values are written as the dataset columns are (`code` is `visit_code`, a visit is its
-code, a related infusion its number).
+code, a related infusion its number, a user their username).
+
+A new audited table is one more `Audited` entry: its dataset name, how its record is named,
+and, where the lifecycle has words of its own (a flag is raised, resolved, reopened,
+acknowledged), how an entry's action is named.
 """
 
 from __future__ import annotations
@@ -13,11 +19,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import models
 
 from infusions.models import Infusion
+from itp_trial.locks import DatabaseLock
 from safety.models import AdverseEvent, ConcomitantMedication, DataQuery, Flag, Verification
-from subjects.models import EligibilityAnswer, Participant
+from subjects.models import CasebookLock, EligibilityAnswer, Participant, Signature
 from visits.models import PlateletCount, Visit
 
 from .models import DataExport, DataImport
@@ -26,16 +34,62 @@ from .rows import CHUNK_SIZE
 ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
 
 
+# (history entry, the record's previous entry or None) -> the action's name, or "" for the
+# default (created / changed / deleted).
+Action = Callable[[Any, Any], str]
+
+
 @dataclass(frozen=True)
 class Audited:
     dataset: str
     model: type[models.Model]
     record: Callable[[Any], str]  # the record's natural key within its participant
     columns: dict[str, str] = field(default_factory=dict)  # model field -> dataset column
+    action: Action | None = None
+    # Shown as the new value of the creation row (what was signed, what was asked).
+    created_value: Callable[[Any], Any] | None = None
+
+
+def _became(previous: Any, record: Any, name: str) -> str:
+    """"set" when the field was filled, "cleared" when emptied, "" otherwise."""
+    old, new = getattr(previous, name), getattr(record, name)
+    if old is None and new is not None:
+        return "set"
+    if old is not None and new is None:
+        return "cleared"
+    return ""
+
+
+def _flag_action(record: Any, previous: Any) -> str:
+    if record.history_type == "+":
+        return "raised"
+    if previous is None:
+        return ""
+    if _became(previous, record, "acknowledged_at") == "set":
+        return "acknowledged"
+    return {"set": "resolved", "cleared": "reopened"}.get(
+        _became(previous, record, "resolved_at"), ""
+    )
+
+
+def _query_action(record: Any, previous: Any) -> str:
+    if record.history_type == "+":
+        return "raised"
+    if previous is None or record.state == previous.state:
+        return ""
+    if record.state == "open":
+        return "reopened"
+    return record.state  # "answered", "closed"
+
+
+def _participant_action(record: Any, previous: Any) -> str:
+    if previous is not None and record.eligible != previous.eligible:
+        return "eligibility decided"
+    return ""
 
 
 AUDITED: tuple[Audited, ...] = (
-    Audited("subjects", Participant, lambda h: ""),
+    Audited("subjects", Participant, lambda h: "", action=_participant_action),
     Audited("eligibility", EligibilityAnswer, lambda h: h.criterion),
     Audited("visits", Visit, lambda h: h.code, {"code": "visit_code"}),
     Audited("infusions", Infusion, lambda h: f"INF{h.number}", {"number": "infusion_number"}),
@@ -47,22 +101,42 @@ AUDITED: tuple[Audited, ...] = (
     ),
     Audited("adverse_events", AdverseEvent, lambda h: f"AE{h.ae_number}"),
     Audited("conmeds", ConcomitantMedication, lambda h: f"{h.drug} {h.start_date.isoformat()}"),
-    Audited("flags", Flag, lambda h: h.kind),
-    Audited("queries", DataQuery, lambda h: f"Q{h.number}", {"number": "query_number"}),
+    Audited("flags", Flag, lambda h: h.kind, action=_flag_action),
+    Audited(
+        "signatures",
+        Signature,
+        lambda h: f"SIG{h.id}",
+        action=lambda h, p: "signed" if h.history_type == "+" else "",
+        created_value=lambda h: h.statement,
+    ),
+    Audited(
+        "queries",
+        DataQuery,
+        lambda h: f"Q{h.number}",
+        {"number": "query_number", "visit": "visit_code"},
+        action=_query_action,
+        created_value=lambda h: h.question,
+    ),
+    # The locks dataset holds both kinds of lock: its record names which.
+    Audited("locks", CasebookLock, lambda h: f"casebook {h.locked_at.isoformat()}"),
+    Audited("locks", DatabaseLock, lambda h: f"database {h.locked_at.isoformat()}"),
     Audited("sdv", Verification, lambda h: f"{h.target_kind} {h.object_id}"),
 )
 
-# Not listed as changes: the id and owner never change, and the eligibility decision is
-# derived from the answers (whose own history is listed) and stored without history, so its
-# difference would surface on the next unrelated change and be attributed to it.
-_SKIPPED = {"id", "participant", "eligible", "eligibility_assessed_on"}
+# Not listed as changes: the id and owner never change; the version counts the saves.
+_SKIPPED = {"id", "participant", "version"}
 
 
 def _lookups() -> dict[str, dict[int, Any]]:
     """Foreign keys are shown by what a reader knows them by (a visit by its code, an
     infusion by its number): small id maps, identifiers only, never a table's rows."""
     infusions = dict(Infusion.objects.values_list("pk", "number"))
+    users = dict(get_user_model().objects.values_list("pk", "username"))
     return {
+        **{
+            name: users
+            for name in ("signed_by", "raised_by", "answered_by", "closed_by", "acknowledged_by")
+        },
         "participant": dict(Participant.objects.values_list("pk", "subject_id")),
         "visit": dict(Visit.objects.values_list("pk", "code")),
         "infusion": infusions,
@@ -90,15 +164,17 @@ def _history_rows(audited: Audited, lookups: dict[str, dict[int, Any]]) -> Itera
     for record in queryset.iterator(chunk_size=CHUNK_SIZE):
         if previous is not None and previous.id != record.id:
             previous = None
-        subject_id = (
-            record.subject_id
-            if audited.model is Participant
-            else lookups["participant"].get(record.participant_id, "")
+        if audited.model is Participant:
+            subject_id = record.subject_id
+        else:  # the database lock belongs to no participant
+            subject_id = lookups["participant"].get(getattr(record, "participant_id", None), "")
+        action = (audited.action and audited.action(record, previous)) or ACTIONS.get(
+            record.history_type, record.history_type
         )
         common = [
             record.history_date,
             record.history_user.username if record.history_user else "",
-            ACTIONS.get(record.history_type, record.history_type),
+            action,
             audited.dataset,
             subject_id,
             audited.record(record),
@@ -110,7 +186,8 @@ def _history_rows(audited: Audited, lookups: dict[str, dict[int, Any]]) -> Itera
                 if old != new:
                     yield [*common, audited.columns.get(f.name, f.name), old, new, reason]
         else:
-            yield [*common, "", None, None, reason]
+            created = audited.created_value(record) if audited.created_value else None
+            yield [*common, "", None, created, reason]
         previous = record
 
 

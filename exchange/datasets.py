@@ -480,6 +480,44 @@ FLAGS = Dataset(
     importable=False,
 )
 
+SIGNATURES = Dataset(
+    "signatures",
+    _("Investigator signatures"),
+    (
+        SUBJECT,
+        _d("signed_at", _("Signed at"), DATETIME),
+        _d("time_zone", _("Time zone of the signer")),
+        _d("signed_by", _("Signed by (user)")),
+        _d("signer_name", _("Signed by (full name)")),
+        _d(
+            "meaning", _("Meaning"), CODE, allowed=tuple(c for c, _t in protocol.SIGNATURE_MEANINGS)
+        ),
+        _d("statement", _("Meaning, as the signer read it")),
+        _d("casebook_sha256", _("sha256 of the casebook data signed")),
+        _d("status", _("Status"), CODE, allowed=("current", "stale", "superseded")),
+        _d("stale_at", _("Stale since"), DATETIME),
+        _d("stale_reason", _("Why it is stale")),
+    ),
+    key=("subject_id", "signed_at"),
+    importable=False,
+)
+
+LOCKS = Dataset(
+    "locks",
+    _("Casebook and database locks"),
+    (
+        _d("scope", _("Scope"), CODE, allowed=("casebook", "database")),
+        _d("subject_id", _("Subject ID (empty for the database)")),
+        _d("locked_at", _("Locked at"), DATETIME),
+        _d("locked_by", _("Locked by")),
+        _d("unlocked_at", _("Unlocked at"), DATETIME),
+        _d("unlocked_by", _("Unlocked by")),
+        _d("unlock_reason", _("Reason for unlocking")),
+    ),
+    key=("scope", "subject_id", "locked_at"),
+    importable=False,
+)
+
 # The datasets a review record may point at (safety.targets), by their exported name.
 REVIEWED_DATASETS = (
     "subjects",
@@ -491,6 +529,9 @@ REVIEWED_DATASETS = (
     "conmeds",
 )
 SDV_STATES = ("verified", "changed")
+# Review records (protocol section 8), not a participant's clinical data: exported, and
+# left out of the clinical standards files (exchange.standards.source.CLINICAL).
+REVIEW_DATASET_NAMES = ("queries", "sdv")
 
 QUERIES = Dataset(
     "queries",
@@ -565,6 +606,8 @@ DATASETS: tuple[Dataset, ...] = (
     ADVERSE_EVENTS,
     CONMEDS,
     FLAGS,
+    SIGNATURES,
+    LOCKS,
     QUERIES,
     SDV,
     AUDIT_TRAIL,
@@ -584,7 +627,18 @@ DICTIONARY_HEADER = [
     "derived",
     "imported",
 ]
-MANIFEST_HEADER = ["file", "rows", "sha256", "exported_at", "exported_by"]
+# audit_chain_seq/_head: the last sealed entry of the audit trail's hash chain when the export
+# was taken (itp_trial.audit), so that a later `verify_audit` can show the trail has not been
+# rewritten since.
+MANIFEST_HEADER = [
+    "file",
+    "rows",
+    "sha256",
+    "exported_at",
+    "exported_by",
+    "audit_chain_seq",
+    "audit_chain_head",
+]
 
 
 def dictionary_rows() -> list[list[Any]]:

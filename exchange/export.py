@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from itp_trial import protocol
+from itp_trial.audit import audit_head
 
 from . import datasets
 from .cells import cell, format_value
@@ -51,13 +52,16 @@ class FileStats:
     def sha256(self) -> str:
         return self.digest.hexdigest()
 
-    def manifest(self, export: DataExport) -> dict[str, Any]:
+    def manifest(self, export: DataExport, head: tuple[int, str] | None = None) -> dict[str, Any]:
+        seq, chain_head = head or audit_head()
         return {
             "file": self.file,
             "rows": self.rows,
             "sha256": self.sha256,
             "exported_at": format_value(export.exported_at),
             "exported_by": export.exported_by.username if export.exported_by else "",
+            "audit_chain_seq": seq,
+            "audit_chain_head": chain_head,
         }
 
 
@@ -148,7 +152,8 @@ def study_write(opener: Opener, *, user: Any, today: date | None = None) -> Data
             for block in dictionary_bytes(stats=stats):
                 out.write(block)
         all_stats.append(stats)
-        export.manifest = [s.manifest(export) for s in all_stats]
+        head = audit_head()  # in the export's snapshot: the chain the audit trail file shows
+        export.manifest = [s.manifest(export, head) for s in all_stats]
         manifest_rows = [[m[k] for k in datasets.MANIFEST_HEADER] for m in export.manifest]
         with opener(datasets.MANIFEST_FILENAME) as out:
             for block in csv_bytes(

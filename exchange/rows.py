@@ -19,9 +19,10 @@ from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, When
 from infusions import dosing
 from infusions.models import Infusion
 from itp_trial import protocol
+from itp_trial.locks import DatabaseLock
 from safety import rules as safety_rules
 from safety.models import AdverseEvent, ConcomitantMedication, Flag
-from subjects.models import EligibilityAnswer, Participant
+from subjects.models import CasebookLock, EligibilityAnswer, Participant
 from subjects.rules import age_years
 from visits import response, schedule
 from visits.models import PlateletCount
@@ -349,6 +350,55 @@ def flags_rows(*, today: date) -> Iterator[Row]:
         )
 
 
+def signatures_rows(*, today: date) -> Iterator[Row]:
+    """The signatures as the standards read them (exchange.standards.review)."""
+    from .standards.review import signatures
+
+    for signed in signatures().values():
+        for s in signed:
+            yield _ordered(
+                datasets.SIGNATURES,
+                {
+                    "subject_id": s.subject_id,
+                    "signed_at": s.signed_at,
+                    "time_zone": s.time_zone,
+                    "signed_by": s.username,
+                    "signer_name": s.full_name,
+                    "meaning": s.meaning,
+                    "statement": s.statement,
+                    "casebook_sha256": s.content_hash,
+                    "status": s.status,
+                    "stale_at": s.stale_at,
+                    "stale_reason": s.stale_reason,
+                },
+            )
+
+
+def locks_rows(*, today: date) -> Iterator[Row]:
+    """Every lock period of the database, then of each casebook, oldest first."""
+
+    def row(scope: str, subject_id: str, lock: Any) -> Row:
+        return _ordered(
+            datasets.LOCKS,
+            {
+                "scope": scope,
+                "subject_id": subject_id,
+                "locked_at": lock.locked_at,
+                "locked_by": lock.locked_by.username,
+                "unlocked_at": lock.unlocked_at,
+                "unlocked_by": lock.unlocked_by.username if lock.unlocked_by else "",
+                "unlock_reason": lock.unlock_reason,
+            },
+        )
+
+    database = DatabaseLock.objects.select_related("locked_by", "unlocked_by")
+    for lock in database.order_by("locked_at", "id").iterator(chunk_size=CHUNK_SIZE):
+        yield row("database", "", lock)
+    casebooks = CasebookLock.objects.select_related("participant", "locked_by", "unlocked_by")
+    for lock in casebooks.order_by("participant__subject_id", "locked_at", "id").iterator(
+        chunk_size=CHUNK_SIZE
+    ):
+        yield row("casebook", lock.participant.subject_id, lock)
 def queries_rows(*, today: date) -> Iterator[Row]:
     from safety.models import DataQuery
     from safety.review_export import record_keys
@@ -426,6 +476,8 @@ ROWS: dict[str, Callable[..., Iterator[Sequence[Any]]]] = {
     "adverse_events": adverse_events_rows,
     "conmeds": conmeds_rows,
     "flags": flags_rows,
+    "signatures": signatures_rows,
+    "locks": locks_rows,
     "queries": queries_rows,
     "sdv": sdv_rows,
     "audit_trail": _audit_trail_rows,

@@ -8,15 +8,18 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from subjects.models import Participant
+
 from . import datasets
-from .export import dataset_stream, export_record, study_zip, zip_filename
+from .export import FileStats, dataset_stream, export_record, study_zip, zip_filename
 from .forms import ImportConfirmForm, PlateletUploadForm
 from .importer import CHANGED, NEW, ImportResult, import_files
 from .models import DataExport, DataImport
+from .standards.casebook import casebook_filename, casebook_pdf
 from .standards.downloads import odm_download, sdtm_download
 
 EXPORT_PERMISSION = "exchange.export_data"
@@ -89,6 +92,23 @@ def export_sdtm(request: HttpRequest) -> FileResponse:
     return FileResponse(
         spool, as_attachment=True, filename=filename, content_type="application/zip"
     )
+
+
+@require_GET
+@permission_required(EXPORT_PERMISSION, raise_exception=True)
+def casebook(request: HttpRequest, participant_id: int) -> HttpResponse:
+    """One participant's PDF casebook, rendered now; the download is recorded."""
+    participant = get_object_or_404(Participant, pk=participant_id)
+    pdf = casebook_pdf(participant.subject_id)
+    filename = casebook_filename(participant.subject_id)
+    export = export_record(user=request.user, names=[f"casebook {participant.subject_id}"])
+    stats = FileStats(filename, rows=1)
+    stats.digest.update(pdf)
+    export.manifest = [stats.manifest(export)]
+    export.save(update_fields=["manifest"])
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def _preview_context(result: ImportResult, **extra: Any) -> dict[str, Any]:

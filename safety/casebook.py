@@ -46,10 +46,12 @@ _NOT_HASHED = frozenset({"version", "locked_at"})
 _IDENTIFIERS = frozenset({"id", "subject_id", "screening_number", "ae_number"})
 
 UNSIGNED, CURRENT, STALE = "unsigned", "current", "stale"
+SUPERSEDED = "superseded"  # an earlier signature, followed by another
 STATUS_LABELS = {
     UNSIGNED: gettext_lazy("Not signed"),
     CURRENT: gettext_lazy("Signed, current"),
     STALE: gettext_lazy("Signature stale: the data changed after signing"),
+    SUPERSEDED: gettext_lazy("Superseded by a later signature"),
 }
 
 

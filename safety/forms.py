@@ -99,6 +99,8 @@ class AdverseEventForm(ServiceModelForm):
         self.fields["related_infusion"].queryset = participant.infusions.order_by("number")
         if self.instance.pk and not self.is_bound:
             self.initial["serious_criteria"] = self.instance.serious_criteria_list
+            # Not a model field of the form (a described choice): show the stored grade.
+            self.initial.setdefault("ctcae_grade", self.instance.ctcae_grade)
         if not editing:
             del self.fields["reason"]
         version_add(self, self.instance if self.instance.pk else None)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.apps import apps
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, F, Q, TextField, Value
@@ -29,6 +28,7 @@ from subjects.models import CasebookLock, Participant, Signature
 from .casebook import SignatureState, signature_states
 from .checks import signature_flags_sync
 from .models import DataQuery
+from .sdv import sdv_progress
 
 LOCK_CASEBOOK_PERMISSION = "subjects.lock_casebook"  # data managers
 LOCK_DATABASE_PERMISSION = "itp_trial.lock_database"  # data managers
@@ -43,7 +43,7 @@ class Readiness:
 
     signature: SignatureState
     open_queries: list[DataQuery] = field(default_factory=list)
-    unverified_forms: int | None = None  # None: source data verification is not available
+    unverified_forms: int = 0
 
     @property
     def missing(self) -> list[str]:
@@ -78,17 +78,12 @@ def queries_not_closed(participant_ids: Iterable[int]) -> dict[int, list[DataQue
     return found
 
 
-def unverified_form_counts(participant_ids: Iterable[int]) -> dict[int, int] | None:
-    """Forms not verified (or changed since) per participant; None while the project has no
-    source data verification. Reached by name, as it is built beside this module."""
-    try:
-        apps.get_model("safety", "Verification")
-    except LookupError:
-        return None
-    from . import sdv  # noqa: PLC0415 - present only with source data verification
-
-    counter = getattr(sdv, "unverified_counts", None)
-    return counter(participant_ids=list(participant_ids)) if counter else None
+def unverified_form_counts(participant_ids: Iterable[int]) -> dict[int, int]:
+    """Forms not verified at their current version (never, or changed since), per
+    participant: one query per kind of record (safety.sdv)."""
+    ids = list(participant_ids)
+    progress = sdv_progress(participant_ids=ids)
+    return {pk: progress[pk].left if pk in progress else 0 for pk in ids}
 
 
 def casebook_readiness(participant_ids: Iterable[int]) -> dict[int, Readiness]:
@@ -101,7 +96,7 @@ def casebook_readiness(participant_ids: Iterable[int]) -> dict[int, Readiness]:
         pk: Readiness(
             signature=states[pk],
             open_queries=queries[pk],
-            unverified_forms=None if unverified is None else unverified.get(pk, 0),
+            unverified_forms=unverified[pk],
         )
         for pk in ids
     }

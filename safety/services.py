@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from infusions.models import Infusion
 from infusions.services import Errors, assign_fields, clean_fields_into
-from itp_trial.audit import audited_save
+from itp_trial.audit import audited_save, version_check
 from itp_trial.dates import date_future_add, moment_future_error
 from subjects.models import Participant
 from visits.services import participant_changed
@@ -248,16 +248,25 @@ ACKNOWLEDGE_PERMISSION = "safety.acknowledge_flag"
 
 
 @transaction.atomic
-def flag_acknowledge(*, flag_id: int, user: Any, comment: str, now: datetime | None = None) -> Flag:
+def flag_acknowledge(
+    *,
+    flag_id: int,
+    user: Any,
+    comment: str,
+    now: datetime | None = None,
+    version: int | None = None,
+) -> Flag:
     """A reviewer acknowledges a protocol deviation (the kinds of ACKNOWLEDGED_KINDS).
 
     The comment is required and recorded with the user and the time, in the flag and its
     history. A flag that resolves itself when the data arrive (overdue visit, SAE report)
-    is not acknowledged, nor one already acknowledged.
+    is not acknowledged, nor one already acknowledged. `version` is the one the reviewer's
+    page showed: a flag resolved, reopened or acknowledged since is refused with what changed.
     """
     if not user.has_perm(ACKNOWLEDGE_PERMISSION):
         raise PermissionDenied(_("Only an investigator or a monitor can acknowledge a flag."))
     flag = Flag.objects.select_for_update().get(pk=flag_id)
+    version_check(flag, version=version, stored=flag)
     if flag.kind not in ACKNOWLEDGED_KINDS:
         raise ValidationError(
             _("A flag of this kind resolves itself when the data arrive; it is not acknowledged.")

@@ -22,26 +22,21 @@ from itp_trial.audit import audited_save
 from subjects.models import Participant, Signature
 
 from .casebook import casebook_hashes
-from .checks import sae_report_overdue_cutoff, signature_flags_sync
-from .models import AdverseEvent, Flag, FlagKind
+from .checks import sae_report_overdue, signature_flags_sync
+from .models import FLAG_OPEN, AdverseEvent, Flag, FlagKind
 
 SIGN_PERMISSION = "subjects.sign_casebook"  # investigators
+
 
 def sae_report_open(participant_id: int, *, now: datetime) -> bool:
     """Whether the participant has an SAE report overdue: an open flag, or an overdue report
     the checks have not flagged yet."""
     if Flag.objects.filter(
-        participant_id=participant_id,
-        kind=FlagKind.SAE_REPORT_OVERDUE,
-        resolved_at__isnull=True,
-        acknowledged_at__isnull=True,
+        FLAG_OPEN, participant_id=participant_id, kind=FlagKind.SAE_REPORT_OVERDUE
     ).exists():
         return True
     return AdverseEvent.objects.filter(
-        participant_id=participant_id,
-        serious=True,
-        reported_at__isnull=True,
-        awareness_at__lt=sae_report_overdue_cutoff(now),
+        sae_report_overdue(now), participant_id=participant_id
     ).exists()
 
 

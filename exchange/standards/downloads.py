@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from itp_trial import protocol
 
+from ..cells import format_value
 from ..export import export_record
 from ..models import DataExport
 from .odm import odm_write
@@ -46,7 +47,7 @@ def _recorded(export: DataExport, filename: str, spool: IO[bytes], rows: int) ->
             "file": filename,
             "rows": rows,
             "sha256": _sha256(spool),
-            "exported_at": timezone.localtime(export.exported_at).isoformat(),
+            "exported_at": format_value(export.exported_at),
             "exported_by": export.exported_by.username if export.exported_by else "",
         }
     ]

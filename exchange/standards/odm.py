@@ -312,7 +312,9 @@ def subject_data(
     created = audit.created.get((datasets.SUBJECTS.name, subject_id, ""))
     if created:
         _audit(subject, created)
-    if signed:
+    # Only a signature that still matches the data signs it; a stale one is in the
+    # signatures dataset and the audit trail, with why it went stale.
+    if signed and signed[-1].current:
         _signature(subject, signed[-1], with_id=False)
     _e("SiteRef", subject, LocationOID=LOCATION_OID)
     by_event: dict[str, list[tuple[datasets.Dataset, source.Record]]] = {}

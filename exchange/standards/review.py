@@ -14,6 +14,7 @@ from datetime import date, datetime
 
 from django.utils.translation import gettext_lazy as _
 
+from safety.casebook import CURRENT, SUPERSEDED, signature_states
 from safety.models import DataQuery, QueryState, Verification
 from safety.review_export import record_keys, record_versions
 from subjects.models import Signature as SignatureRecord
@@ -24,12 +25,25 @@ VERIFIED, CHANGED, NOT_VERIFIED = "verified", "changed", "not_verified"
 
 @dataclass(frozen=True)
 class Signature:
+    """An investigator's signature as the standards show it (21 CFR 11.50: name, date-time
+    with its zone, meaning; 11.70: the sha256 of the casebook data it signed)."""
+
     id: int
     subject_id: str
     username: str
-    full_name: str
+    full_name: str  # as recorded at signing
     signed_at: datetime
-    meaning: str
+    time_zone: str
+    meaning: str  # the code of protocol.SIGNATURE_MEANINGS ("" for a migrated sign-off)
+    statement: str  # the meaning's sentence, as the signer read it
+    content_hash: str
+    status: str  # current, stale, or superseded by a later signature
+    stale_at: datetime | None
+    stale_reason: str
+
+    @property
+    def current(self) -> bool:
+        return self.status == CURRENT
 
 
 @dataclass(frozen=True)
@@ -67,14 +81,19 @@ def _name(user) -> str:
 
 
 def signatures(*, subject_ids: list[str] | None = None) -> dict[str, list[Signature]]:
-    """Every signature by participant, oldest first (one query)."""
+    """Every signature by participant, oldest first, with whether it still matches the
+    data (a fixed number of queries: the signatures, then the casebook hashes)."""
     queryset = SignatureRecord.objects.select_related("participant", "signed_by").order_by(
         "participant__subject_id", "signed_at", "id"
     )
     if subject_ids is not None:
         queryset = queryset.filter(participant__subject_id__in=subject_ids)
+    rows = list(queryset)
+    states = signature_states({s.participant_id for s in rows})
     result: dict[str, list[Signature]] = defaultdict(list)
-    for s in queryset:
+    for s in rows:
+        state = states[s.participant_id]
+        latest = state.signature is not None and state.signature.pk == s.pk
         result[s.participant.subject_id].append(
             Signature(
                 id=s.pk,
@@ -82,7 +101,13 @@ def signatures(*, subject_ids: list[str] | None = None) -> dict[str, list[Signat
                 username=s.signed_by.username,
                 full_name=s.signer_name or _name(s.signed_by),
                 signed_at=s.signed_at,
-                meaning=s.statement,
+                time_zone=s.time_zone,
+                meaning=s.meaning,
+                statement=s.statement,
+                content_hash=s.content_hash,
+                status=state.status if latest else SUPERSEDED,
+                stale_at=s.stale_at,
+                stale_reason=s.stale_reason,
             )
         )
     return result

@@ -21,9 +21,17 @@ from ..rows import ROWS
 Record = dict[str, Any]
 
 # The datasets that hold a participant's data, as the CSV export writes them; the audit
-# trail is read apart (`audit`), flags are the system's findings.
+# trail is read apart (`audit`), flags are the system's findings, review records
+# (queries, SDV) are read by `review`; signatures and locks too: the ODM carries
+# signatures as its own Signature elements.
+NOT_CLINICAL = {
+    datasets.AUDIT_TRAIL.name,
+    datasets.SIGNATURES.name,
+    datasets.LOCKS.name,
+    *datasets.REVIEW_DATASET_NAMES,
+}
 CLINICAL = tuple(
-    d for d in datasets.DATASETS if d.name != datasets.AUDIT_TRAIL.name and "subject_id" in d.header
+    d for d in datasets.DATASETS if d.name not in NOT_CLINICAL and "subject_id" in d.header
 )
 
 

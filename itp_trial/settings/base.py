@@ -148,6 +148,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+# Where the sealed archive is written at the database lock (exchange.archive_build).
+ARCHIVE_ROOT = env.path("ARCHIVE_ROOT", default=BASE_DIR / "var" / "archive")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

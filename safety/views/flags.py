@@ -16,6 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from itp_trial.forms import form_version, version_add
 from subjects.models import Participant
 
 from ..models import ACKNOWLEDGED_KINDS, FlagKind, FlagStatus
@@ -102,10 +103,14 @@ def flag_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     """Acknowledge a protocol deviation with a comment (POST); GET shows the form alone."""
     flag = flag_get(pk)
     form = AcknowledgeForm(request.POST if request.method == "POST" else None)
+    version_add(form, flag)
     if form.is_bound and form.is_valid():
         try:
             flag_acknowledge_service(
-                flag_id=flag.pk, user=request.user, comment=form.cleaned_data["comment"]
+                flag_id=flag.pk,
+                user=request.user,
+                comment=form.cleaned_data["comment"],
+                version=form_version(form),
             )
         except ValidationError as error:
             if hasattr(error, "error_dict"):

@@ -46,7 +46,22 @@ def test_it_raises_the_flags_a_real_site_would_see(demo):
         "missed_visit",
         "dose_deviation",
         "sae_report_overdue",
+        "signature_stale",
     }
+
+
+def test_it_has_a_current_and_a_stale_signature_and_a_locked_casebook(demo):
+    from safety.casebook import CURRENT, STALE, signature_states
+    from subjects.models import CasebookLock, Signature
+
+    states = signature_states(Signature.objects.values_list("participant_id", flat=True))
+    assert {s.status for s in states.values()} == {CURRENT, STALE}
+    lock = CasebookLock.objects.get()
+    assert lock.unlocked_at is None and lock.participant.locked_at is not None
+    assert states[lock.participant_id].status == CURRENT
+    before = (Signature.history.count(), CasebookLock.history.count())
+    call_command("seed_demo", stdout=io.StringIO())
+    assert (Signature.history.count(), CasebookLock.history.count()) == before
 
 
 @pytest.mark.parametrize("username,role", [(u, r) for u, r, _f, _l in DEMO_USERS])

@@ -89,7 +89,7 @@ def test_the_audit_trail_lists_the_history_of_queries_and_verifications(reviewed
     rows = [r for r in audit_trail_rows() if r[3] in ("queries", "sdv")]
 
     queries = [r for r in rows if r[3] == "queries"]
-    assert queries[0][2] == "created" and queries[0][5] == "Q1"
+    assert queries[0][2] == "raised" and queries[0][5] == "Q1"
     assert ("state", "open", "answered") in [(r[6], r[7], r[8]) for r in queries]
     assert [r[2] for r in rows if r[3] == "sdv"] == ["created", "created"]
 

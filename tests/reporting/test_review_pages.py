@@ -13,7 +13,7 @@ from itp_trial.locks import DatabaseLock, database_locked
 from safety.models import DataQuery, Flag, FlagKind
 from subjects.models import CasebookLock, Participant, Signature
 from tests.factories import PASSWORD, schedules_bulk, signed
-from tests.safety.review_data import casebook, locked
+from tests.safety.review_data import casebook, locked, verified
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +74,7 @@ def test_it_shows_the_sae_refusal_on_the_sign_page(client, coordinator, investig
 
 
 def test_it_says_what_is_missing_then_locks_after_confirmation(
-    client, investigator, data_manager, participant
+    client, investigator, monitor, data_manager, participant
 ):
     client.force_login(data_manager)
     html = client.get(lock_url(participant)).content.decode()
@@ -84,6 +84,7 @@ def test_it_says_what_is_missing_then_locks_after_confirmation(
     assert not CasebookLock.objects.exists()
 
     signed(investigator, participant)
+    verified(participant, monitor=monitor)
     unconfirmed = client.post(lock_url(participant), {})
     assert "confirm" in unconfirmed.context["form"].errors
     assert not CasebookLock.objects.exists()

@@ -73,11 +73,30 @@ def casebook(user: Any, *, serious: bool = False, today=None, awareness_at=None)
     return participant
 
 
-def locked(participant: Any, *, investigator: Any, data_manager: Any):  # noqa: ANN201
-    """Signed by the investigator, then locked by the data manager."""
-    from safety.locking import casebook_lock
-    from tests.factories import signed
+def verified(participant: Any, *, monitor: Any) -> int:
+    """The monitor verifies every form of the participant at its current version."""
+    from safety.sdv import record_verify, sdv_todo
 
+    todo = list(sdv_todo(participant_id=participant.pk))
+    for form in todo:
+        record_verify(
+            kind=form["r_kind"], object_id=form["pk"], user=monitor, version=form["version"]
+        )
+    return len(todo)
+
+
+def locked(participant: Any, *, investigator: Any, data_manager: Any):  # noqa: ANN201
+    """Signed by the investigator, every form verified, then locked by the data manager."""
+    from django.contrib.auth.models import User
+
+    from itp_trial.roles import MONITOR
+    from safety.locking import casebook_lock
+    from tests.factories import signed, user_with_role
+
+    monitor = User.objects.filter(groups__name=MONITOR).first() or user_with_role(
+        MONITOR, username="monitor", first_name="Zhao", last_name="Min"
+    )
+    verified(participant, monitor=monitor)
     signed(investigator, participant)
     casebook_lock(participant_id=participant.pk, user=data_manager)
     participant.refresh_from_db()

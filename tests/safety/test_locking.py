@@ -21,7 +21,7 @@ from safety.models import DataQuery, Flag, FlagKind
 from subjects.models import CasebookLock, Participant
 from tests.factories import signed
 
-from .review_data import casebook, locked
+from .review_data import casebook, locked, verified
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +38,9 @@ def test_it_says_what_is_missing_and_refuses_to_lock_until_it_is_there(
         participant=participant, question="Please confirm the weight.", raised_by=monitor
     )
     missing = casebook_readiness([participant.pk])[participant.pk].missing
-    assert len(missing) == 2
+    assert len(missing) == 3
     assert "signature" in missing[0] and "1 not closed" in missing[1]
+    assert "not verified" in missing[2]
 
     with pytest.raises(ValidationError, match="cannot be locked yet"):
         casebook_lock(participant_id=participant.pk, user=data_manager)
@@ -50,6 +51,9 @@ def test_it_says_what_is_missing_and_refuses_to_lock_until_it_is_there(
     assert Participant.objects.get(pk=participant.pk).locked_at is None
 
     DataQuery.objects.filter(pk=query.pk).update(answer="Confirmed", closed_at=query.raised_at)
+    with pytest.raises(ValidationError, match="not verified"):
+        casebook_lock(participant_id=participant.pk, user=data_manager)
+    assert verified(participant, monitor=monitor) > 0
     lock = casebook_lock(participant_id=participant.pk, user=data_manager)
 
     assert Participant.objects.get(pk=participant.pk).locked_at == lock.locked_at

@@ -572,7 +572,12 @@ def four_infusions_given(coordinator):
 
 
 def follow_up_data(on: date) -> dict:
-    return {"actual_date": on, "weight_kg": Decimal("60.0"), "platelets": 45}
+    return {
+        "actual_date": on,
+        "weight_kg": Decimal("60.0"),
+        "platelets": 45,
+        "who_bleeding_grade": 0,
+    }
 
 
 def assert_nothing_written(participant, visit: Visit, call) -> str:
