@@ -62,7 +62,7 @@ SUBJECT_RAW = (
 MINOR_ONLY = ("guardian_consent", "child_assent")
 
 
-def _adults_not_applicable(
+def adults_not_applicable(
     values: dict[str, Any], participant: Participant | None = None
 ) -> dict[str, Any]:
     """An adult's guardian consent and child assent left empty are exported as `N` (not
@@ -79,10 +79,10 @@ def subjects_screen(run: Run, rows: Rows, *, screening_dates: dict[str, Any]) ->
     for row in rows:
         subject_id = row.values["subject_id"]
         participant = Participant.objects.filter(subject_id=subject_id).first()
-        given = _adults_not_applicable(given_values(row, SUBJECT_RAW), participant)
+        given = adults_not_applicable(given_values(row, SUBJECT_RAW), participant)
         if participant is None:
             run.outcome(row, subject_id, stored=None, new=given)
-            data = _adults_not_applicable(given_values(row, PARTICIPANT_FIELDS))
+            data = adults_not_applicable(given_values(row, PARTICIPANT_FIELDS))
             ok = run.call(
                 row,
                 lambda data=data, row=row, subject_id=subject_id: participant_screen(
