@@ -48,10 +48,13 @@ run-checks: $(VENV)/.runtime  ## Run the background checks once, synchronously
 
 vendor:  ## Refresh static/vendor from npm (needs node)
 	rm -rf var/npm && mkdir -p var/npm
-	cd var/npm && npm init -y >/dev/null && npm install --silent bootstrap@5.3.9 chart.js@4.6.1
+	cd var/npm && npm init -y >/dev/null && npm install --silent bootstrap@5.3.9 chart.js@4.6.1 axe-core@4.14.1
 	cp var/npm/node_modules/bootstrap/dist/css/bootstrap.min.css* static/vendor/bootstrap/
 	cp var/npm/node_modules/bootstrap/dist/js/bootstrap.bundle.min.js* static/vendor/bootstrap/
 	cp var/npm/node_modules/chart.js/dist/chart.umd.min.js* static/vendor/chartjs/
+	# axe-core: loaded by the accessibility tests only, never by a page.
+	mkdir -p static/vendor/axe-core
+	cp var/npm/node_modules/axe-core/axe.min.js var/npm/node_modules/axe-core/LICENSE static/vendor/axe-core/
 
 clean:
 	rm -rf $(VENV) var/db.sqlite3 var/staticfiles

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, When
@@ -40,6 +40,21 @@ PARTICIPANT_CHUNK_SIZE = 100  # participants whose related rows are prefetched t
 
 Row = list[Any]
 
+
+
+def _to_second(value: datetime | None) -> datetime | None:
+    """A check's timestamp to the second: the microseconds of a background run say nothing."""
+    return value.replace(microsecond=0) if value is not None else None
+
+
+def _minor_only(value: bool | None, participant: Any) -> bool | None:
+    """Guardian consent and child assent concern minors only: an adult has neither (`N`),
+    rather than an unknown (empty); a minor's answer is exported as stored."""
+    if value is None and age_years(participant.birth_date, participant.consent_date) >= (
+        protocol.ADULT_AGE_YEARS
+    ):
+        return False
+    return value
 
 def _ordered(dataset: datasets.Dataset, values: dict[str, Any]) -> Row:
     return [values[name] for name in dataset.header]
@@ -70,8 +85,8 @@ def subjects_rows(*, today: date) -> Iterator[Row]:
                 "response_lost_on": summary.response_lost_on,
                 "response_duration_days": summary.response_duration_days,
                 "consent_version": p.consent_version,
-                "guardian_consent": p.guardian_consent,
-                "child_assent": p.child_assent,
+                "guardian_consent": _minor_only(p.guardian_consent, p),
+                "child_assent": _minor_only(p.child_assent, p),
                 "itp_diagnosis_date": p.itp_diagnosis_date,
                 "prior_therapies": p.prior_therapies,
                 "splenectomy": p.splenectomy,
@@ -323,12 +338,12 @@ def flags_rows(*, today: date) -> Iterator[Row]:
                 "subject_id": f.participant.subject_id,
                 "kind": f.kind,
                 "visit_code": visit_code,
-                "raised_at": f.raised_at,
-                "resolved_at": f.resolved_at,
+                "raised_at": _to_second(f.raised_at),
+                "resolved_at": _to_second(f.resolved_at),
                 "status": f.status,
                 "detail": f.detail,
                 "ae_number": f.adverse_event.ae_number if f.adverse_event else None,
-                "acknowledged_at": f.acknowledged_at,
+                "acknowledged_at": _to_second(f.acknowledged_at),
                 "acknowledged_by": f.acknowledged_by.username if f.acknowledged_by else "",
                 "acknowledgement_comment": f.acknowledgement_comment,
             },

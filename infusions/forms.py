@@ -178,6 +178,8 @@ class InfusionForm(ServiceModelForm):
                     Column("actual_cells", css_class="col-xl-6"),
                 ),
                 "planned_cells_seen",
+                # On a phone the dose panel moves here, next to the cells (static/js/app.js).
+                HTML('<div data-dock-slot="dose-preview" class="mb-3"></div>'),
             ),
             Fieldset(
                 _("Product"),

@@ -273,6 +273,31 @@ def reason_needed(changes: Mapping[str, tuple[Any, Any]]) -> bool:
     return any(not _empty(old) for old, _new in changes.values())
 
 
+def overwritten(model: type[models.Model], changes: Mapping[str, tuple[Any, Any]]) -> str:
+    """What a change would overwrite, as a sentence for the reason's error: the stored value
+    of each changed field that held one, and the value entered instead."""
+    parts = []
+    for name, (old, new) in changes.items():
+        if _empty(old):
+            continue
+        try:
+            label = str(model._meta.get_field(name).verbose_name)
+        except Exception:  # noqa: BLE001 - a value the form holds but the model does not
+            label = name
+        parts.append(
+            gettext("%(field)s %(old)s → %(new)s")
+            % {"field": label, "old": _shown(old), "new": _shown(new)}
+        )
+    return gettext("Stored values this overwrites: %(values)s.") % {"values": "; ".join(parts)}
+
+
+def reason_required_error(
+    model: type[models.Model], changes: Mapping[str, tuple[Any, Any]]
+) -> list[str]:
+    """The reason's refusal, with the stored values the change would overwrite."""
+    return [str(REASON_REQUIRED), overwritten(model, changes)]
+
+
 def version_check(
     instance: models.Model, *, version: int | None, stored: models.Model | None = None
 ) -> None:
@@ -320,7 +345,7 @@ def audited_save(
         if not changes:
             return False
         if reason_needed(changes) and not reason:
-            raise ValidationError({"reason": REASON_REQUIRED})
+            raise ValidationError({"reason": reason_required_error(type(instance), changes)})
         if isinstance(instance, VersionedModel) and stored is not None:
             instance.version = stored.version + 1
     instance.full_clean()

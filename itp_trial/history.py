@@ -30,6 +30,33 @@ def history_rows(instance: models.Model, *, limit: int = 200) -> list[dict[str, 
     records = list(
         instance.history.select_related("history_user").order_by("-history_date")[: limit + 1]
     )
+    return _rows(records, limit=limit)
+
+
+def history_rows_of_set(
+    history: models.QuerySet, *, record: Any, limit: int = 500
+) -> list[dict[str, Any]]:
+    """The history of a set of records (e.g. a participant's eligibility answers) in one
+    query, newest first; each row names its record with `record(historical_row)`."""
+    records = list(history.select_related("history_user").order_by("-history_date", "-history_id"))
+    previous_of: dict[int, Any] = {}
+    by_record: dict[Any, list[Any]] = {}
+    for row in records:
+        by_record.setdefault(row.id, []).append(row)
+    for rows in by_record.values():
+        for newer, older in zip(rows, rows[1:], strict=False):
+            previous_of[newer.history_id] = older
+    result = []
+    for row in records[:limit]:
+        (entry,) = _rows(
+            [row, previous_of[row.history_id]] if row.history_id in previous_of else [row], limit=1
+        )
+        entry["record"] = record(row)
+        result.append(entry)
+    return result
+
+
+def _rows(records: list[Any], *, limit: int) -> list[dict[str, Any]]:
     rows = []
     for i, record in enumerate(records[:limit]):
         previous = records[i + 1] if i + 1 < len(records) else None

@@ -32,8 +32,14 @@ NAV_ITEMS: tuple[NavItem, ...] = (
 def navigation_for(user: Any) -> list[dict[str, str]]:
     if not getattr(user, "is_authenticated", False):
         return []
-    return [
+    items = [
         {"label": item.label, "url": reverse(item.url_name), "url_name": item.url_name}
         for item in NAV_ITEMS
         if user.has_perm(item.permission)
     ]
+    if getattr(user, "is_staff", False):
+        # Administrators manage accounts and roles there; clinical data are never written there.
+        items.append(
+            {"label": _("Administration"), "url": reverse("admin:index"), "url_name": "admin:index"}
+        )
+    return items

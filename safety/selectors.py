@@ -17,6 +17,7 @@ from .models import (
     Flag,
     QueryState,
 )
+from .triage import sae_clocks_running, triage_order
 
 QUERY_OPEN, QUERY_CLOSED = "open", "closed"
 
@@ -73,12 +74,13 @@ def flags_list(
 
 
 def open_flags_for(*, participant_ids: Iterable[int] | None = None) -> QuerySet[Flag]:
-    """The open flags of these participants (all participants with None), oldest first:
-    the longest-standing problem heads the list."""
+    """The open flags of these participants (all participants with None), in triage order
+    (safety.triage): SAE report flags, overdue visits by how long, then the rest, oldest
+    first."""
     flags = _flags().filter(FLAG_OPEN)
     if participant_ids is not None:
         flags = flags.filter(participant_id__in=list(participant_ids))
-    return flags.order_by("raised_at", "pk")
+    return triage_order(flags)
 
 
 def open_flags_count(*, participant_ids: Iterable[int] | None = None) -> int:
@@ -91,12 +93,14 @@ def open_flags_count(*, participant_ids: Iterable[int] | None = None) -> int:
 def open_flags_summary(
     *, participant_ids: Iterable[int] | None = None, limit: int = 20
 ) -> dict[str, Any]:
-    """The context of templates/safety/_open_flags.html: the oldest `limit` open flags and
-    the count of all of them (two queries)."""
+    """The context of templates/safety/_open_flags.html and _sae_clocks.html: the first
+    `limit` open flags in triage order, the count of all of them, and the SAE report clocks
+    still running (three queries)."""
     ids = list(participant_ids) if participant_ids is not None else None
     return {
         "open_flags": list(open_flags_for(participant_ids=ids)[:limit]),
         "open_flags_count": open_flags_count(participant_ids=ids),
+        "sae_clocks": sae_clocks_running(participant_ids=ids),
     }
 
 

@@ -192,3 +192,14 @@ class PlateletForm(forms.Form):
         label=capfirst(PlateletCount._meta.get_field("who_bleeding_grade").verbose_name)
     )
     reason = reason_field(required=False)
+
+    def __init__(self, *args: Any, count: PlateletCount | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if count is not None:
+            # Correcting a stored count: its date names it, its values change with a reason,
+            # and the version it was loaded from refuses a lost update.
+            version_add(self, count)
+            self.fields["sample_date"].disabled = True
+            self.fields["sample_date"].help_text = _(
+                "The date names the count; a result of another date is a new count."
+            )

@@ -12,4 +12,5 @@ urlpatterns = [
         views.platelet_unscheduled,
         name="platelet_unscheduled",
     ),
+    path("platelets/<int:count_id>/", views.platelet_edit, name="platelet_edit"),
 ]

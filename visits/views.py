@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,7 +26,7 @@ from subjects.services import participant_enrol as participant_enrol_service
 
 from . import schedule
 from .forms import MissedForm, PlateletForm, VisitForm, visit_initial
-from .models import Visit, WindowStatus
+from .models import PlateletCount, Visit, WindowStatus
 from .selectors import enrolment_preview, visit_page
 from .services import (
     platelet_record,
@@ -245,6 +245,56 @@ def platelet_unscheduled(request: HttpRequest, participant_id: int) -> HttpRespo
         request,
         "visits/platelet_form.html",
         {"participant": participant, "form": form},
+    )
+
+
+@permission_required("visits.view_plateletcount", raise_exception=True)
+def platelet_edit(request: HttpRequest, count_id: int) -> HttpResponse:
+    """A stored platelet count with its history; those who enter data correct it here (the
+    values and the bleeding grade, with a reason)."""
+    if request.method == "POST" and not request.user.has_perm("visits.change_plateletcount"):
+        raise PermissionDenied
+    count = PlateletCount.objects.select_related("participant", "visit").filter(pk=count_id).first()
+    if count is None:
+        raise Http404(_("No such platelet count."))
+    participant = participant_get(count.participant_id)
+    form = PlateletForm(
+        request.POST or None,
+        count=count,
+        initial={
+            "sample_date": count.sample_date,
+            "platelets": count.platelets,
+            "who_bleeding_grade": count.who_bleeding_grade,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            platelet_record(
+                participant=participant,
+                user=request.user,
+                sample_date=count.sample_date,
+                platelets=form.cleaned_data["platelets"],
+                who_bleeding_grade=form.cleaned_data["who_bleeding_grade"],
+                reason=form.cleaned_data["reason"],
+                version=form_version(form),
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("Platelet count of %(date)s saved.") % {"date": count.sample_date.isoformat()},
+            )
+            return redirect("subjects:detail", participant_id=participant.pk)
+    return render(
+        request,
+        "visits/platelet_edit.html",
+        {
+            "participant": participant,
+            "count": count,
+            "form": form,
+            "history": history_rows(count),
+        },
     )
 
 

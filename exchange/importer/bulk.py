@@ -355,8 +355,9 @@ def _screen(
     number_seq = counters.get("screening_number", 0)
     for row in rows:
         subject_id = row.values["subject_id"]
-        run.outcome(row, subject_id, stored=None, new=given_values(row, subjects.SUBJECT_RAW))
-        data = given_values(row, subjects.PARTICIPANT_FIELDS)
+        new = subjects.adults_not_applicable(given_values(row, subjects.SUBJECT_RAW))
+        run.outcome(row, subject_id, stored=None, new=new)
+        data = subjects.adults_not_applicable(given_values(row, subjects.PARTICIPANT_FIELDS))
         state: dict[str, Any] = {}
 
         def check(

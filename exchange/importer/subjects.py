@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from subjects.models import Participant
+from subjects.rules import is_minor
 from subjects.services import (
     eligibility_record,
     participant_enrol,
@@ -58,15 +59,30 @@ SUBJECT_RAW = (
 )
 
 
+MINOR_ONLY = ("guardian_consent", "child_assent")
+
+
+def adults_not_applicable(
+    values: dict[str, Any], participant: Participant | None = None
+) -> dict[str, Any]:
+    """An adult's guardian consent and child assent left empty are exported as `N` (not
+    applicable); read back, `N` is what is stored for that adult: nothing."""
+    birth, consent = values.get("birth_date"), values.get("consent_date")
+    if not birth or not consent or is_minor(birth, consent):
+        return values
+    empty = {k for k in MINOR_ONLY if participant is None or getattr(participant, k) is None}
+    return {k: (None if k in empty and v is False else v) for k, v in values.items()}
+
+
 def subjects_screen(run: Run, rows: Rows, *, screening_dates: dict[str, Any]) -> None:
     """Create the participants not yet in the database, correct the others' CRF fields."""
     for row in rows:
         subject_id = row.values["subject_id"]
         participant = Participant.objects.filter(subject_id=subject_id).first()
-        given = given_values(row, SUBJECT_RAW)
+        given = adults_not_applicable(given_values(row, SUBJECT_RAW), participant)
         if participant is None:
             run.outcome(row, subject_id, stored=None, new=given)
-            data = given_values(row, PARTICIPANT_FIELDS)
+            data = adults_not_applicable(given_values(row, PARTICIPANT_FIELDS))
             ok = run.call(
                 row,
                 lambda data=data, row=row, subject_id=subject_id: participant_screen(

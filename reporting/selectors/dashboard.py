@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 from infusions.dosing import DoseAssessment
 from itp_trial import protocol
 from safety.models import FLAG_OPEN, AdverseEvent, Flag
-from safety.rules import SaeClock, is_treatment_emergent, sae_clock
+from safety.rules import SaeClock, is_treatment_emergent
+from safety.triage import SaeClockView, sae_clock_view, triage_key
 from subjects.models import Participant
 from subjects.rules import age_years
 from visits import response
@@ -61,7 +62,7 @@ class AdverseEventRow:
     onset_study_day: int | None
     treatment_emergent: bool
     clock: SaeClock
-    hours: int | None  # whole hours left to the report deadline, or past it when overdue
+    sae: SaeClockView  # the clock with the one wording every page shows
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,12 @@ class Dashboard:
     adverse_events: list[AdverseEventRow]
     open_flags: list[Flag]
     chart: dict[str, Any]
+
+    @property
+    def sae_clocks(self) -> list[SaeClockView]:
+        """The SAE report clocks still running (or overdue): shown at the top."""
+        rows = [r.sae for r in self.adverse_events if r.sae.state in ("due", "overdue")]
+        return sorted(rows, key=lambda v: v.clock.due_at)
 
 
 def _position(day: date, start: date, span_days: int) -> float:
@@ -126,13 +133,6 @@ def _timeline(
     if start is not None and end is not None and start <= today <= end:
         today_left = _position(today, start, span)
     return rows, start, end, today_left
-
-
-def _whole_hours(clock: SaeClock) -> int | None:
-    """Whole hours to the report deadline, or past it when overdue; None when reported."""
-    if clock.remaining is None:
-        return None
-    return int(abs(clock.remaining.total_seconds()) // 3600)
 
 
 def _chart(
@@ -257,19 +257,15 @@ def participant_dashboard(
     ]
     adverse_events = []
     for event in participant.adverse_events.all():
-        clock = sae_clock(
-            serious=event.serious,
-            awareness_at=event.awareness_at,
-            reported_at=event.reported_at,
-            now=now,
-        )
+        view = sae_clock_view(event, now=now)
+        clock = view.clock
         adverse_events.append(
             AdverseEventRow(
                 event=event,
                 onset_study_day=study_day(event.onset_date, first_infusion),
                 treatment_emergent=is_treatment_emergent(event.onset_date, first_infusion),
                 clock=clock,
-                hours=_whole_hours(clock),
+                sae=view,
             )
         )
 
@@ -288,7 +284,7 @@ def participant_dashboard(
         infusions=infusions,
         platelets=platelets,
         adverse_events=adverse_events,
-        open_flags=list(participant.open_flags),
+        open_flags=sorted(participant.open_flags, key=triage_key),
         chart=_chart(
             participant,
             platelets=platelets,

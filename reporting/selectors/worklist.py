@@ -77,6 +77,9 @@ def worklist(
         bottom = (page.number - 1) * per_page
         page.object_list = list(queryset[bottom : bottom + per_page])
         found[key] = page
+    for visit in found["overdue"]:
+        # The longest overdue first (ordered by the window's end), with how long.
+        visit.overdue_days = (today - visit.window_end).days
     return Worklist(
         in_window=list(found["in_window"]),
         due=list(found["due"]),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from django.contrib import messages
@@ -13,7 +13,6 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from itp_trial import protocol
 from itp_trial.access import edit_or_read
 from itp_trial.forms import add_service_errors, form_version
 from itp_trial.history import history_rows
@@ -25,45 +24,11 @@ from ..forms import AdverseEventForm, ConcomitantMedicationForm
 from ..models import ActionTaken, AdverseEvent, ConcomitantMedication, SeriousCriterion
 from ..selectors import adverse_event_get, conmed_get
 from ..services import adverse_event_record, conmed_record
+from ..triage import sae_clock_view
 
 
 def first_infusion_date(participant: Participant) -> date | None:
     return participant.infusions.filter(number=1).values_list("infusion_date", flat=True).first()
-
-
-def _duration(value: timedelta) -> str:
-    minutes = int(value.total_seconds() // 60)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    if days:
-        return _("%(d)s d %(h)s h %(m)s min") % {"d": days, "h": hours, "m": minutes}
-    return _("%(h)s h %(m)s min") % {"h": hours, "m": minutes}
-
-
-def sae_clock_view(event: AdverseEvent, *, now: datetime) -> dict[str, Any]:
-    """The SAE report clock of safety.rules, with the words a page shows for it."""
-    clock = rules.sae_clock(
-        serious=event.serious,
-        awareness_at=event.awareness_at,
-        reported_at=event.reported_at,
-        now=now,
-    )
-    if not clock.applicable:
-        text, state = "", ""
-    elif clock.reported:
-        state = "late" if clock.reported_late else "reported"
-        text = (
-            _("Reported after the %(hours)s-hour deadline")
-            if clock.reported_late
-            else _("Reported within %(hours)s hours")
-        ) % {"hours": protocol.SAE_REPORT_HOURS}
-    elif clock.overdue:
-        state = "overdue"
-        text = _("Report overdue by %(time)s") % {"time": _duration(-clock.remaining)}
-    else:
-        state = "due"
-        text = _("%(time)s left to report") % {"time": _duration(clock.remaining)}
-    return {"clock": clock, "text": text, "state": state}
 
 
 def _event_rows(events: list[AdverseEvent], participant: Participant) -> list[dict[str, Any]]:

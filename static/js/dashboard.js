@@ -42,7 +42,11 @@
         ctx.moveTo(px, chartArea.top + 14);
         ctx.lineTo(px, chartArea.bottom);
         ctx.stroke();
-        ctx.fillText(options.infusionLabel + infusion.number, px, chartArea.top + 11);
+        // Keep the label inside the plot: aligned to the side when the line is near an edge.
+        const text = options.infusionLabel + infusion.number;
+        const half = ctx.measureText(text).width / 2;
+        ctx.textAlign = px + half > chartArea.right ? "right" : px - half < chartArea.left ? "left" : "center";
+        ctx.fillText(text, px, chartArea.top + 11);
       }
       ctx.restore();
     },
@@ -72,8 +76,10 @@
     const xs = data.points.map((p) => p.x)
       .concat(data.infusions.map((i) => i.x))
       .concat(data.rescue.flatMap((r) => [r.from, r.to]));
-    const xMin = Math.min(...xs);
-    const xMax = Math.max(...xs);
+    // A margin either side so that the first and last points and labels are not clipped.
+    const margin = Math.max(2, Math.round((Math.max(...xs) - Math.min(...xs)) * 0.03));
+    const xMin = Math.min(...xs) - margin;
+    const xMax = Math.max(...xs) + margin;
     const primary = cssVar("--bs-primary", "#0d6efd");
     const bleeding = (p) => p.bleeding !== null && p.bleeding >= data.bleeding_from;
     const datasets = [
@@ -103,7 +109,16 @@
         parsing: true,
         interaction: { mode: "nearest", intersect: true },
         scales: {
-          x: { type: "linear", min: xMin, max: xMax, title: { display: true, text: data.axis } },
+          x: {
+            type: "linear",
+            min: xMin,
+            max: xMax,
+            title: { display: true, text: data.axis },
+            // Study days: infusion 1 is day 1 and the day before is -1; there is no day 0.
+            afterBuildTicks: (axis) => {
+              axis.ticks = axis.ticks.filter((tick) => tick.value !== 0);
+            },
+          },
           y: { beginAtZero: true, title: { display: true, text: labels.platelets } },
         },
         plugins: {

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from itp_trial import protocol
 from itp_trial.access import edit_or_read
 from itp_trial.forms import add_service_errors, form_version
+from itp_trial.history import history_rows_of_set
 from subjects import rules, services
 from subjects.forms import (
     DiscontinueForm,
@@ -30,7 +31,7 @@ from subjects.forms import (
     WithdrawForm,
     participant_initial,
 )
-from subjects.models import Participant, ParticipantStatus
+from subjects.models import EligibilityAnswer, Participant, ParticipantStatus
 from subjects.selectors import participant_get
 from subjects.selectors import participant_list as participants_listed
 
@@ -174,6 +175,10 @@ def participant_eligibility(request: HttpRequest, participant_id: int) -> HttpRe
             "decision": decision,
             "failed_criteria": [protocol.CRITERIA_BY_CODE[c] for c in decision.failed],
             "age": rules.age_years(participant.birth_date, participant.consent_date),
+            "history": history_rows_of_set(
+                EligibilityAnswer.history.filter(participant_id=participant.pk),
+                record=lambda row: row.criterion,
+            ),
         },
     )
 

@@ -90,7 +90,7 @@ def test_it_puts_both_in_the_zip_the_dictionary_and_the_audit_trail(client, revi
     trail = list(csv.DictReader(io.StringIO(archive.read("audit_trail.csv").decode())))
     first = Participant.objects.order_by("subject_id").first()
     signature_rows = [r for r in trail if r["dataset"] == "signatures"]
-    assert any(r["action"] == "created" and r["user"] == "investigator" for r in signature_rows)
+    assert any(r["action"] == "signed" and r["user"] == "investigator" for r in signature_rows)
     assert any(
         r["action"] == "changed"
         and r["field"] == "stale_reason"

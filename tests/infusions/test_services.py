@@ -334,7 +334,9 @@ def test_it_refuses_a_correction_without_a_reason(coordinator, participant):
         )
 
     assert refused(excinfo, "reason") == [
-        "A reason for change is required to change a saved record."
+        "A reason for change is required to change a saved record.",
+        "Stored values this overwrites: dose deviation no → yes; "
+        f"actual cells infused {PLANNED} → {PLANNED * 85 // 100}.",
     ]
     stored = Infusion.objects.get()
     assert (stored.actual_cells, stored.dose_deviation) == (PLANNED, False)

@@ -152,7 +152,7 @@ def test_it_shows_infusions_events_and_flags(client, investigator, participant, 
     html = response.content.decode()
     assert 'data-kind="missed_visit"' in html
     assert "Epistaxis requiring admission" in html
-    assert ">late<" in html
+    assert "Reported after the 24-hour deadline" in html
     assert "LOT-" in html
 
 
@@ -173,11 +173,11 @@ def test_it_counts_down_an_unreported_serious_event(client, investigator, partic
     with time_machine.travel(at(TODAY, 12), tick=False):
         client.force_login(investigator)
         html = client.get(url(participant)).content.decode()
-    assert "20 hours left" in html
+    assert "SAE report due in 20 h 0 min" in html
     with time_machine.travel(at(TODAY + timedelta(days=1), 11), tick=False):
         client.force_login(investigator)  # sessions end after 30 idle minutes
         html = client.get(url(participant)).content.decode()
-    assert "overdue by 3 hours" in html
+    assert "SAE report overdue by 3 h 0 min" in html
 
 
 def test_it_leaves_the_category_empty_before_infusion_1(coordinator):

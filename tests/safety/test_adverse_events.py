@@ -158,7 +158,8 @@ def test_it_refuses_a_correction_without_a_reason(coordinator, participant, toda
         )
 
     assert refused(excinfo, "reason") == [
-        "A reason for change is required to change a saved record."
+        "A reason for change is required to change a saved record.",
+        "Stored values this overwrites: CTCAE grade 1 → 2.",
     ]
     assert AdverseEvent.objects.get().ctcae_grade == 1
     nothing_written(count=1)

@@ -185,7 +185,7 @@ def test_it_shows_the_time_left_to_report_a_serious_event(client, coordinator, p
     page = client.get(reverse("safety:ae_detail", args=[event.pk])).content.decode()
 
     assert 'data-state="due"' in page
-    assert "21 h 59 min left to report" in page or "22 h 0 min left to report" in page
+    assert "SAE report due in 21 h 59 min" in page or "SAE report due in 22 h 0 min" in page
 
 
 def test_it_shows_the_time_overdue_until_the_report_is_entered(client, coordinator, participant):
@@ -195,7 +195,7 @@ def test_it_shows_the_time_overdue_until_the_report_is_entered(client, coordinat
 
     page = client.get(reverse("safety:ae_detail", args=[event.pk])).content.decode()
     assert 'data-state="overdue"' in page
-    assert "Report overdue by 6 h" in page
+    assert "SAE report overdue by 6 h" in page
 
     adverse_event_record(
         participant=participant,

@@ -110,7 +110,8 @@ def test_it_corrects_a_medication_with_a_reason(coordinator, participant, today)
             conmed=saved,
         )
     assert excinfo.value.message_dict["reason"] == [
-        "A reason for change is required to change a saved record."
+        "A reason for change is required to change a saved record.",
+        f"Stored values this overwrites: end date {today} → {today - timedelta(days=1)}.",
     ]
     assert ConcomitantMedication.objects.get().end_date == today
 

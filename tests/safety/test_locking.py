@@ -116,8 +116,11 @@ def test_it_asks_for_the_archive_when_the_database_is_locked(
 
 
 def test_it_keeps_the_lock_when_the_archive_task_is_not_registered(
-    participant, data_manager, django_capture_on_commit_callbacks, caplog
+    participant, data_manager, django_capture_on_commit_callbacks, caplog, monkeypatch
 ):
+    from celery import current_app
+
+    monkeypatch.delitem(current_app.tasks, "exchange.archive_build", raising=False)
     with django_capture_on_commit_callbacks(execute=True):
         database_lock(user=data_manager)
     assert database_locked()

@@ -15,7 +15,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from itp_trial import protocol, stored_text
-from itp_trial.audit import REASON_REQUIRED, audited_save, reason_needed, version_check
+from itp_trial.audit import (
+    REASON_REQUIRED,
+    audited_save,
+    overwritten,
+    reason_needed,
+    version_check,
+)
 from itp_trial.dates import date_future_add
 
 from .. import schedule
@@ -207,10 +213,23 @@ def _visit_prepare(
     count = _platelet_count_for(visit, participant, actual, values, errors, held=held)
     if reason is not None and not reason.strip():
         stored = {n: getattr(visit, n) for n in values if n not in PLATELET_FIELDS}
+        on_visit = {n: (old, values[n]) for n, old in stored.items() if old != values[n]}
+        on_count = {}
         if count is not None:
-            stored.update({n: getattr(count, n) for n in PLATELET_FIELDS if n in values})
-        if reason_needed({n: (old, values[n]) for n, old in stored.items() if old != values[n]}):
+            on_count = {
+                n: (getattr(count, n), values[n])
+                for n in PLATELET_FIELDS
+                if n in values and getattr(count, n) != values[n]
+            }
+        if reason_needed({**on_visit, **on_count}):
             _add(errors, "reason", REASON_REQUIRED)
+            # Which stored values the change overwrites, so the reason can be given for them.
+            parts = [
+                overwritten(model, changes)
+                for model, changes in ((Visit, on_visit), (PlateletCount, on_count))
+                if reason_needed(changes)
+            ]
+            _add(errors, "reason", " ".join(parts))
     if errors:
         raise ValidationError(errors)
 
@@ -477,6 +496,7 @@ def platelet_record(
     visit: Visit | None = None,
     reason: str = "",
     today: date | None = None,
+    version: int | None = None,
 ) -> PlateletCount:
     """Record a platelet count (and WHO bleeding grade), at a visit or as an unscheduled result.
 
@@ -484,6 +504,8 @@ def platelet_record(
     first, which needs a reason for change. Refused: a count outside PLATELET_MIN..MAX, a
     grade outside the WHO scale, a count without its grade where the protocol requires one
     (at a scheduled visit), a date in the future, before consent or after withdrawal.
+    `version` is the version of the count the correcting form was loaded from (a count not
+    recorded yet is 0): a save based on an older one is refused.
     """
     from subjects.models import Participant
 
@@ -510,7 +532,7 @@ def platelet_record(
     count.who_bleeding_grade = grade
     if visit is not None:
         count.visit = visit
-    if audited_save(count, user=user, reason=reason):
+    if audited_save(count, user=user, reason=reason, version=version):
         participant_changed(participant_id=participant.pk, today=today)
     return count
 
