@@ -79,7 +79,8 @@ def test_a_string_newly_marked_in_the_code_fails_the_check(tmp_path, settings):
     merged = collect_into(source, tmp_path / "work", "django")
 
     problems = catalogue_problems(merged)
-    assert sorted(problems["untranslated"]) == [
+    # Untranslated, or fuzzy when msgmerge guesses from a similar string: either fails.
+    assert sorted(problems["untranslated"] + problems["fuzzy"]) == [
         "Source data verification done",
         "The visit was verified against the source",
     ]

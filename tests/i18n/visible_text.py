@@ -24,7 +24,8 @@ CODES = re.compile(
     r"""(
         AE\d*|SAE|TEAE|CTCAE|MSC|ITP|IWG|WHO|CR|R|NR|NE|UNS|TPO-RA|TPO|RA|IVIg
       | HBV|HCV|HIV|CSV|UTF-8|ISO|EDC|CRF|MB|zip|kg|mL|cm|mmHg|L|min|mg|g|v5\.0|v\d+
-      | Y|N|I\d+|E\d+|V\d[\w-]*|INF\d*|NCT\d+|e\d+|x|ID|YYYY-MM-DD|HH|MM
+      | Y|N|I\d+|E\d+|V\d[\w-]*|INF\d*|NCT\d+|e\d+|x|ID|YYYY-MM-DD|HH|MM|Q\d+
+      | CDISC|ODM|SDTM|XML|Define-XML|define.xml|SAS|xpt|PDF|sha256  # standards and formats
       | English                      # the language switcher names each language in its own
     )""",
     re.X,
