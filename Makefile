@@ -33,8 +33,10 @@ demo: $(VENV)/.runtime compilemessages  ## Migrate the SQLite database, load the
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
+# One test process per core (pytest-xdist), each test file kept in one process.
+TEST_WORKERS ?= auto
 test: $(VENV)/.dev compilemessages  ## Run the test suite (services chosen by DATABASE_URL / CELERY_BROKER_URL)
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

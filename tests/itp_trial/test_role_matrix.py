@@ -38,6 +38,7 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "visits:edit": ("get", SITE),
     "visits:missed": ("get", SITE),
     "visits:platelet_unscheduled": ("get", SITE),
+    "visits:platelet_edit": ("get", EVERYONE),  # the count with its history; SITE corrects
     "infusions:list": ("get", EVERYONE),
     "infusions:detail": ("get", EVERYONE),
     "infusions:record": ("get", SITE),
@@ -84,6 +85,7 @@ WRITES: dict[str, set[str]] = {
     "visits:edit": SITE,
     "visits:missed": SITE,
     "visits:platelet_unscheduled": SITE,
+    "visits:platelet_edit": SITE,
     "infusions:record": SITE,
     "safety:ae_create": SITE,
     "safety:ae_edit": SITE,
@@ -167,6 +169,7 @@ def trial(personas):
     from safety.checks import checks_run
     from safety.models import DataQuery, Flag
     from safety.services import adverse_event_record, conmed_record
+    from visits.services import platelet_record
 
     coordinator = personas[C]
     today = timezone.localdate()
@@ -205,6 +208,13 @@ def trial(personas):
             "rescue": False,
         },
     )
+    count = platelet_record(
+        participant=participant,
+        user=coordinator,
+        sample_date=today - timedelta(days=2),
+        platelets=45,
+        who_bleeding_grade=0,
+    )
     query = DataQuery.objects.create(
         participant=participant,
         number=1,
@@ -216,6 +226,7 @@ def trial(personas):
     return {
         "participant_id": participant.pk,
         "visit_id": participant.visits.get(code="V2").pk,
+        "count_id": count.pk,
         "number": 3,
         "infusion_id": infusion.pk,
         "ae_id": event.pk,
