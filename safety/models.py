@@ -306,6 +306,8 @@ class DataQuery(VersionedModel):
     when the query was raised, so that a correction since is seen without asking.
     """
 
+    # A locked casebook takes no new query or answer (itp_trial.locks).
+    lock_participant = "participant_id"
     participant = models.ForeignKey(
         "subjects.Participant", on_delete=models.PROTECT, related_name="queries"
     )
@@ -408,6 +410,8 @@ class Verification(VersionedModel):
     save moves its version on, and it reads as changed since verification (no write needed).
     """
 
+    # A locked casebook is not verified again (itp_trial.locks).
+    lock_participant = "participant_id"
     participant = models.ForeignKey(
         "subjects.Participant", on_delete=models.PROTECT, related_name="verifications"
     )

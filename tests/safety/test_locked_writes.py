@@ -181,3 +181,28 @@ def test_it_refuses_every_write_under_the_database_lock(
 
     assert snapshot() == before
     assert not Flag.objects.filter(kind=FlagKind.SIGNATURE_STALE).exists()
+
+
+def test_it_refuses_a_query_on_a_locked_casebook(monitor, participant):
+    """A locked casebook has every form verified at its current version and no write can
+    change one, so a verification cannot be asked for; a new query is refused."""
+    from django.core.exceptions import ValidationError
+
+    from safety.dataqueries import query_raise
+    from safety.models import DataQuery, QueryMessage, QueryTarget
+
+    visit = Visit.objects.get(participant=participant, code="V2")
+    before = snapshot()
+    counts = DataQuery.objects.count(), QueryMessage.objects.count()
+
+    with pytest.raises(ValidationError, match=LOCKED):
+        query_raise(
+            user=monitor,
+            question="Weight as in the source?",
+            kind=QueryTarget.VISIT,
+            object_id=visit.pk,
+            field_name="weight_kg",
+        )
+
+    assert snapshot() == before
+    assert (DataQuery.objects.count(), QueryMessage.objects.count()) == counts
