@@ -21,9 +21,12 @@ the same run:
   at 1,000 and 10,000, needs two runs: compare their tables).
 
 It prints one table and exits 1 when any goal is missed. The database is dropped at the end
-unless --keep is given.
+unless --keep is given. With --reuse, a database kept by an earlier run of the same size is
+measured again without being rebuilt (the import row is then left out); --only limits the
+run to some of its parts, for work on one of them.
 
     .venv/bin/python benchmarks/scale.py [--participants 10000] [--runs 5] [--keep]
+        [--reuse] [--only import,pages,exports,zip,memory,fullpass] [--database NAME]
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "itp_scale_bench"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 COUNTS_PER_PARTICIPANT = 100
+PARTS = ("import", "pages", "exports", "zip", "memory", "fullpass")
 AES_PER_PARTICIPANT = 3
 
 
@@ -300,6 +304,17 @@ def child(mode: str) -> dict:
     }
 
 
+def _kept_size(server: str, database: str) -> int | None:
+    """The participants of a kept benchmark database, or None when there is none."""
+    import psycopg
+
+    try:
+        with psycopg.connect(_url_for(server, database)) as conn:
+            return conn.execute("SELECT count(*) FROM subjects_participant").fetchone()[0]
+    except psycopg.Error:
+        return None
+
+
 def _child(mode: str, url: str, cap: int) -> dict:
     output = subprocess.run(
         [sys.executable, __file__, "--child", mode, "--url", url, "--participants", str(cap)],
@@ -316,6 +331,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark database.")
     parser.add_argument("--database", default=BENCH_DB)
+    parser.add_argument(
+        "--reuse", action="store_true", help="Measure a kept database of this size again."
+    )
+    parser.add_argument(
+        "--only", default=",".join(PARTS), help=f"Comma-separated parts of: {', '.join(PARTS)}."
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -327,11 +348,16 @@ def main() -> int:
 
     import psycopg
 
+    parts = {p.strip() for p in args.only.split(",") if p.strip()}
+    if unknown := parts - set(PARTS):
+        parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
     server = os.environ.get("DATABASE_URL", DEFAULT_URL)
     bench = _url_for(server, args.database)
-    with psycopg.connect(_url_for(server, "postgres"), autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {args.database}")
-        admin.execute(f"CREATE DATABASE {args.database}")
+    reused = args.reuse and _kept_size(server, args.database) == n
+    if not reused:
+        with psycopg.connect(_url_for(server, "postgres"), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {args.database}")
+            admin.execute(f"CREATE DATABASE {args.database}")
     failed: list[str] = []
     lines: list[str] = []
 
@@ -347,31 +373,36 @@ def main() -> int:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        importer = get_user_model().objects.create_superuser("bench-importer", "i@example.org", "x")
-        files = _files(n)
-        file_rows = sum(t.count("\n") - 1 for t in files.values())
-        from exchange.importer import import_files
-
-        started = time.perf_counter()
-        result = import_files(files=files, user=importer, source="benchmark")
-        import_s = time.perf_counter() - started
-        if result.issues:
-            for issue in result.issues[:20]:
-                print(issue, file=sys.stderr)
-            raise SystemExit(f"The import refused {len(result.issues)} row(s).")
-        copy_rows, copy_s = _copy_from(bench, files)
-        print(f"Imported {file_rows:,} rows of {n:,} participants in {import_s:.1f} s.", flush=True)
-
         lines += ["| what | measured | ratio | goal | verdict |", "|---|---|---|---|---|"]
-        rate = file_rows / import_s
-        row(
-            "import_csv path (set-based)",
-            f"{rate:,.0f} rows/s ({file_rows:,} rows, {import_s:.1f} s)",
-            f"COPY FROM {copy_rows / copy_s:,.0f} rows/s",
-            "≥ 10,000 rows/s",
-            rate >= 10_000,
-        )
-        pages = _pages(args.runs)
+        file_rows = 0
+        if not reused:
+            importer = get_user_model().objects.create_superuser(
+                "bench-importer", "i@example.org", "x"
+            )
+            files = _files(n)
+            file_rows = sum(t.count("\n") - 1 for t in files.values())
+            from exchange.importer import import_files
+
+            started = time.perf_counter()
+            result = import_files(files=files, user=importer, source="benchmark")
+            import_s = time.perf_counter() - started
+            if result.issues:
+                for issue in result.issues[:20]:
+                    print(issue, file=sys.stderr)
+                raise SystemExit(f"The import refused {len(result.issues)} row(s).")
+            print(f"Imported {file_rows:,} rows of {n:,} participants in {import_s:.1f} s.")
+            if "import" in parts:
+                copy_rows, copy_s = _copy_from(bench, files)
+                rate = file_rows / import_s
+                row(
+                    "import_csv path (set-based)",
+                    f"{rate:,.0f} rows/s ({file_rows:,} rows, {import_s:.1f} s)",
+                    f"COPY FROM {copy_rows / copy_s:,.0f} rows/s",
+                    "≥ 10,000 rows/s",
+                    rate >= 10_000,
+                )
+            del files
+        pages = _pages(args.runs) if "pages" in parts else []
         for name, ms, queries, ratio in pages:
             trivial = name.startswith("trivial")
             row(
@@ -382,7 +413,7 @@ def main() -> int:
                 None if trivial else ratio <= 3,
             )
         total_ours = total_copy = 0.0
-        for name, ours, copy_time, ratio in _exports(bench):
+        for name, ours, copy_time, ratio in _exports(bench) if "exports" in parts else []:
             total_ours, total_copy = total_ours + ours, total_copy + copy_time
             row(
                 f"export {name}",
@@ -391,16 +422,18 @@ def main() -> int:
                 "≥ 0.5× COPY",
                 ratio >= 0.5,
             )
-        row(
-            "export, whole study",
-            f"{total_ours:.1f} s (COPY {total_copy:.1f} s)",
-            f"{total_copy / total_ours:.2f}×",
-            "≥ 0.5× COPY",
-            total_copy / total_ours >= 0.5,
-        )
-        first = _zip_first_byte()
-        row("study zip, first byte", f"{first * 1000:.0f} ms", "—", "< 1 s", first < 1)
-        for name in ("subjects", "audit_trail"):
+        if "exports" in parts:
+            row(
+                "export, whole study",
+                f"{total_ours:.1f} s (COPY {total_copy:.1f} s)",
+                f"{total_copy / total_ours:.2f}×",
+                "≥ 0.5× COPY",
+                total_copy / total_ours >= 0.5,
+            )
+        if "zip" in parts:
+            first = _zip_first_byte()
+            row("study zip, first byte", f"{first * 1000:.0f} ms", "—", "< 1 s", first < 1)
+        for name in ("subjects", "audit_trail") if "memory" in parts else ():
             memory = _child(name, bench, n)
             row(
                 f"export memory, {name}",
@@ -409,15 +442,17 @@ def main() -> int:
                 "same at 1,000 and 10,000",
                 None,
             )
-        full = _child("fullpass", bench, n)
-        row(
-            "run_checks --full, every schedule stale",
-            f"{full['seconds']:.1f} s, {full['rss_max_mb']:.0f} MB peak",
-            "—",
-            "< 30 s, < 300 MB",
-            full["seconds"] < 30 and full["rss_max_mb"] < 300,
-        )
-        print(f"\nAt {n:,} participants ({file_rows:,} imported rows):\n")
+        if "fullpass" in parts:
+            full = _child("fullpass", bench, n)
+            row(
+                "run_checks --full, every schedule stale",
+                f"{full['seconds']:.1f} s, {full['rss_max_mb']:.0f} MB peak",
+                "—",
+                "< 30 s, < 300 MB",
+                full["seconds"] < 30 and full["rss_max_mb"] < 300,
+            )
+        built = "a kept database" if reused else f"{file_rows:,} imported rows"
+        print(f"\nAt {n:,} participants ({built}):\n")
         print("\n".join(lines))
         if failed:
             print(f"\n{len(failed)} goal(s) missed: {', '.join(failed)}.")
