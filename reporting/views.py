@@ -3,6 +3,8 @@ the investigator's sign-off), the trial overview and the coordinator's worklist.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -51,8 +53,31 @@ def dashboard(request: HttpRequest, participant_id: int) -> HttpResponse:
 
 @permission_required("subjects.view_participant", raise_exception=True)
 def overview(request: HttpRequest) -> HttpResponse:
-    """The whole trial: enrolment, visit compliance, response, safety, dose deviations."""
-    return render(request, "reporting/overview.html", {"o": trial_overview(), **trial_review()})
+    """The whole trial: enrolment, visit compliance, response, safety, dose deviations; the
+    lists of responders and deviating infusions a page at a time."""
+    o = trial_overview(
+        responders_page=request.GET.get("responders"),
+        deviations_page=request.GET.get("deviations"),
+    )
+    nav = {
+        key: _page_links(request, key, page)
+        for key, page in (("responders", o.responders_page), ("deviations", o.deviations_page))
+    }
+    return render(request, "reporting/overview.html", {"o": o, "nav": nav, **trial_review()})
+
+
+def _page_links(request: HttpRequest, key: str, page: Any) -> dict[str, str]:
+    """The previous and next links of one paginated list, the other lists' pages kept."""
+
+    def link(number: int) -> str:
+        query = request.GET.copy()
+        query[key] = str(number)
+        return f"?{query.urlencode()}"
+
+    return {
+        "previous": link(page.previous_page_number()) if page.has_previous() else "",
+        "next": link(page.next_page_number()) if page.has_next() else "",
+    }
 
 
 @permission_required("visits.change_visit", raise_exception=True)
