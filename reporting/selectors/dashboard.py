@@ -24,9 +24,9 @@ from subjects.rules import age_years
 from visits import response
 from visits.models import WindowStatus
 from visits.schedule import ScheduledVisit, study_day
-from visits.selectors import participant_response, participant_schedule, rescue_conmeds
+from visits.selectors import participant_schedule, rescue_conmeds
 
-from .common import first_infusion_date, infusion_dose, participants_for_pages
+from .common import first_infusion_date, infusion_dose, participants_for_pages, stored_summary
 
 
 @dataclass(frozen=True)
@@ -215,7 +215,9 @@ def participant_dashboard(
     """Everything the dashboard shows for one participant; None when there is none."""
     now = now or timezone.now()
     today = today or timezone.localdate(now)
-    queryset = participants_for_pages(Participant.objects.filter(pk=participant_id))
+    queryset = participants_for_pages(
+        Participant.objects.filter(pk=participant_id).select_related("stored_response")
+    )
     queryset = queryset.prefetch_related(
         Prefetch(
             "flags",
@@ -230,7 +232,8 @@ def participant_dashboard(
         return None
 
     first_infusion = first_infusion_date(participant)
-    summary = participant_response(participant)
+    counts = list(participant.platelet_counts.all())
+    summary = stored_summary(participant, counts)
     schedule = participant_schedule(participant, today=today)
     visit_codes = {v.pk: v.code for v in participant.visits.all()}
     timeline, start, end, today_left = _timeline(
@@ -253,7 +256,7 @@ def participant_dashboard(
             visit_code=visit_codes.get(p.visit_id, protocol.UNSCHEDULED_VISIT_CODE),
             assessment=assessments.get(p.sample_date),
         )
-        for p in participant.platelet_counts.all()
+        for p in counts
     ]
     adverse_events = []
     for event in participant.adverse_events.all():
