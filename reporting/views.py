@@ -31,7 +31,9 @@ from .selectors.worklist import SECTIONS
 @permission_required("subjects.view_participant", raise_exception=True)
 def dashboard(request: HttpRequest, participant_id: int) -> HttpResponse:
     """One participant at a glance, with the state of the investigator's signature."""
-    data = participant_dashboard(participant_id=participant_id)
+    data = participant_dashboard(
+        participant_id=participant_id, counts_page=request.GET.get("counts")
+    )
     if data is None:
         raise Http404(_("No such participant."))
     return render(
@@ -39,6 +41,7 @@ def dashboard(request: HttpRequest, participant_id: int) -> HttpResponse:
         "reporting/dashboard.html",
         {
             "d": data,
+            "counts_nav": _page_links(request, "counts", data.platelets_page),
             "participant": data.participant,
             "signature": signature_states([participant_id])[participant_id],
             "can_sign": request.user.has_perm(SIGN_PERMISSION),
@@ -113,7 +116,11 @@ def visit_worklist(request: HttpRequest) -> HttpResponse:
 
 @permission_required("subjects.view_participant", raise_exception=True)
 def participant_detail(request: HttpRequest, participant_id: int) -> HttpResponse:
-    page = participant_page(participant_id=participant_id, today=timezone.localdate())
+    page = participant_page(
+        participant_id=participant_id,
+        today=timezone.localdate(),
+        counts_page=request.GET.get("counts"),
+    )
     if page is None:
         raise Http404(_("No such participant."))
     participant = page.participant
@@ -122,6 +129,7 @@ def participant_detail(request: HttpRequest, participant_id: int) -> HttpRespons
         "subjects/detail.html",
         {
             "page": page,
+            "counts_nav": _page_links(request, "counts", page.platelets_page),
             "participant": participant,
             "failed_criteria": [protocol.CRITERIA_BY_CODE[c] for c in page.decision.failed],
             "can_enrol": participant.eligible is True

@@ -19,6 +19,9 @@ from visits.selectors import (
     participants_with_schedule,
 )
 
+# Rows of a participant's platelet table per page (the chart shows every count).
+PLATELET_PAGE_SIZE = 25
+
 
 def share(part: int, whole: int) -> float | None:
     """part / whole as a percentage, None when there is nothing to divide by."""

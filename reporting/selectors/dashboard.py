@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,7 +27,13 @@ from visits.models import WindowStatus
 from visits.schedule import ScheduledVisit, study_day
 from visits.selectors import participant_schedule, rescue_conmeds
 
-from .common import first_infusion_date, infusion_dose, participants_for_pages, stored_summary
+from .common import (
+    PLATELET_PAGE_SIZE,
+    first_infusion_date,
+    infusion_dose,
+    participants_for_pages,
+    stored_summary,
+)
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,8 @@ class Dashboard:
     timeline_end: date | None
     today_left: float | None
     infusions: list[InfusionRow]
-    platelets: list[PlateletRow]
+    platelets: list[PlateletRow]  # every count (the chart)
+    platelets_page: Page  # the table's rows, PLATELET_PAGE_SIZE at a time
     adverse_events: list[AdverseEventRow]
     open_flags: list[Flag]
     chart: dict[str, Any]
@@ -210,9 +218,14 @@ def _chart(
 
 
 def participant_dashboard(
-    *, participant_id: int, today: date | None = None, now: datetime | None = None
+    *,
+    participant_id: int,
+    today: date | None = None,
+    now: datetime | None = None,
+    counts_page: Any = None,
 ) -> Dashboard | None:
-    """Everything the dashboard shows for one participant; None when there is none."""
+    """Everything the dashboard shows for one participant (the platelet table a page,
+    `counts_page`, at a time); None when there is none."""
     now = now or timezone.now()
     today = today or timezone.localdate(now)
     queryset = participants_for_pages(
@@ -286,6 +299,7 @@ def participant_dashboard(
         today_left=today_left,
         infusions=infusions,
         platelets=platelets,
+        platelets_page=Paginator(platelets, PLATELET_PAGE_SIZE).get_page(counts_page),
         adverse_events=adverse_events,
         open_flags=sorted(participant.open_flags, key=triage_key),
         chart=_chart(

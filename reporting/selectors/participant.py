@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch
 
 from itp_trial import protocol
@@ -20,7 +22,7 @@ from visits import response, schedule
 from visits.models import PlateletCount, Visit, WindowStatus
 from visits.selectors import participant_schedule, participants_with_schedule
 
-from .common import stored_summary
+from .common import PLATELET_PAGE_SIZE, stored_summary
 
 
 @dataclass(frozen=True)
@@ -54,13 +56,17 @@ class ParticipantPage:
     first_infusion: date | None
     schedule: list[ScheduleRow]
     platelets: list[PlateletRow]
+    platelets_page: Page  # the rows the page shows, PLATELET_PAGE_SIZE at a time
     response: response.ResponseSummary
     answers: dict[str, bool]
     decision: rules.EligibilityDecision
 
 
-def participant_page(*, participant_id: int, today: date) -> ParticipantPage | None:
-    """Everything a participant's record page shows, with a fixed number of queries."""
+def participant_page(
+    *, participant_id: int, today: date, counts_page: Any = None
+) -> ParticipantPage | None:
+    """Everything a participant's record page shows, with a fixed number of queries; the
+    platelet table a page (`counts_page`) at a time."""
     queryset = (
         participants_with_schedule(Participant.objects.filter(pk=participant_id))
         .select_related("stored_response")
@@ -105,6 +111,7 @@ def participant_page(*, participant_id: int, today: date) -> ParticipantPage | N
         first_infusion=first_infusion,
         schedule=rows,
         platelets=platelets,
+        platelets_page=Paginator(platelets, PLATELET_PAGE_SIZE).get_page(counts_page),
         response=summary,
         answers=answers,
         decision=rules.eligibility_decide(answers),
