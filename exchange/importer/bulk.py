@@ -415,9 +415,34 @@ def _screen(
     return subject_seq, number_seq
 
 
-def _in_batches(model: Any, objects: list[Any]) -> None:
+def _in_batches(model: Any, objects: list[Any], *, keys: bool = True) -> None:
+    """Insert the objects. Without `keys` (no other row refers to them by their id),
+    PostgreSQL is given them by COPY, as tuples (a bulk_create costs more to build its
+    statement than to run it); with them, or elsewhere, bulk_create in batches."""
+    if not keys and connection.vendor == "postgresql":
+        _copy(model, objects)
+        return
     for start in range(0, len(objects), BATCH):
         model.objects.bulk_create(objects[start : start + BATCH])
+
+
+def _copy(model: Any, objects: list[Any]) -> None:
+    """COPY the objects' rows into the model's table: each field's value as bulk_create
+    would save it (pre_save: defaults and automatic dates; the ids of related objects
+    inserted before), adapted by the driver."""
+    if not objects:
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    sql = (
+        f"COPY {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        "FROM STDIN"
+    )
+    with connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for obj in objects:
+            obj._prepare_related_fields_for_save(operation_name="bulk_create")
+            copy.write_row([f.pre_save(obj, True) for f in fields])
+            obj._state.adding = False
 
 
 def _ids_in_batches(ids: list[int]) -> Iterable[list[int]]:
@@ -448,11 +473,15 @@ def _write(run: Run, store: HeldStore, sequences: tuple[int, int]) -> list[int]:
             for p in people
             for code, met in p.answers.items()
         ],
+        keys=False,
     )
     _in_batches(Infusion, [i for p in people for i in p.infusions.values()])
-    _in_batches(PlateletCount, [c for p in people for c, _code in p.counts.values()])
-    _in_batches(AdverseEvent, [e for p in people for e in p.events.values()])
-    _in_batches(ConcomitantMedication, [c for p in people for c in p.conmeds.values()])
+    # Nothing refers to these by id (their history is recorded by participant).
+    counts = [c for p in people for c, _code in p.counts.values()]
+    _in_batches(PlateletCount, counts, keys=False)
+    _in_batches(AdverseEvent, [e for p in people for e in p.events.values()], keys=False)
+    conmeds = [c for p in people for c in p.conmeds.values()]
+    _in_batches(ConcomitantMedication, conmeds, keys=False)
 
     at = timezone.now()
     user_id = run.user.pk if getattr(run.user, "is_authenticated", False) else None
