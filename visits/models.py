@@ -146,7 +146,13 @@ class PlateletCount(ClinicalModel):
         ),
     )
 
-    history = AuditedHistory()
+    # Derived by the IWG rule (visits.response.response_summarise), stored for the overview
+    # and the exports; kept in step by visits.services.responses_sync on every write that
+    # changes a participant's counts, infusion 1 or rescue therapy. Empty for a count on or
+    # before infusion 1 (not an assessment), else CR, R, NR or NE.
+    response_category = models.CharField(max_length=2, blank=True, default="", editable=False)
+
+    history = AuditedHistory(excluded_fields=["response_category"])
 
     class Meta:
         ordering = ["participant", "sample_date"]
@@ -166,3 +172,28 @@ class PlateletCount(ClinicalModel):
 
     def __str__(self) -> str:
         return f"{self.participant_id} {self.sample_date} {self.platelets}"
+
+
+class ParticipantResponse(models.Model):
+    """A participant's IWG response as `visits.response.response_summarise` gives it, stored.
+
+    Derived and recomputable (no history, no version): `visits.services.responses_sync`
+    keeps it in step on every write that changes the response's inputs. One row per
+    participant once it has been synced; best_response is NE before infusion 1.
+    """
+
+    participant = models.OneToOneField(
+        "subjects.Participant",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="stored_response",
+    )
+    baseline_platelets = models.PositiveIntegerField(null=True, blank=True)
+    best_response = models.CharField(max_length=2, db_index=True)
+    time_to_response_days = models.IntegerField(null=True, blank=True)
+    response_start = models.DateField(null=True, blank=True)
+    response_lost_on = models.DateField(null=True, blank=True)
+    response_duration_days = models.IntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.participant_id} {self.best_response}"

@@ -52,7 +52,7 @@ from visits.models import PlateletCount, Visit
 from visits.selectors import participants_with_schedule, schedule_input
 from visits.services.entry import Held, _visit_prepare, platelet_check, visit_missed_check
 from visits.services.fields import PLATELET_FIELDS
-from visits.services.sync import schedule_derive, schedule_sync
+from visits.services.sync import responses_sync, schedule_derive, schedule_sync
 
 from . import clinical, subjects
 from .parse import ParsedRow
@@ -482,6 +482,7 @@ def _write(run: Run, store: HeldStore, sequences: tuple[int, int]) -> list[int]:
     _in_batches(AdverseEvent, [e for p in people for e in p.events.values()], keys=False)
     conmeds = [c for p in people for c in p.conmeds.values()]
     _in_batches(ConcomitantMedication, conmeds, keys=False)
+    responses_sync(ids)
 
     at = timezone.now()
     user_id = run.user.pk if getattr(run.user, "is_authenticated", False) else None
@@ -633,6 +634,7 @@ def platelets_stored(run: Run, rows: Rows) -> None:
             )
     ids = sorted({c.participant_id for c in (*new, *changed)})
     schedule_sync(participant_ids=ids, today=run.today)
+    responses_sync(ids)
     task_enqueue_on_commit(CHECKS_FOR_PARTICIPANTS, participant_ids=ids)
 
 
