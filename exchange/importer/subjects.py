@@ -179,8 +179,8 @@ def subjects_enrol(run: Run, rows: Rows, store: SubjectStore | None = None) -> N
         planned = row.values.get("planned_first_infusion_date")
         enrolled_on = row.values.get("enrolled_on")
         participant = store.find(row.values["subject_id"])
-        if participant is None:
-            continue  # refused at screening, already reported
+        if participant is None or not row.ok:
+            continue  # refused at screening (or stale), already reported
         if participant.enrolled_on is None:
             if planned is None and enrolled_on is None:
                 continue
@@ -275,8 +275,12 @@ def subjects_discontinue(run: Run, rows: Rows, store: SubjectStore | None = None
     store = store or SubjectStore(run)
     for row in rows:
         participant = store.find(row.values["subject_id"])
-        if participant is None or not _once(
-            run, row, participant, DISCONTINUATION, event=_("treatment discontinuation")
+        if (
+            participant is None
+            or not row.ok
+            or not _once(
+                run, row, participant, DISCONTINUATION, event=_("treatment discontinuation")
+            )
         ):
             continue
         hint = ""
@@ -307,8 +311,10 @@ def subjects_withdraw(run: Run, rows: Rows, store: SubjectStore | None = None) -
     store = store or SubjectStore(run)
     for row in rows:
         participant = store.find(row.values["subject_id"])
-        if participant is None or not _once(
-            run, row, participant, WITHDRAWAL, event=_("withdrawal")
+        if (
+            participant is None
+            or not row.ok
+            or not _once(run, row, participant, WITHDRAWAL, event=_("withdrawal"))
         ):
             continue
         store.write(

@@ -522,3 +522,25 @@ def test_a_lab_upload_of_stored_participants_queries_do_not_grow_with_its_rows(t
         assert result.counts()["platelets.csv"] == {"new": n, "changed": n, "unchanged": 0}
         counts.append(_statements(queries))
     assert counts[0] == counts[1], counts
+
+
+@pytest.mark.django_db
+def test_both_paths_refuse_the_lab_rows_of_a_locked_casebook_the_same(study_files, today):
+    from django.utils import timezone
+
+    user = _importer()
+    files = {"platelets": _lab_rows(study_files, today)}
+    Participant.objects.filter(subject_id="ITP-002").update(locked_at=timezone.now())
+    before = snapshot()
+    bulk, record = _both(files, user, reason="Lab re-run")
+    assert bulk.issues and bulk.issues == record.issues
+    assert {i.message for i in bulk.issues} == {
+        i.message for i in record.issues if "locked" in i.message
+    }
+    refused = {i.row for i in bulk.issues}
+    lines = files["platelets"].splitlines()[1:]
+    assert {lines[r - 1].split(",")[0] for r in refused} == {"ITP-002"}
+    assert _outcomes(bulk) == _outcomes(record)
+    result = import_files(files=files, user=user, reason="Lab re-run", bulk=True)
+    assert not result.applied
+    assert snapshot() == before
