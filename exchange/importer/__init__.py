@@ -211,7 +211,7 @@ def import_files(
         subjects.subjects_discontinue(run, people)
         clinical.visits_apply(run, rest("visits"))
         if bulk:
-            set_based.platelets_stored(run, rest("platelets"))
+            set_based.platelets_stored(run, rest("platelets"), write=not (preview or result.issues))
         else:
             clinical.platelets_apply(run, rest("platelets"))
         clinical.conmeds_apply(run, rest("conmeds"))

@@ -52,7 +52,8 @@ from visits.models import PlateletCount, Visit
 from visits.selectors import participants_with_schedule, schedule_input
 from visits.services.entry import Held, _visit_prepare, platelet_check, visit_missed_check
 from visits.services.fields import PLATELET_FIELDS
-from visits.services.sync import responses_sync, schedule_derive, schedule_sync
+from visits.services.sync import _store as schedule_store
+from visits.services.sync import responses_sync, schedule_derive
 
 from . import clinical, subjects
 from .parse import ParsedRow
@@ -589,16 +590,19 @@ def _count_values(count: PlateletCount) -> tuple[Any, ...]:
     return tuple(getattr(count, name) for name in COUNT_VALUES)
 
 
-def platelets_stored(run: Run, rows: Rows) -> None:
+def platelets_stored(run: Run, rows: Rows, *, write: bool = True) -> None:
     """The platelet counts of stored participants (new results and corrections), judged by
     the per-record path's row rules on the records loaded once, and, when nothing in the
     run is refused, written set-based: one INSERT and one UPDATE run, their history by
-    INSERT ... SELECT, each participant's schedule synced once, the checks queued once."""
+    INSERT ... SELECT, each participant's schedule brought in step once (from the records
+    loaded: a count moves no anchor) and their response synced once, the checks queued
+    once. Without `write` (a preview, or a file already refused: it will be rolled back,
+    and no later row rule reads the counts), the rows are only judged."""
     if not rows:
         return
     store = StoredStore(run, rows)
     clinical.platelets_apply(run, rows, store)
-    if run.issues:
+    if run.issues or not write:
         return
     new, changed = store.written()
     if not new and not changed:
@@ -633,7 +637,22 @@ def platelets_stored(run: Run, rows: Rows) -> None:
                 user_id=user_id,
             )
     ids = sorted({c.participant_id for c in (*new, *changed)})
-    schedule_sync(participant_ids=ids, today=run.today)
+    visits, participants = [], []
+    for person in store.people.values():
+        participant = person.participant
+        if participant.pk not in ids:
+            continue
+        moved, status = schedule_derive(
+            participant,
+            visits=list(person.visits.values()),
+            infusions=list(person.infusions.values()),
+            today=run.today,
+        )
+        visits.extend(moved)
+        if status != participant.status:
+            participant.status = status
+            participants.append(participant)
+    schedule_store(visits, participants)
     responses_sync(ids)
     task_enqueue_on_commit(CHECKS_FOR_PARTICIPANTS, participant_ids=ids)
 
