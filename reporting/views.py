@@ -3,6 +3,8 @@ the investigator's sign-off), the trial overview and the coordinator's worklist.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -29,7 +31,9 @@ from .selectors.worklist import SECTIONS
 @permission_required("subjects.view_participant", raise_exception=True)
 def dashboard(request: HttpRequest, participant_id: int) -> HttpResponse:
     """One participant at a glance, with the state of the investigator's signature."""
-    data = participant_dashboard(participant_id=participant_id)
+    data = participant_dashboard(
+        participant_id=participant_id, counts_page=request.GET.get("counts")
+    )
     if data is None:
         raise Http404(_("No such participant."))
     return render(
@@ -37,6 +41,7 @@ def dashboard(request: HttpRequest, participant_id: int) -> HttpResponse:
         "reporting/dashboard.html",
         {
             "d": data,
+            "counts_nav": _page_links(request, "counts", data.platelets_page),
             "participant": data.participant,
             "signature": signature_states([participant_id])[participant_id],
             "can_sign": request.user.has_perm(SIGN_PERMISSION),
@@ -51,8 +56,31 @@ def dashboard(request: HttpRequest, participant_id: int) -> HttpResponse:
 
 @permission_required("subjects.view_participant", raise_exception=True)
 def overview(request: HttpRequest) -> HttpResponse:
-    """The whole trial: enrolment, visit compliance, response, safety, dose deviations."""
-    return render(request, "reporting/overview.html", {"o": trial_overview(), **trial_review()})
+    """The whole trial: enrolment, visit compliance, response, safety, dose deviations; the
+    lists of responders and deviating infusions a page at a time."""
+    o = trial_overview(
+        responders_page=request.GET.get("responders"),
+        deviations_page=request.GET.get("deviations"),
+    )
+    nav = {
+        key: _page_links(request, key, page)
+        for key, page in (("responders", o.responders_page), ("deviations", o.deviations_page))
+    }
+    return render(request, "reporting/overview.html", {"o": o, "nav": nav, **trial_review()})
+
+
+def _page_links(request: HttpRequest, key: str, page: Any) -> dict[str, str]:
+    """The previous and next links of one paginated list, the other lists' pages kept."""
+
+    def link(number: int) -> str:
+        query = request.GET.copy()
+        query[key] = str(number)
+        return f"?{query.urlencode()}"
+
+    return {
+        "previous": link(page.previous_page_number()) if page.has_previous() else "",
+        "next": link(page.next_page_number()) if page.has_next() else "",
+    }
 
 
 @permission_required("visits.change_visit", raise_exception=True)
@@ -88,7 +116,11 @@ def visit_worklist(request: HttpRequest) -> HttpResponse:
 
 @permission_required("subjects.view_participant", raise_exception=True)
 def participant_detail(request: HttpRequest, participant_id: int) -> HttpResponse:
-    page = participant_page(participant_id=participant_id, today=timezone.localdate())
+    page = participant_page(
+        participant_id=participant_id,
+        today=timezone.localdate(),
+        counts_page=request.GET.get("counts"),
+    )
     if page is None:
         raise Http404(_("No such participant."))
     participant = page.participant
@@ -97,6 +129,7 @@ def participant_detail(request: HttpRequest, participant_id: int) -> HttpRespons
         "subjects/detail.html",
         {
             "page": page,
+            "counts_nav": _page_links(request, "counts", page.platelets_page),
             "participant": participant,
             "failed_criteria": [protocol.CRITERIA_BY_CODE[c] for c in page.decision.failed],
             "can_enrol": participant.eligible is True

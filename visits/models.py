@@ -10,7 +10,16 @@ from itp_trial.choices import WindowStatus
 from itp_trial.fields import vital_field
 from itp_trial.text import interpolated
 
+from . import response
+
 VISIT_CODE_CHOICES = [(v.code, v.code) for v in protocol.VISITS]
+# A visit's stored count of its platelet counts in each IWG category, by category.
+VISIT_RESPONSE_FIELDS: dict[str, str] = {
+    response.CR: "response_cr",
+    response.R: "response_r",
+    response.NR: "response_nr",
+    response.NE: "response_ne",
+}
 
 
 class VitalSigns(models.Model):
@@ -82,6 +91,14 @@ class Visit(ClinicalModel, VitalSigns):
         editable=False,
     )
 
+    # Derived by the IWG rule and stored for the overview: how many of the platelet counts
+    # entered at this visit fall in each category (visits.response, by
+    # visits.services.responses_sync, with the counts' own response_category).
+    response_cr = models.PositiveSmallIntegerField(default=0, editable=False)
+    response_r = models.PositiveSmallIntegerField(default=0, editable=False)
+    response_nr = models.PositiveSmallIntegerField(default=0, editable=False)
+    response_ne = models.PositiveSmallIntegerField(default=0, editable=False)
+
     history = AuditedHistory(
         excluded_fields=[
             "target_date",
@@ -89,6 +106,10 @@ class Visit(ClinicalModel, VitalSigns):
             "window_end",
             "provisional",
             "window_status",
+            "response_cr",
+            "response_r",
+            "response_nr",
+            "response_ne",
         ]
     )
 

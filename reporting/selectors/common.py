@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
 from infusions.dosing import stored_dose as infusion_dose  # noqa: F401  (the one dose read)
 from safety.models import AdverseEvent
 from subjects.models import Participant
-from visits.selectors import participants_with_outcomes, participants_with_schedule
+from visits import response
+from visits.models import ParticipantResponse
+from visits.selectors import (
+    participant_response,
+    participants_with_outcomes,
+    participants_with_schedule,
+)
+
+# Rows of a participant's platelet table per page (the chart shows every count).
+PLATELET_PAGE_SIZE = 25
 
 
 def share(part: int, whole: int) -> float | None:
@@ -32,4 +43,36 @@ def participants_for_pages(queryset: QuerySet) -> QuerySet:
             "adverse_events",
             queryset=AdverseEvent.objects.select_related("related_infusion").order_by("ae_number"),
         )
+    )
+
+
+def stored_summary(participant: Participant, counts: Iterable[Any]) -> response.ResponseSummary:
+    """The response as `response_summarise` gave it when it was stored (its row, and the
+    category of each count, `counts` in date order): nothing recomputed. The assessments
+    are the counts with a category (those after infusion 1); NE is the not-evaluable one.
+
+    A participant with no stored row yet (none is left so by the services) is computed by
+    the rule, with the three reads it needs.
+    """
+    try:
+        stored = participant.stored_response
+    except ParticipantResponse.DoesNotExist:
+        loaded = participants_with_outcomes(Participant.objects.filter(pk=participant.pk))
+        return participant_response(loaded.get())
+    return response.ResponseSummary(
+        baseline=stored.baseline_platelets,
+        assessments=tuple(
+            response.Assessment(
+                sample=response.PlateletSample(c.sample_date, c.platelets, c.who_bleeding_grade),
+                evaluable=c.response_category != response.NE,
+                category=c.response_category,
+            )
+            for c in counts
+            if c.response_category
+        ),
+        best_response=stored.best_response,
+        time_to_response_days=stored.time_to_response_days,
+        response_start=stored.response_start,
+        response_lost_on=stored.response_lost_on,
+        response_duration_days=stored.response_duration_days,
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,9 +25,15 @@ from subjects.rules import age_years
 from visits import response
 from visits.models import WindowStatus
 from visits.schedule import ScheduledVisit, study_day
-from visits.selectors import participant_response, participant_schedule, rescue_conmeds
+from visits.selectors import participant_schedule, rescue_conmeds
 
-from .common import first_infusion_date, infusion_dose, participants_for_pages
+from .common import (
+    PLATELET_PAGE_SIZE,
+    first_infusion_date,
+    infusion_dose,
+    participants_for_pages,
+    stored_summary,
+)
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,8 @@ class Dashboard:
     timeline_end: date | None
     today_left: float | None
     infusions: list[InfusionRow]
-    platelets: list[PlateletRow]
+    platelets: list[PlateletRow]  # every count (the chart)
+    platelets_page: Page  # the table's rows, PLATELET_PAGE_SIZE at a time
     adverse_events: list[AdverseEventRow]
     open_flags: list[Flag]
     chart: dict[str, Any]
@@ -210,12 +218,19 @@ def _chart(
 
 
 def participant_dashboard(
-    *, participant_id: int, today: date | None = None, now: datetime | None = None
+    *,
+    participant_id: int,
+    today: date | None = None,
+    now: datetime | None = None,
+    counts_page: Any = None,
 ) -> Dashboard | None:
-    """Everything the dashboard shows for one participant; None when there is none."""
+    """Everything the dashboard shows for one participant (the platelet table a page,
+    `counts_page`, at a time); None when there is none."""
     now = now or timezone.now()
     today = today or timezone.localdate(now)
-    queryset = participants_for_pages(Participant.objects.filter(pk=participant_id))
+    queryset = participants_for_pages(
+        Participant.objects.filter(pk=participant_id).select_related("stored_response")
+    )
     queryset = queryset.prefetch_related(
         Prefetch(
             "flags",
@@ -230,7 +245,8 @@ def participant_dashboard(
         return None
 
     first_infusion = first_infusion_date(participant)
-    summary = participant_response(participant)
+    counts = list(participant.platelet_counts.all())
+    summary = stored_summary(participant, counts)
     schedule = participant_schedule(participant, today=today)
     visit_codes = {v.pk: v.code for v in participant.visits.all()}
     timeline, start, end, today_left = _timeline(
@@ -253,7 +269,7 @@ def participant_dashboard(
             visit_code=visit_codes.get(p.visit_id, protocol.UNSCHEDULED_VISIT_CODE),
             assessment=assessments.get(p.sample_date),
         )
-        for p in participant.platelet_counts.all()
+        for p in counts
     ]
     adverse_events = []
     for event in participant.adverse_events.all():
@@ -283,6 +299,7 @@ def participant_dashboard(
         today_left=today_left,
         infusions=infusions,
         platelets=platelets,
+        platelets_page=Paginator(platelets, PLATELET_PAGE_SIZE).get_page(counts_page),
         adverse_events=adverse_events,
         open_flags=sorted(participant.open_flags, key=triage_key),
         chart=_chart(

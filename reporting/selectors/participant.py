@@ -1,15 +1,18 @@
 """The participant's record page: the schedule, the platelet counts with their IWG category,
 the response and the eligibility decision, with a fixed number of queries.
 
-Every derived value is taken from the rule functions (the schedule engine, the IWG response,
-the eligibility decision); nothing is recomputed here.
+Every derived value is taken from the rule functions (the schedule engine, the eligibility
+decision) or as they stored it (the IWG response and each count's category); nothing is
+recomputed here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch
 
 from itp_trial import protocol
@@ -17,12 +20,9 @@ from subjects import rules
 from subjects.models import EligibilityAnswer, Participant
 from visits import response, schedule
 from visits.models import PlateletCount, Visit, WindowStatus
-from visits.selectors import (
-    participant_response,
-    participant_schedule,
-    participants_with_outcomes,
-    participants_with_schedule,
-)
+from visits.selectors import participant_schedule, participants_with_schedule
+
+from .common import PLATELET_PAGE_SIZE, stored_summary
 
 
 @dataclass(frozen=True)
@@ -56,17 +56,26 @@ class ParticipantPage:
     first_infusion: date | None
     schedule: list[ScheduleRow]
     platelets: list[PlateletRow]
+    platelets_page: Page  # the rows the page shows, PLATELET_PAGE_SIZE at a time
     response: response.ResponseSummary
     answers: dict[str, bool]
     decision: rules.EligibilityDecision
 
 
-def participant_page(*, participant_id: int, today: date) -> ParticipantPage | None:
-    """Everything a participant's record page shows, with a fixed number of queries."""
-    queryset = participants_with_outcomes(
+def participant_page(
+    *, participant_id: int, today: date, counts_page: Any = None
+) -> ParticipantPage | None:
+    """Everything a participant's record page shows, with a fixed number of queries; the
+    platelet table a page (`counts_page`) at a time."""
+    queryset = (
         participants_with_schedule(Participant.objects.filter(pk=participant_id))
-    ).prefetch_related(
-        Prefetch("eligibility_answers", queryset=EligibilityAnswer.objects.order_by("criterion"))
+        .select_related("stored_response")
+        .prefetch_related(
+            Prefetch("platelet_counts", queryset=PlateletCount.objects.order_by("sample_date")),
+            Prefetch(
+                "eligibility_answers", queryset=EligibilityAnswer.objects.order_by("criterion")
+            ),
+        )
     )
     participant = queryset.first()
     if participant is None:
@@ -81,17 +90,17 @@ def participant_page(*, participant_id: int, today: date) -> ParticipantPage | N
     first_infusion = next(
         (s.actual_date for s in computed if s.code == protocol.INFUSION_VISIT_CODES[1]), None
     )
-    summary = participant_response(participant)
-    categories = {a.sample.sample_date: a.category for a in summary.assessments}
+    counts = list(participant.platelet_counts.all())
+    summary = stored_summary(participant, counts)
     codes_by_id = {v.pk: v.code for v in visits.values()}
     platelets = [
         PlateletRow(
             count=count,
             visit_code=codes_by_id.get(count.visit_id, protocol.UNSCHEDULED_VISIT_CODE),
             study_day=schedule.study_day(count.sample_date, first_infusion),
-            category=categories.get(count.sample_date),
+            category=count.response_category or None,
         )
-        for count in participant.platelet_counts.all()
+        for count in counts
     ]
     answers = {a.criterion: a.met for a in participant.eligibility_answers.all()}
     screening = next((r.visit for r in rows if r.definition.kind == protocol.KIND_SCREENING), None)
@@ -102,6 +111,7 @@ def participant_page(*, participant_id: int, today: date) -> ParticipantPage | N
         first_infusion=first_infusion,
         schedule=rows,
         platelets=platelets,
+        platelets_page=Paginator(platelets, PLATELET_PAGE_SIZE).get_page(counts_page),
         response=summary,
         answers=answers,
         decision=rules.eligibility_decide(answers),

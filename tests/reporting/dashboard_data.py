@@ -26,7 +26,7 @@ from safety.services import adverse_event_record, conmed_record
 from subjects.models import Participant
 from visits import schedule
 from visits.models import PlateletCount, Visit
-from visits.services import platelet_record, visit_mark_missed, visit_record
+from visits.services import platelet_record, responses_sync, visit_mark_missed, visit_record
 
 TODAY = date(2026, 6, 1)
 WEIGHT = Decimal("60.0")
@@ -305,4 +305,5 @@ def bulk_participants(count: int, *, platelets_each: int = 3, today: date = TODA
         )
         for p in participants
     )
+    responses_sync([p.pk for p in participants])
     return participants

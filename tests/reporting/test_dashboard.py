@@ -305,3 +305,22 @@ def test_it_shows_a_response_not_lost_as_ongoing(client, investigator, participa
     assert summary.response_lost_on is None
     assert 'data-testid="response-lost-on">Not lost<' in html
     assert f"Ongoing since {summary.response_start.isoformat()}" in html
+
+
+def test_it_pages_the_platelet_table_and_charts_every_count(client, investigator):
+    from reporting.selectors.common import PLATELET_PAGE_SIZE
+
+    from .dashboard_data import bulk_participants
+
+    (p,) = bulk_participants(1, platelets_each=PLATELET_PAGE_SIZE + 5)
+    client.force_login(investigator)
+    for name in ("subjects:dashboard", "subjects:detail"):
+        first = client.get(reverse(name, args=[p.pk])).content.decode()
+        second = client.get(reverse(name, args=[p.pk]), {"counts": 2}).content.decode()
+        assert first.count('<tr data-sample="') + first.count('<tr data-date="') == (
+            PLATELET_PAGE_SIZE
+        )
+        assert second.count('<tr data-sample="') + second.count('<tr data-date="') == 5
+        assert "?counts=2" in first and "?counts=1" in second
+    d = participant_dashboard(participant_id=p.pk, today=TODAY)
+    assert len(d.chart["points"]) == PLATELET_PAGE_SIZE + 5

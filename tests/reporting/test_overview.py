@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from infusions.dosing import planned_cells
+from infusions.models import Infusion
 from reporting.selectors import trial_overview
 from subjects.services import eligibility_record, participant_withdraw
 from tests.factories import all_criteria_met, enrolled, screened
@@ -238,3 +239,87 @@ def test_it_lists_each_responder_with_the_loss_and_duration_of_response(
         html,
         re.S,
     )
+
+
+def _new_as_reference(o) -> dict:
+    return {
+        "screened": o.screened,
+        "enrolled": o.enrolled,
+        "by_status": o.by_status,
+        "compliance": {r.code: dict(r.counts) for r in o.compliance},
+        "compliance_total": dict(o.compliance_total.counts),
+        "treated": o.treated,
+        "response_at_visits": {r.code: dict(r.counts) for r in o.response_at_visits},
+        "best_response": dict(o.best_response.counts),
+        "responders": [
+            (
+                r.participant.pk,
+                r.summary.best_response,
+                r.summary.time_to_response_days,
+                r.summary.response_start,
+                r.summary.response_lost_on,
+                r.summary.response_duration_days,
+            )
+            for r in o.responders
+        ],
+        "safety": o.safety,
+        "infusions_given": o.infusions_given,
+        "deviations": [(d.participant.pk, d.infusion.pk, d.dose) for d in o.deviations],
+        "deviation_participants": o.deviation_participants,
+        "chart": o.chart,
+    }
+
+
+def test_it_gives_the_numbers_of_the_per_participant_computation_on_the_demo_trial(db):
+    """The SQL aggregates over stored values against the computation they replaced (every
+    participant loaded, the rules run per participant), on the demo's varied trial."""
+    import io
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from tests.reporting.overview_reference import reference_overview
+
+    call_command("seed_demo", stdout=io.StringIO())
+    today = timezone.localdate()
+    new = _new_as_reference(trial_overview(today=today))
+    old = reference_overview(today=today)
+    assert len(old["responders"]) <= 50 and len(old["deviations"]) <= 50  # one page each
+    assert old["responders"] and old["deviations"] and old["safety"][0].te_count
+    for key in old:
+        assert new[key] == old[key], key
+
+
+def test_its_treatment_emergent_is_the_rule_on_every_adverse_event(trial, coordinator):
+    from reporting.selectors.trial import treatment_emergent_by_event
+    from safety.models import AdverseEvent
+    from safety.rules import is_treatment_emergent
+
+    # On the day of infusion 1 (emergent), and before any infusion (never emergent).
+    ae_add(trial["follow_b"], coordinator, term="Nausea", onset_date=FIRST)
+    ae_add(trial["enrolled"], coordinator, term="Cough", onset_date=date(2026, 5, 25))
+    firsts = dict(Infusion.objects.filter(number=1).values_list("participant_id", "infusion_date"))
+    sql = treatment_emergent_by_event()
+    events = list(AdverseEvent.objects.all())
+    assert len(events) == 5 and set(sql) == {e.pk for e in events}
+    rule = {e.pk: is_treatment_emergent(e.onset_date, firsts.get(e.participant_id)) for e in events}
+    assert sql == rule
+    assert list(rule.values()).count(False) == 2
+
+
+def test_it_pages_the_lists_of_responders_and_deviations(client, monitor):
+    from reporting.selectors.trial import LIST_PAGE_SIZE
+
+    client.force_login(monitor)
+    people = bulk_participants(LIST_PAGE_SIZE + 3)
+    Infusion.objects.filter(participant__in=people, number=2).update(dose_deviation=True)
+    first = trial_overview(today=TODAY)
+    assert first.deviation_count == LIST_PAGE_SIZE + 3
+    assert len(first.deviations) == LIST_PAGE_SIZE
+    second = trial_overview(today=TODAY, deviations_page=2)
+    assert len(second.deviations) == 3
+    assert {d.infusion.pk for d in first.deviations}.isdisjoint(
+        d.infusion.pk for d in second.deviations
+    )
+    html = client.get(reverse("subjects:overview"), {"deviations": 2}).content.decode()
+    assert "?deviations=1" in html

@@ -26,7 +26,7 @@ from tests.reporting.dashboard_data import (
     visit_enter,
 )
 from visits import response
-from visits.models import ParticipantResponse, PlateletCount
+from visits.models import VISIT_RESPONSE_FIELDS, ParticipantResponse, PlateletCount, Visit
 from visits.selectors import participant_response, participants_with_outcomes
 from visits.services import responses_sync
 
@@ -55,6 +55,28 @@ def recomputed() -> dict[int, tuple]:
     return found
 
 
+def visit_counts_recomputed(found: dict[int, tuple]) -> dict[int, dict[str, int]]:
+    """Each visit's counts by category, from the categories the rule gave its counts."""
+    category = {pk: c for _response, counts in found.values() for pk, c in counts}
+    at_visits = {
+        v: {c: 0 for c in response.CATEGORIES} for v in Visit.objects.values_list("pk", flat=True)
+    }
+    for pk, visit_id in PlateletCount.objects.filter(visit__isnull=False).values_list(
+        "pk", "visit_id"
+    ):
+        if category[pk]:
+            at_visits[visit_id][category[pk]] += 1
+    return at_visits
+
+
+def visit_counts_stored() -> dict[int, dict[str, int]]:
+    fields = [VISIT_RESPONSE_FIELDS[c] for c in response.CATEGORIES]
+    return {
+        pk: dict(zip(response.CATEGORIES, values, strict=True))
+        for pk, *values in Visit.objects.values_list("pk", *fields)
+    }
+
+
 def stored() -> dict[int, tuple]:
     rows = {r.participant_id: r for r in ParticipantResponse.objects.all()}
     counts: dict[int, list] = {}
@@ -81,6 +103,7 @@ def stored() -> dict[int, tuple]:
 def assert_in_step() -> dict[int, tuple]:
     expected = recomputed()
     assert stored() == expected
+    assert visit_counts_stored() == visit_counts_recomputed(expected)
     return expected
 
 
@@ -91,6 +114,8 @@ def test_the_demo_trial_stores_what_the_rule_gives(db):
     assert {v[0][1] for v in expected.values()} >= {response.CR, response.R, response.NR}
     categories = {c for v in expected.values() for _pk, c in v[1]}
     assert categories == {"", *response.CATEGORIES}
+    assert Visit.objects.filter(response_cr__gt=0).exists()
+    assert Visit.objects.filter(response_ne__gt=0).exists()
 
 
 def test_each_kind_of_write_keeps_the_stored_response_in_step(coordinator):
@@ -176,6 +201,7 @@ def test_the_sync_writes_no_history_and_the_audit_chain_still_verifies(coordinat
 
 def _sync_queries(ids: list[int]) -> int:
     PlateletCount.objects.filter(participant_id__in=ids).update(response_category="X")
+    Visit.objects.filter(participant_id__in=ids).update(response_nr=9)
     ParticipantResponse.objects.filter(participant_id__in=ids).delete()
     with CaptureQueriesContext(connection) as captured:
         responses_sync(ids)
@@ -183,8 +209,8 @@ def _sync_queries(ids: list[int]) -> int:
 
 
 def test_the_sync_takes_the_same_queries_for_5_or_200_participants(db):
-    few = [p.pk for p in bulk_participants(5, platelets_each=4)]
-    many = few + [p.pk for p in bulk_participants(195, platelets_each=4)]
+    few = [p.pk for p in bulk_participants(5, platelets_each=6)]
+    many = few + [p.pk for p in bulk_participants(195, platelets_each=6)]
     assert _sync_queries(few) == _sync_queries(many)
     assert_in_step()
     assert ParticipantResponse.objects.count() == 200

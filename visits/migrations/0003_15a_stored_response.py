@@ -6,17 +6,9 @@ from django.db import migrations, models
 
 
 def responses_fill(apps, schema_editor):
-    from visits.services.sync import RESPONSE_CHUNK, ResponseModels, responses_store
+    from visits.services.sync import responses_fill
 
-    models_ = ResponseModels(
-        participant=apps.get_model("subjects", "Participant"),
-        infusion=apps.get_model("infusions", "Infusion"),
-        platelet_count=apps.get_model("visits", "PlateletCount"),
-        stored=apps.get_model("visits", "ParticipantResponse"),
-    )
-    ids = list(models_.participant.objects.order_by("pk").values_list("pk", flat=True))
-    for start in range(0, len(ids), RESPONSE_CHUNK):
-        responses_store(ids[start : start + RESPONSE_CHUNK], models=models_)
+    responses_fill(apps, visits=False)
 
 
 class Migration(migrations.Migration):

@@ -4,6 +4,7 @@ queue the checks after a write."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -20,7 +21,7 @@ from itp_trial.tasks import CHECKS_FOR_PARTICIPANT, task_enqueue_on_commit
 from subjects.models import Participant
 
 from .. import response, schedule
-from ..models import ParticipantResponse, PlateletCount, Visit
+from ..models import VISIT_RESPONSE_FIELDS, ParticipantResponse, PlateletCount, Visit
 from ..selectors import participants_with_schedule, schedule_input
 
 logger = logging.getLogger(__name__)
@@ -139,7 +140,9 @@ RESPONSE_FIELDS = (
     "response_duration_days",
 )
 RESPONSE_CHUNK = 1000  # participants read and written at a time (flat memory)
-UPDATE_BATCH = 1000  # rows per INSERT or UPDATE ... (VALUES ...): 7,000 parameters at most
+READ_BATCH = 5000  # rows read at a time
+# Parameters per INSERT or UPDATE ... (VALUES ...): under SQLite's limit of 32,766.
+STATEMENT_PARAMETERS = 30000
 
 
 def responses_sync(participant_ids: Iterable[int] | None = None) -> int:
@@ -148,8 +151,11 @@ def responses_sync(participant_ids: Iterable[int] | None = None) -> int:
     `visits.response.response_summarise` is the rule; this only feeds it and stores its
     result: each participant's `ParticipantResponse` row and each platelet count's
     `response_category` ('' on or before infusion 1). Set-based: per chunk of participants,
-    four reads (counts, infusion 1, rescue starts, the stored rows), one upsert and one
-    UPDATE per UPDATE_BATCH changed counts. With `participant_ids` None, every participant
+    five reads (counts, infusion 1, rescue starts, the stored rows, the visits), one upsert
+    and one UPDATE each for the counts and the visits that changed (per STATEMENT_PARAMETERS
+    values).
+    Each visit also keeps how many of its counts fall in each category (the overview's
+    response at each visit). With `participant_ids` None, every participant
     is synced. Locked casebooks are left as they stand, like the schedule. Returns the
     number of participants whose response row changed.
     """
@@ -171,12 +177,15 @@ class ResponseModels:
     infusion: Any = Infusion
     platelet_count: Any = PlateletCount
     stored: Any = ParticipantResponse
+    visit: Any = Visit  # None: the visits' response counters are not stored (yet)
 
 
 def responses_store(ids: list[int], *, models: ResponseModels = ResponseModels()) -> int:
     """responses_sync for one chunk of participant ids, locks not consulted (a migration
     fills every participant's derived values); returns the response rows changed."""
-    counts: dict[int, list[tuple[int, date, int, int | None, str]]] = {pk: [] for pk in ids}
+    counts: dict[int, list[tuple[int, date, int, int | None, str, int | None]]] = {
+        pk: [] for pk in ids
+    }
     for participant_id, *row in (
         models.platelet_count.objects.filter(participant_id__in=ids)
         .order_by("participant_id", "sample_date", "id")
@@ -187,8 +196,9 @@ def responses_store(ids: list[int], *, models: ResponseModels = ResponseModels()
             "platelets",
             "who_bleeding_grade",
             "response_category",
+            "visit_id",
         )
-        .iterator(chunk_size=UPDATE_BATCH)
+        .iterator(chunk_size=READ_BATCH)
     ):
         counts[participant_id].append(tuple(row))
     firsts = dict(
@@ -211,12 +221,13 @@ def responses_store(ids: list[int], *, models: ResponseModels = ResponseModels()
 
     responses: list[tuple] = []
     categories: list[tuple[int, str]] = []
+    at_visits: dict[int, Counter] = {}
     for pk in ids:
         rows = counts[pk]
         summary = response.response_summarise(
             (
                 response.PlateletSample(day, platelets, grade)
-                for _id, day, platelets, grade, _c in rows
+                for _id, day, platelets, grade, _c, _v in rows
             ),
             first_infusion=firsts.get(pk),
             rescue_starts=rescues.get(pk, ()),
@@ -232,22 +243,66 @@ def responses_store(ids: list[int], *, models: ResponseModels = ResponseModels()
         if stored.get(pk) != values:
             responses.append((pk, *values))
         by_date = {a.sample.sample_date: a.category for a in summary.assessments}
-        for count_id, day, _platelets, _grade, current in rows:
+        for count_id, day, _platelets, _grade, current, visit_id in rows:
             category = by_date.get(day, "")
             if category != current:
                 categories.append((count_id, category))
+            if category and visit_id is not None:
+                at_visits.setdefault(visit_id, Counter())[category] += 1
 
     _responses_upsert(models.stored, responses)
     _categories_store(models.platelet_count, categories)
+    if models.visit is not None:
+        _visit_counts_store(models.visit, ids, at_visits)
     return len(responses)
 
 
+def _visit_counts_store(model: Any, ids: list[int], at_visits: dict[int, Counter]) -> None:
+    """Each visit's counters of its counts by category, where they moved: one read, one
+    UPDATE ... FROM (VALUES ...) (per STATEMENT_PARAMETERS values)."""
+    fields = [VISIT_RESPONSE_FIELDS[c] for c in response.CATEGORIES]
+    changed = []
+    for visit_id, *current in model.objects.filter(participant_id__in=ids).values_list(
+        "id", *fields
+    ):
+        found = at_visits.get(visit_id, Counter())
+        new = [found[c] for c in response.CATEGORIES]
+        if new != current:
+            changed.append((visit_id, *new))
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    sets = ", ".join(
+        f"{quote(model._meta.get_field(f).column)} = v.column{n}"
+        for n, f in enumerate(fields, start=2)
+    )
+    _in_values_batches(
+        f"UPDATE {table} SET {sets} FROM (VALUES {{values}}) AS v WHERE {table}.id = v.column1",
+        "(" + ", ".join(["CAST(%s AS bigint)"] + ["CAST(%s AS integer)"] * len(fields)) + ")",
+        changed,
+    )
+
+
+def responses_fill(apps: Any, *, visits: bool = True) -> None:
+    """A data migration's fill of every participant's stored response, with its models
+    (`visits` False: before the visits' counters exist)."""
+    models = ResponseModels(
+        participant=apps.get_model("subjects", "Participant"),
+        infusion=apps.get_model("infusions", "Infusion"),
+        platelet_count=apps.get_model("visits", "PlateletCount"),
+        stored=apps.get_model("visits", "ParticipantResponse"),
+        visit=apps.get_model("visits", "Visit") if visits else None,
+    )
+    ids = list(models.participant.objects.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), RESPONSE_CHUNK):
+        responses_store(ids[start : start + RESPONSE_CHUNK], models=models)
+
+
 def _in_values_batches(sql: str, row_sql: str, rows: list[tuple]) -> None:
-    """`sql` run with `{values}` replaced by up to UPDATE_BATCH rows of `row_sql` at a time:
-    one statement per batch, on PostgreSQL and SQLite alike (no per-backend parameter
-    limit splits it further)."""
-    for start in range(0, len(rows), UPDATE_BATCH):
-        batch = rows[start : start + UPDATE_BATCH]
+    """`sql` run with `{values}` replaced by as many rows of `row_sql` as STATEMENT_PARAMETERS
+    allows: one statement per batch, on PostgreSQL and SQLite alike."""
+    size = max(STATEMENT_PARAMETERS // max(row_sql.count("%s"), 1), 1)
+    for start in range(0, len(rows), size):
+        batch = rows[start : start + size]
         with connection.cursor() as cursor:
             cursor.execute(
                 sql.format(values=", ".join([row_sql] * len(batch))),
@@ -269,7 +324,7 @@ def _responses_upsert(model: Any, rows: list[tuple]) -> None:
 
 
 def _categories_store(model: Any, categories: list[tuple[int, str]]) -> None:
-    """One UPDATE ... FROM (VALUES ...) per UPDATE_BATCH counts."""
+    """One UPDATE ... FROM (VALUES ...) (per STATEMENT_PARAMETERS values)."""
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     column = quote(model._meta.get_field("response_category").column)
