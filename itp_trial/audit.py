@@ -472,15 +472,32 @@ def audit_seal() -> int:
                 seq += 1
                 previous = entry_hash(previous, label, seq, row)
                 updates.append((seq, previous, row[at]))
-            # One parameterised UPDATE run for the batch (pipelined by the driver): a
-            # bulk_update's CASE over 2,000 rows costs more to build than to run.
-            with connection.cursor() as cursor:
-                cursor.executemany(update, updates)
+            _seal_store(model, update, updates)
             sealed += len(rows)
     if sealed:
         head.seq, head.hash, head.sealed_at = seq, previous, timezone.now()
         head.save()
     return sealed
+
+
+def _seal_store(model: type[models.Model], update: str, updates: list[tuple[Any, ...]]) -> None:
+    """Store a batch's places and hashes. PostgreSQL: one UPDATE joined to the batch's
+    arrays (2,000 single-row UPDATEs, even pipelined, cost ten times more); elsewhere one
+    parameterised UPDATE run for the batch. A bulk_update's CASE costs more to build than
+    to run."""
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.executemany(update, updates)
+            return
+        quote = connection.ops.quote_name
+        pk = quote(model._meta.pk.column)
+        seqs, hashes, pks = (list(column) for column in zip(*updates, strict=True))
+        cursor.execute(
+            f"UPDATE {quote(model._meta.db_table)} AS t SET {quote('audit_seq')} = b.seq, "
+            f"{quote('audit_hash')} = b.hash FROM unnest(%s::bigint[], %s::text[], "
+            f"%s::bigint[]) AS b(seq, hash, pk) WHERE t.{pk} = b.pk",
+            [seqs, hashes, pks],
+        )
 
 
 def audit_head() -> tuple[int, str]:

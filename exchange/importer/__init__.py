@@ -210,7 +210,10 @@ def import_files(
         clinical.infusions_apply(run, rest("infusions"))
         subjects.subjects_discontinue(run, people)
         clinical.visits_apply(run, rest("visits"))
-        clinical.platelets_apply(run, rest("platelets"))
+        if bulk:
+            set_based.platelets_stored(run, rest("platelets"), write=not (preview or result.issues))
+        else:
+            clinical.platelets_apply(run, rest("platelets"))
         clinical.conmeds_apply(run, rest("conmeds"))
         clinical.adverse_events_apply(run, rest("adverse_events"))
         subjects.subjects_withdraw(run, people)

@@ -23,13 +23,15 @@ from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from infusions.models import Infusion
 from infusions.services import assign_fields, clean_fields_into, infusion_prepare
 from itp_trial import protocol
-from itp_trial.audit import history_insert_select
+from itp_trial.audit import CONCURRENT_SAVE, history_insert_select
+from itp_trial.locks import lock_write_check, participants_write_check
 from itp_trial.tasks import CHECKS_FOR_PARTICIPANTS, task_enqueue_on_commit
 from safety.models import AdverseEvent, ConcomitantMedication
 from safety.services import CONMED_DATA_FIELDS, adverse_event_prepare, conmed_errors
@@ -47,9 +49,10 @@ from subjects.services import (
     withdrawal_check,
 )
 from visits.models import PlateletCount, Visit
-from visits.selectors import schedule_input
+from visits.selectors import participants_with_schedule, schedule_input
 from visits.services.entry import Held, _visit_prepare, platelet_check, visit_missed_check
 from visits.services.fields import PLATELET_FIELDS
+from visits.services.sync import _store as schedule_store
 from visits.services.sync import responses_sync, schedule_derive
 
 from . import clinical, subjects
@@ -117,8 +120,12 @@ class HeldStore(clinical.RecordStore, subjects.SubjectStore):
             self.run.missing(row)
         return found
 
-    def answers(self, participant: Participant) -> dict[str, bool]:
-        return dict(self.person(participant).answers)
+    def answers(self, participant: Participant) -> dict[str, EligibilityAnswer]:
+        """The answers held (not stored: no version to compare a row's with)."""
+        return {
+            code: EligibilityAnswer(participant=participant, criterion=code, met=met)
+            for code, met in self.person(participant).answers.items()
+        }
 
     def infusion(self, participant: Participant, number: int) -> Infusion | None:
         return self.person(participant).infusions.get(number)
@@ -409,9 +416,34 @@ def _screen(
     return subject_seq, number_seq
 
 
-def _in_batches(model: Any, objects: list[Any]) -> None:
+def _in_batches(model: Any, objects: list[Any], *, keys: bool = True) -> None:
+    """Insert the objects. Without `keys` (no other row refers to them by their id),
+    PostgreSQL is given them by COPY, as tuples (a bulk_create costs more to build its
+    statement than to run it); with them, or elsewhere, bulk_create in batches."""
+    if not keys and connection.vendor == "postgresql":
+        _copy(model, objects)
+        return
     for start in range(0, len(objects), BATCH):
         model.objects.bulk_create(objects[start : start + BATCH])
+
+
+def _copy(model: Any, objects: list[Any]) -> None:
+    """COPY the objects' rows into the model's table: each field's value as bulk_create
+    would save it (pre_save: defaults and automatic dates; the ids of related objects
+    inserted before), adapted by the driver."""
+    if not objects:
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    sql = (
+        f"COPY {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        "FROM STDIN"
+    )
+    with connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for obj in objects:
+            obj._prepare_related_fields_for_save(operation_name="bulk_create")
+            copy.write_row([f.pre_save(obj, True) for f in fields])
+            obj._state.adding = False
 
 
 def _ids_in_batches(ids: list[int]) -> Iterable[list[int]]:
@@ -442,11 +474,15 @@ def _write(run: Run, store: HeldStore, sequences: tuple[int, int]) -> list[int]:
             for p in people
             for code, met in p.answers.items()
         ],
+        keys=False,
     )
     _in_batches(Infusion, [i for p in people for i in p.infusions.values()])
-    _in_batches(PlateletCount, [c for p in people for c, _code in p.counts.values()])
-    _in_batches(AdverseEvent, [e for p in people for e in p.events.values()])
-    _in_batches(ConcomitantMedication, [c for p in people for c in p.conmeds.values()])
+    # Nothing refers to these by id (their history is recorded by participant).
+    counts = [c for p in people for c, _code in p.counts.values()]
+    _in_batches(PlateletCount, counts, keys=False)
+    _in_batches(AdverseEvent, [e for p in people for e in p.events.values()], keys=False)
+    conmeds = [c for p in people for c in p.conmeds.values()]
+    _in_batches(ConcomitantMedication, conmeds, keys=False)
     responses_sync(ids)
 
     at = timezone.now()
@@ -485,6 +521,142 @@ def _write(run: Run, store: HeldStore, sequences: tuple[int, int]) -> list[int]:
     return ids
 
 
+class StoredStore(HeldStore):
+    """The stored participants of a platelets file (the lab upload), loaded once: their
+    counts judged in memory by the same row rules and the services' own checks, then
+    written set-based (`platelets_stored`). Four reads, whatever the number of rows."""
+
+    def __init__(self, run: Run, rows: Rows) -> None:
+        super().__init__(run)
+        given = {row.values["subject_id"] for row in rows}
+        loaded = list(participants_with_schedule(Participant.objects.filter(subject_id__in=given)))
+        by_pk = {p.pk: p for p in loaded}
+        for participant in loaded:
+            visits = {v.code: v for v in participant.visits.all()}
+            for visit in visits.values():
+                visit.participant = participant
+            self.people[participant.subject_id] = Person(
+                participant=participant,
+                visits=visits,
+                infusions={i.number: i for i in participant.infusions.all()},
+            )
+        # The stored counts the file's rows may meet: those of its participants and days.
+        wanted = {(row.values["subject_id"], row.values["sample_date"]) for row in rows}
+        self.stored: dict[int, tuple[Any, ...]] = {}
+        counts = PlateletCount.objects.filter(
+            participant_id__in=list(by_pk),
+            sample_date__in={day for _sid, day in wanted},
+        )
+        for count in counts:
+            participant = by_pk[count.participant_id]
+            if (participant.subject_id, count.sample_date) not in wanted:
+                continue
+            person = self.people[participant.subject_id]
+            count.participant = participant
+            visit = next((v for v in person.visits.values() if v.pk == count.visit_id), None)
+            code = visit.code if visit is not None else protocol.UNSCHEDULED_VISIT_CODE
+            person.counts[count.sample_date] = (count, code)
+            self.stored[count.pk] = _count_values(count)
+        # The locks, as every audited save asks them: once for all, per record only when
+        # some casebook (or the database) is locked.
+        try:
+            participants_write_check(participant_model=Participant, ids=list(by_pk))
+            self.some_locked = False
+        except ValidationError:
+            self.some_locked = True
+
+    def _platelet_record(self, **call: Any) -> None:
+        super()._platelet_record(**call)
+        if self.some_locked:
+            participant = call["participant"]
+            lock_write_check(self.person(participant).counts[call["sample_date"]][0])
+
+    def written(self) -> tuple[list[PlateletCount], list[PlateletCount]]:
+        """The counts to insert, and the stored ones whose values the file changes."""
+        new, changed = [], []
+        for person in self.people.values():
+            for count, _code in person.counts.values():
+                if count.pk is None:
+                    new.append(count)
+                elif self.stored[count.pk] != _count_values(count):
+                    changed.append(count)
+        return new, changed
+
+
+COUNT_VALUES = ("platelets", "who_bleeding_grade", "visit_id")
+
+
+def _count_values(count: PlateletCount) -> tuple[Any, ...]:
+    return tuple(getattr(count, name) for name in COUNT_VALUES)
+
+
+def platelets_stored(run: Run, rows: Rows, *, write: bool = True) -> None:
+    """The platelet counts of stored participants (new results and corrections), judged by
+    the per-record path's row rules on the records loaded once, and, when nothing in the
+    run is refused, written set-based: one INSERT and one UPDATE run, their history by
+    INSERT ... SELECT, each participant's schedule brought in step once (from the records
+    loaded: a count moves no anchor) and their response synced once, the checks queued
+    once. Without `write` (a preview, or a file already refused: it will be rolled back,
+    and no later row rule reads the counts), the rows are only judged."""
+    if not rows:
+        return
+    store = StoredStore(run, rows)
+    clinical.platelets_apply(run, rows, store)
+    if run.issues or not write:
+        return
+    new, changed = store.written()
+    if not new and not changed:
+        return
+    at = timezone.now()
+    user_id = run.user.pk if getattr(run.user, "is_authenticated", False) else None
+    quote = connection.ops.quote_name
+    table = quote(PlateletCount._meta.db_table)
+    columns = ", ".join(
+        f"{quote(PlateletCount._meta.get_field(n).column)} = %s" for n in COUNT_VALUES
+    )
+    try:
+        # A savepoint: losing a race for a new count's day to another save is a refusal.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {table} SET {columns}, {quote('version')} = {quote('version')} + 1 "
+                f"WHERE {quote('id')} = %s",
+                [(*_count_values(c), c.pk) for c in changed],
+            )
+            _in_batches(PlateletCount, new)
+    except IntegrityError:
+        run.issue(rows[0], "", CONCURRENT_SAVE)
+        return
+    for history_type, counts in (("~", changed), ("+", new)):
+        for chunk in _ids_in_batches([c.pk for c in counts]):
+            history_insert_select(
+                model=PlateletCount,
+                queryset=PlateletCount.objects.filter(pk__in=chunk),
+                history_type=history_type,
+                reason=run.reason,
+                at=at,
+                user_id=user_id,
+            )
+    ids = sorted({c.participant_id for c in (*new, *changed)})
+    visits, participants = [], []
+    for person in store.people.values():
+        participant = person.participant
+        if participant.pk not in ids:
+            continue
+        moved, status = schedule_derive(
+            participant,
+            visits=list(person.visits.values()),
+            infusions=list(person.infusions.values()),
+            today=run.today,
+        )
+        visits.extend(moved)
+        if status != participant.status:
+            participant.status = status
+            participants.append(participant)
+    schedule_store(visits, participants)
+    responses_sync(ids)
+    task_enqueue_on_commit(CHECKS_FOR_PARTICIPANTS, participant_ids=ids)
+
+
 def split(rows: Rows, subject_ids: set[str]) -> tuple[list[ParsedRow], list[ParsedRow]]:
     """The rows of these participants, and the others."""
     mine = [r for r in rows if r.values.get("subject_id") in subject_ids]
@@ -511,4 +683,12 @@ def apply(run: Run, rows: dict[str, list[ParsedRow]], *, screening_dates: dict[s
         _write(run, store, sequences)
 
 
-__all__ = ["BATCH", "HeldStore", "apply", "new_subjects", "split"]
+__all__ = [
+    "BATCH",
+    "HeldStore",
+    "StoredStore",
+    "apply",
+    "new_subjects",
+    "platelets_stored",
+    "split",
+]

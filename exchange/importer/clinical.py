@@ -113,6 +113,8 @@ def infusions_apply(run: Run, rows: Rows, store: RecordStore | None = None) -> N
             continue
         number = row.values["infusion_number"]
         stored = store.infusion(participant, number)
+        if run.stale(row, stored):
+            continue
         data = given_values(row, INFUSION_COLUMNS)
         previous = {name: getattr(stored, name) for name in data} if stored else None
         action = run.outcome(
@@ -187,6 +189,8 @@ def visits_apply(run: Run, rows: Rows, store: RecordStore | None = None) -> None
         if participant is None:
             continue
         visit = store.visit(participant, row.values["visit_code"])
+        if run.stale(row, visit):
+            continue
         if visit.definition.kind == protocol.KIND_INFUSION:
             _visit_infusion_row(run, row, participant, visit, store)
             continue
@@ -273,6 +277,8 @@ def platelets_apply(run: Run, rows: Rows, store: RecordStore | None = None) -> N
             visit = store.visit(participant, code)
         found = store.platelet_count(participant, day)
         stored, stored_code = found if found is not None else (None, None)
+        if run.stale(row, stored):
+            continue
         new = {
             name: row.values[name]
             for name in ("platelets_10e9_l", "who_bleeding_grade", "visit_code")
@@ -330,6 +336,8 @@ def adverse_events_apply(run: Run, rows: Rows, store: RecordStore | None = None)
         if "serious_criteria" in given:
             given["serious_criteria"] = ";".join(serious_criteria_codes(given["serious_criteria"]))
         stored = store.adverse_event(participant, number)
+        if run.stale(row, stored):
+            continue
         previous = None
         if stored is not None:
             previous = {name: getattr(stored, name) for name in given}
@@ -377,6 +385,8 @@ def conmeds_apply(run: Run, rows: Rows, store: RecordStore | None = None) -> Non
             continue
         drug, start = row.values["drug"], row.values["start_date"]
         stored = store.conmed(participant, drug, start)
+        if run.stale(row, stored):
+            continue
         data = given_values(row, CONMED_COLUMNS)
         previous = {name: getattr(stored, name) for name in data} if stored else None
         record = f"{participant.subject_id} {drug} {start.isoformat()}"

@@ -11,12 +11,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from itp_trial.dates import date_future_error
 
@@ -61,6 +62,25 @@ class ParsedRow:
 
     def issue(self, column: str, message: str) -> Issue:
         return Issue(self.file, self.row, self.line, column, str(message))
+
+
+# The stored version of the record a row was exported from (itp_trial.audit.VersionedModel;
+# empty for a record not yet stored): optional on import, where a row based on another
+# version than the stored one is refused as stale. Read even where the contract lists it
+# among the system's columns.
+VERSION = "version"
+VERSION_COLUMN = datasets.Column(
+    VERSION, gettext_lazy("Record version"), datasets.INTEGER, bounds=(0, 2**31 - 1)
+)
+
+
+def _import_column(dataset: datasets.Dataset, name: str) -> datasets.Column | None:
+    """The column of the header name that the import reads (None: derived, ignored)."""
+    if name == VERSION:
+        found = next((c for c in dataset.columns if c.name == VERSION), VERSION_COLUMN)
+        return replace(found, derived=False, required=False)
+    column = dataset.column(name)
+    return None if column.derived else column
 
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -209,7 +229,7 @@ def parse_file(
     except csv.Error as error:
         return [], [Issue(file, None, 1, "", _("Not a readable CSV file: %(e)s") % {"e": error})]
     header = [name.strip() for name in header]
-    known = {c.name for c in dataset.columns}
+    known = {c.name for c in dataset.columns} | {VERSION}
     issues = []
     for name in sorted({n for n in header if header.count(n) > 1}):
         issues.append(Issue(file, None, 1, name, _("The column appears more than once.")))
@@ -225,9 +245,9 @@ def parse_file(
         return [], issues
 
     columns = [
-        (index, dataset.column(name))
+        (index, column)
         for index, name in enumerate(header)
-        if not dataset.column(name).derived
+        if (column := _import_column(dataset, name)) is not None
     ]
     rows: list[ParsedRow] = []
     number = 0

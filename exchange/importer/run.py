@@ -12,10 +12,11 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from itp_trial.audit import version_check
 from subjects.models import Participant
 
 from ..cells import format_value
-from .parse import Issue, ParsedRow
+from .parse import VERSION, Issue, ParsedRow
 
 NEW = "new"
 CHANGED = "changed"
@@ -190,6 +191,20 @@ class Run:
             if hint:
                 self.issue(row, default_column, hint)
             return False
+
+    def stale(self, row: ParsedRow, record: Any) -> bool:
+        """Whether the row is refused as stale: it gives the version it was exported from
+        (column `version`) and the stored record has another one. The edit pages' own check
+        and message (itp_trial.audit.version_check), with what changed since."""
+        version = row.values.get(VERSION)
+        if version is None or record is None or record.pk is None:
+            return False
+        return not self.judge(
+            row,
+            lambda: version_check(record, version=version, stored=record),
+            default_column=VERSION,
+            hint=_("Export the file again to see the stored values, and make the change in it."),
+        )
 
     def judge(
         self,

@@ -17,7 +17,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from subjects.models import Participant
+from subjects.models import EligibilityAnswer, Participant
 from subjects.rules import is_minor
 from subjects.services import (
     eligibility_record,
@@ -98,6 +98,8 @@ def subjects_screen(run: Run, rows: Rows, *, screening_dates: dict[str, Any]) ->
             if not ok:
                 run.refused_subjects[subject_id] = row
             continue
+        if run.stale(row, participant):
+            continue
         stored = {name: getattr(participant, name) for name in given}
         found = [c.column for c in changes(stored, given)]
         # Only the CRF fields are corrections that need a reason; the events that fill an
@@ -137,8 +139,9 @@ class SubjectStore:
     def participant(self, row: ParsedRow) -> Participant | None:
         return self.run.participant(row)
 
-    def answers(self, participant: Participant) -> dict[str, bool]:
-        return {a.criterion: a.met for a in participant.eligibility_answers.all()}
+    def answers(self, participant: Participant) -> dict[str, EligibilityAnswer]:
+        """The participant's stored answers, by criterion."""
+        return {a.criterion: a for a in participant.eligibility_answers.all()}
 
     def write(self, row: ParsedRow, service: str, /, **call: Any) -> bool:
         options = {k: call.pop(k) for k in ("columns", "default_column", "hint") if k in call}
@@ -176,8 +179,8 @@ def subjects_enrol(run: Run, rows: Rows, store: SubjectStore | None = None) -> N
         planned = row.values.get("planned_first_infusion_date")
         enrolled_on = row.values.get("enrolled_on")
         participant = store.find(row.values["subject_id"])
-        if participant is None:
-            continue  # refused at screening, already reported
+        if participant is None or not row.ok:
+            continue  # refused at screening (or stale), already reported
         if participant.enrolled_on is None:
             if planned is None and enrolled_on is None:
                 continue
@@ -272,8 +275,12 @@ def subjects_discontinue(run: Run, rows: Rows, store: SubjectStore | None = None
     store = store or SubjectStore(run)
     for row in rows:
         participant = store.find(row.values["subject_id"])
-        if participant is None or not _once(
-            run, row, participant, DISCONTINUATION, event=_("treatment discontinuation")
+        if (
+            participant is None
+            or not row.ok
+            or not _once(
+                run, row, participant, DISCONTINUATION, event=_("treatment discontinuation")
+            )
         ):
             continue
         hint = ""
@@ -304,8 +311,10 @@ def subjects_withdraw(run: Run, rows: Rows, store: SubjectStore | None = None) -
     store = store or SubjectStore(run)
     for row in rows:
         participant = store.find(row.values["subject_id"])
-        if participant is None or not _once(
-            run, row, participant, WITHDRAWAL, event=_("withdrawal")
+        if (
+            participant is None
+            or not row.ok
+            or not _once(run, row, participant, WITHDRAWAL, event=_("withdrawal"))
         ):
             continue
         store.write(
@@ -332,11 +341,14 @@ def eligibility_apply(run: Run, rows: Rows, store: SubjectStore | None = None) -
         if participant is None:
             continue
         stored = store.answers(participant)
+        stale = [row for row in group if run.stale(row, stored.get(row.values["criterion"]))]
+        if stale:
+            continue
         answers, write = {}, False
         for row in group:
             criterion, met = row.values["criterion"], row.values["met"]
             answers[criterion] = met
-            previous = {"met": stored[criterion]} if criterion in stored else None
+            previous = {"met": stored[criterion].met} if criterion in stored else None
             action = run.outcome(
                 row, f"{row.values['subject_id']} {criterion}", stored=previous, new={"met": met}
             )

@@ -378,3 +378,169 @@ def _statements(queries: CaptureQueriesContext) -> int:
             count += 1
         previous = table
     return count
+
+
+# --- stored participants: the lab upload's path (set-based) and the per-record one -----------
+
+
+def _lab_rows(files: dict[str, str], today) -> str:
+    """platelets.csv of the stored study: every exported count, some corrected, and new
+    results of stored participants (what a lab sends)."""
+    import csv
+    import io
+    from datetime import timedelta
+
+    rows = list(csv.DictReader(io.StringIO(files["platelets"])))
+    out = io.StringIO()
+    header = ["subject_id", "sample_date", "platelets_10e9_l", "who_bleeding_grade", "visit_code"]
+    writer = csv.DictWriter(out, header, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for i, row in enumerate(rows):
+        if i % 2 == 0:
+            row["platelets_10e9_l"] = str(int(row["platelets_10e9_l"]) + 3)  # a correction
+        writer.writerow(row)
+    for subject_id, days in (("ITP-002", (4, 6, 8)), ("ITP-004", (3, 5)), ("ITP-005", (1,))):
+        for day in days:
+            sample = (today - timedelta(days=day)).isoformat()
+            writer.writerow(dict(zip(header, [subject_id, sample, "77", "0", "UNS"], strict=True)))
+    return out.getvalue()
+
+
+def _stored_counts(prefix: str) -> list[tuple]:
+    """Every count of these participants with its version, and its history."""
+    counts = PlateletCount.objects.filter(participant__subject_id__startswith=prefix)
+    history = PlateletCount.history.filter(participant__subject_id__startswith=prefix)
+    return [
+        *counts.order_by("participant__subject_id", "sample_date").values_list(
+            "participant__subject_id", "sample_date", "platelets", "version"
+        ),
+        *history.order_by("participant__subject_id", "sample_date", "history_id").values_list(
+            "participant__subject_id",
+            "sample_date",
+            "platelets",
+            "version",
+            "history_type",
+            "history_change_reason",
+            "history_user_id",
+        ),
+    ]
+
+
+def _applied_both(files: dict[str, str], user, **options):
+    """Each path's result and the records it leaves, applied then undone in turn."""
+    from django.db import transaction
+
+    found = []
+    for bulk in (True, False):
+        with transaction.atomic():
+            result = import_files(files=files, user=user, bulk=bulk, **options)
+            found.append((result, _records("ITP-0"), _stored_counts("ITP-0")))
+            transaction.set_rollback(True)
+    return found
+
+
+@pytest.mark.django_db
+def test_both_paths_apply_a_lab_upload_of_stored_participants_the_same(study_files, today):
+    user = _importer()
+    files = {"platelets": _lab_rows(study_files, today)}
+    (bulk, bulk_records, bulk_counts), (record, records, counts) = _applied_both(
+        files, user, reason="Lab re-run"
+    )
+    assert bulk.issues == record.issues == []
+    assert bulk.applied and record.applied
+    assert bulk.counts() == record.counts()
+    assert bulk.counts()["platelets.csv"]["new"] == 6
+    assert bulk.counts()["platelets.csv"]["changed"] > 0
+    assert _outcomes(bulk) == _outcomes(record)
+    assert bulk_records == records
+    assert bulk_counts == counts
+    # Without the reason, both refuse each correction the same and write nothing.
+    bulk, record = _both(files, user)
+    assert bulk.issues and bulk.issues == record.issues
+    assert _outcomes(bulk) == _outcomes(record)
+
+
+@pytest.mark.django_db
+def test_both_paths_refuse_each_bad_lab_row_of_a_stored_participant_the_same(study_files, today):
+    from datetime import timedelta
+
+    def d(days: int) -> str:
+        return (today + timedelta(days=days)).isoformat()
+
+    user = _importer()
+    good = {"platelets": _lab_rows(study_files, today)}
+    bad_rows = {
+        "after withdrawal": ["ITP-003", d(-10), "40", "0", "UNS"],
+        "before consent": ["ITP-002", d(-400), "40", "0", "UNS"],
+        "a visit count without its grade": ["ITP-002", d(-3), "40", "", "V2"],
+        "a visit before treatment is complete": ["ITP-005", d(-2), "40", "0", "V4"],
+        "a visit count made unscheduled": None,
+        "an unknown participant": ["ITP-099", d(-2), "40", "0", "UNS"],
+    }
+    scheduled = PlateletCount.objects.filter(
+        participant__subject_id="ITP-002", visit__isnull=False
+    ).first()
+    bad_rows["a visit count made unscheduled"] = [
+        "ITP-002",
+        scheduled.sample_date.isoformat(),
+        str(scheduled.platelets),
+        str(scheduled.who_bleeding_grade),
+        "UNS",
+    ]
+    for label, cells in bad_rows.items():
+        lines = [line for line in good["platelets"].splitlines() if f",{cells[1]}," not in line]
+        files = {"platelets": "\n".join([*lines, ",".join(cells)]) + "\n"}
+        before = snapshot()
+        bulk, record = _both(files, user, reason="Lab re-run")
+        assert bulk.issues, label
+        assert bulk.issues == record.issues, label
+        assert _outcomes(bulk) == _outcomes(record), label
+        result = import_files(files=files, user=user, reason="Lab re-run", bulk=True)
+        assert not result.applied, label
+        assert snapshot() == before, label
+
+
+@pytest.mark.django_db
+def test_a_lab_upload_of_stored_participants_queries_do_not_grow_with_its_rows(today):
+    from datetime import timedelta
+
+    user = _importer()
+    import_files(files=_people_files(12, today), user=user, bulk=True)
+    counts = []
+    for n, day in ((2, 20), (12, 21)):
+        sample = (today - timedelta(days=day)).isoformat()
+        lines = ["subject_id,sample_date,platelets_10e9_l,who_bleeding_grade,visit_code"]
+        for i in range(1, n + 1):
+            lines.append(f"ITP-{500 + i},{sample},50,0,UNS")  # a new result
+            old = (today - timedelta(days=1)).isoformat()
+            lines.append(f"ITP-{500 + i},{old},{60 + day},0,UNS")  # a correction
+        with CaptureQueriesContext(connection) as queries:
+            result = import_files(
+                files={"platelets": "\n".join(lines) + "\n"}, user=user, reason="R", bulk=True
+            )
+        assert result.issues == [], result.issues[:3]
+        assert result.counts()["platelets.csv"] == {"new": n, "changed": n, "unchanged": 0}
+        counts.append(_statements(queries))
+    assert counts[0] == counts[1], counts
+
+
+@pytest.mark.django_db
+def test_both_paths_refuse_the_lab_rows_of_a_locked_casebook_the_same(study_files, today):
+    from django.utils import timezone
+
+    user = _importer()
+    files = {"platelets": _lab_rows(study_files, today)}
+    Participant.objects.filter(subject_id="ITP-002").update(locked_at=timezone.now())
+    before = snapshot()
+    bulk, record = _both(files, user, reason="Lab re-run")
+    assert bulk.issues and bulk.issues == record.issues
+    assert {i.message for i in bulk.issues} == {
+        i.message for i in record.issues if "locked" in i.message
+    }
+    refused = {i.row for i in bulk.issues}
+    lines = files["platelets"].splitlines()[1:]
+    assert {lines[r - 1].split(",")[0] for r in refused} == {"ITP-002"}
+    assert _outcomes(bulk) == _outcomes(record)
+    result = import_files(files=files, user=user, reason="Lab re-run", bulk=True)
+    assert not result.applied
+    assert snapshot() == before

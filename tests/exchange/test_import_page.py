@@ -191,3 +191,24 @@ def test_it_refuses_a_nul_byte_with_a_message_and_writes_nothing(
     assert b'data-testid="import-confirm"' not in page.content
     assert snapshot() == before
     assert not PlateletCount.objects.filter(sample_date=day).exists()
+
+
+@pytest.mark.django_db
+def test_a_file_of_more_rows_than_the_page_takes_is_refused_before_any_preview(
+    client, data_manager, treated, today
+):
+    from exchange.forms import MAX_UPLOAD_ROWS
+
+    day = (today - timedelta(days=1)).isoformat()
+    rows = [["ITP-001", day, "50", "0", "UNS"]] * (MAX_UPLOAD_ROWS + 1)
+    client.force_login(data_manager)
+    before = snapshot()
+    page = _upload(client, csv_text(HEADER, *rows))
+    assert page.status_code == 200
+    assert "more than 5,000 rows" in page.content.decode()
+    assert "exchange.platelets_upload" not in client.session
+    assert snapshot() == before
+    # At the cap, the file is previewed (its duplicate rows refused, by the import).
+    page = _upload(client, csv_text(HEADER, *rows[:MAX_UPLOAD_ROWS]))
+    assert "more than 5,000 rows" not in page.content.decode()
+    assert "exchange.platelets_upload" in client.session
