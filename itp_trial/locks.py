@@ -44,8 +44,9 @@ class RecordLockedError(ValidationError):
     """A write to a locked record: nothing was written."""
 
 
-class DatabaseLock(VersionedModel):
-    """One period of the whole database being locked; open while `unlocked_at` is empty."""
+class LockPeriod(VersionedModel):
+    """A period of being locked, by whom, and its unlocking with a reason: open while
+    `unlocked_at` is empty. The fields of both locks; each keeps its own table and history."""
 
     locked_at = models.DateTimeField(_("locked at"))
     locked_by = models.ForeignKey(
@@ -56,6 +57,13 @@ class DatabaseLock(VersionedModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     unlock_reason = models.TextField(_("reason for unlocking"), blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class DatabaseLock(LockPeriod):
+    """One period of the whole database being locked; open while `unlocked_at` is empty."""
 
     history = AuditedHistory()
 
