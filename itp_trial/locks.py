@@ -61,6 +61,13 @@ class LockPeriod(VersionedModel):
     class Meta:
         abstract = True
 
+    @staticmethod
+    def one_open(field: str, *, name: str) -> models.UniqueConstraint:
+        """At most one open period for each value of `field`."""
+        return models.UniqueConstraint(
+            fields=[field], condition=models.Q(unlocked_at__isnull=True), name=name
+        )
+
 
 class DatabaseLock(LockPeriod):
     """One period of the whole database being locked; open while `unlocked_at` is empty."""
@@ -72,13 +79,8 @@ class DatabaseLock(LockPeriod):
         ordering = ["-locked_at", "-id"]
         verbose_name = _("database lock")
         permissions = [("lock_database", "Can lock and unlock the database")]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["unlocked_at"],
-                condition=models.Q(unlocked_at__isnull=True),
-                name="database_lock_one_open",
-            )
-        ]
+        # One open lock: every open row has the same (empty) `unlocked_at`.
+        constraints = [LockPeriod.one_open("unlocked_at", name="database_lock_one_open")]
 
     def __str__(self) -> str:
         return f"database lock {self.locked_at:%Y-%m-%d %H:%M}"

@@ -219,13 +219,7 @@ class CasebookLock(LockPeriod):
         ordering = ["participant", "-locked_at", "-id"]
         verbose_name = _("casebook lock")
         permissions = [("lock_casebook", "Can lock and unlock a participant's casebook")]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["participant"],
-                condition=models.Q(unlocked_at__isnull=True),
-                name="casebook_lock_one_open",
-            )
-        ]
+        constraints = [LockPeriod.one_open("participant", name="casebook_lock_one_open")]
 
     def __str__(self) -> str:
         return f"{self.participant_id} locked {self.locked_at:%Y-%m-%d %H:%M}"
