@@ -44,8 +44,9 @@ class RecordLockedError(ValidationError):
     """A write to a locked record: nothing was written."""
 
 
-class DatabaseLock(VersionedModel):
-    """One period of the whole database being locked; open while `unlocked_at` is empty."""
+class LockPeriod(VersionedModel):
+    """A period of being locked, by whom, and its unlocking with a reason: open while
+    `unlocked_at` is empty. The fields of both locks; each keeps its own table and history."""
 
     locked_at = models.DateTimeField(_("locked at"))
     locked_by = models.ForeignKey(
@@ -57,6 +58,20 @@ class DatabaseLock(VersionedModel):
     )
     unlock_reason = models.TextField(_("reason for unlocking"), blank=True)
 
+    class Meta:
+        abstract = True
+
+    @staticmethod
+    def one_open(field: str, *, name: str) -> models.UniqueConstraint:
+        """At most one open period for each value of `field`."""
+        return models.UniqueConstraint(
+            fields=[field], condition=models.Q(unlocked_at__isnull=True), name=name
+        )
+
+
+class DatabaseLock(LockPeriod):
+    """One period of the whole database being locked; open while `unlocked_at` is empty."""
+
     history = AuditedHistory()
 
     class Meta:
@@ -64,13 +79,8 @@ class DatabaseLock(VersionedModel):
         ordering = ["-locked_at", "-id"]
         verbose_name = _("database lock")
         permissions = [("lock_database", "Can lock and unlock the database")]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["unlocked_at"],
-                condition=models.Q(unlocked_at__isnull=True),
-                name="database_lock_one_open",
-            )
-        ]
+        # One open lock: every open row has the same (empty) `unlocked_at`.
+        constraints = [LockPeriod.one_open("unlocked_at", name="database_lock_one_open")]
 
     def __str__(self) -> str:
         return f"database lock {self.locked_at:%Y-%m-%d %H:%M}"

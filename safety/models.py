@@ -257,6 +257,11 @@ class Flag(VersionedModel):
             models.Index(fields=["kind", "resolved_at", "acknowledged_at"]),
             # The flags list's order, newest first, paginated: an index scan, not a sort.
             models.Index(fields=["-raised_at", "-id"], name="flag_raised_at"),
+            # The same order for the open flags alone, the list's default filter: its page
+            # is the index's first entries, whatever the planner knows of the table.
+            models.Index(
+                fields=["-raised_at", "-id"], condition=FLAG_OPEN, name="flag_open_raised_at"
+            ),
         ]
 
     def __str__(self) -> str:

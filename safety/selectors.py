@@ -8,6 +8,8 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
+from itp_trial.paging import rows_chosen
+
 from .models import (
     FLAG_OPEN,
     FLAG_STATUS_FILTERS,
@@ -49,10 +51,12 @@ def query_get(query_id: int) -> DataQuery:
     return get_object_or_404(DataQuery.objects.select_related("participant", "visit"), pk=query_id)
 
 
-def _flags() -> QuerySet[Flag]:
-    return Flag.objects.select_related(
-        "participant", "visit", "infusion", "adverse_event", "acknowledged_by"
-    )
+FLAG_RELATED = ("participant", "visit", "infusion", "adverse_event", "acknowledged_by")
+
+
+def flag_rows() -> QuerySet[Flag]:
+    """Flags with what a page shows of them."""
+    return Flag.objects.select_related(*FLAG_RELATED)
 
 
 def flags_list(
@@ -62,8 +66,9 @@ def flags_list(
     participant_id: int | None = None,
 ) -> QuerySet[Flag]:
     """Flags, newest first, filtered by kind, status (open, resolved, acknowledged) and
-    participant; an empty filter is no filter."""
-    flags = _flags().order_by("-raised_at", "-pk")
+    participant; an empty filter is no filter. The flags alone, without what they point at:
+    paginate this, then `itp_trial.paging.rows_of_page` reads the page's rows with their records."""
+    flags = Flag.objects.order_by("-raised_at", "-pk")
     if kind:
         flags = flags.filter(kind=kind)
     if status:
@@ -73,21 +78,24 @@ def flags_list(
     return flags
 
 
+def _open_flags(participant_ids: list[int] | None) -> QuerySet[Flag]:
+    flags = Flag.objects.filter(FLAG_OPEN)
+    if participant_ids is not None:
+        flags = flags.filter(participant_id__in=participant_ids)
+    return flags
+
+
 def open_flags_for(*, participant_ids: Iterable[int] | None = None) -> QuerySet[Flag]:
     """The open flags of these participants (all participants with None), in triage order
     (safety.triage): SAE report flags, overdue visits by how long, then the rest, oldest
     first."""
-    flags = _flags().filter(FLAG_OPEN)
-    if participant_ids is not None:
-        flags = flags.filter(participant_id__in=list(participant_ids))
-    return triage_order(flags)
+    ids = list(participant_ids) if participant_ids is not None else None
+    return triage_order(_open_flags(ids).select_related(*FLAG_RELATED))
 
 
 def open_flags_count(*, participant_ids: Iterable[int] | None = None) -> int:
-    flags = Flag.objects.filter(FLAG_OPEN)
-    if participant_ids is not None:
-        flags = flags.filter(participant_id__in=list(participant_ids))
-    return flags.count()
+    ids = list(participant_ids) if participant_ids is not None else None
+    return _open_flags(ids).count()
 
 
 def open_flags_summary(
@@ -95,10 +103,12 @@ def open_flags_summary(
 ) -> dict[str, Any]:
     """The context of templates/safety/_open_flags.html and _sae_clocks.html: the first
     `limit` open flags in triage order, the count of all of them, and the SAE report clocks
-    still running (three queries)."""
+    still running (three queries). The first `limit` are chosen in a narrow subquery (the
+    flags and what triage orders them by); only those are read with their records."""
     ids = list(participant_ids) if participant_ids is not None else None
+    first = triage_order(_open_flags(ids))[:limit]
     return {
-        "open_flags": list(open_flags_for(participant_ids=ids)[:limit]),
+        "open_flags": rows_chosen(first, triage_order(flag_rows())),
         "open_flags_count": open_flags_count(participant_ids=ids),
         "sae_clocks": sae_clocks_running(participant_ids=ids),
     }

@@ -1,8 +1,9 @@
 """The records a reviewer reads, queries and verifies: one entry per kind (protocol section 8).
 
 Each kind names its model, the fields shown on its read view (the ones a query may point
-at), how it is labelled within its participant, where the site edits it, and which of its
-rows are forms to verify (a visit only once it is done or missed).
+at; those its service writes where the service names them), how it is labelled within its
+participant, where the site edits it, and which of its rows are forms to verify (a visit
+only once it is done or missed).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from django.db.models import CharField, F, Q, Value
 from django.db.models.functions import Cast, Concat
 from django.urls import reverse
 
+from infusions.services import INFUSION_DATA_FIELDS
+
 from .models import QueryTarget
+from .services import AE_DATA_FIELDS, CONMED_DATA_FIELDS
 
 
 @dataclass(frozen=True)
@@ -151,18 +155,8 @@ TARGETS: dict[str, Target] = {
         Target(
             QueryTarget.INFUSION,
             "infusions.infusion",
-            (
-                "infusion_date",
-                "start_time",
-                "end_time",
-                "dosing_weight_kg",
-                "actual_cells",
-                "lot_number",
-                "viability_pct",
-                "volume_ml",
-                "interrupted",
-                "reaction",
-            ),
+            # What the service takes, less the vital signs before and after.
+            tuple(f for f in INFUSION_DATA_FIELDS if not f.startswith(("pre_", "post_"))),
             lambda i: f"INF{i.number}",
             lambda: Concat(Value("INF"), _str(F("number")), output_field=CharField()),
             lambda i: reverse("infusions:record", args=[i.participant_id, i.number]),
@@ -180,21 +174,7 @@ TARGETS: dict[str, Target] = {
         Target(
             QueryTarget.ADVERSE_EVENT,
             "safety.adverseevent",
-            (
-                "term",
-                "onset_date",
-                "end_date",
-                "ongoing",
-                "ctcae_grade",
-                "serious",
-                "serious_criteria",
-                "relationship",
-                "related_infusion",
-                "action_taken",
-                "outcome",
-                "awareness_at",
-                "reported_at",
-            ),
+            AE_DATA_FIELDS,
             lambda e: f"AE{e.ae_number}",
             lambda: Concat(Value("AE"), _str(F("ae_number")), output_field=CharField()),
             lambda e: reverse("safety:ae_edit", args=[e.pk]),
@@ -204,7 +184,7 @@ TARGETS: dict[str, Target] = {
         Target(
             QueryTarget.MEDICATION,
             "safety.concomitantmedication",
-            ("drug", "indication", "dose", "start_date", "end_date", "rescue"),
+            CONMED_DATA_FIELDS,
             lambda m: f"{m.drug} {m.start_date.isoformat()}",
             lambda: Concat(F("drug"), Value(" "), _str(F("start_date")), output_field=CharField()),
             lambda m: reverse("safety:conmed_edit", args=[m.pk]),

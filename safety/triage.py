@@ -32,15 +32,19 @@ SEVERITY_LABELS = {
 # A visit overdue this long is of high severity; less, moderate.
 OVERDUE_HIGH_DAYS = 7
 
-# An icon per kind (shown with its name; the icon itself is decoration).
+# An icon per kind (shown with its name; the icon itself is decoration, hidden from screen
+# readers). Symbols of the DejaVu and Noto fonts, not emoji: a browser without an emoji font
+# (headless Chromium) draws an emoji as an empty box. The clocks are clock faces (U+25F7,
+# U+25D4), not the emoji alarm clock and stopwatch.
 KIND_ICONS = {
     FlagKind.SAE_REPORT_OVERDUE: "⚠",
-    FlagKind.OVERDUE: "⏰",
+    FlagKind.OVERDUE: "◷",
     FlagKind.MISSED_VISIT: "⊘",
     FlagKind.OUT_OF_WINDOW: "⇆",
     FlagKind.DOSE_DEVIATION: "⚖",
 }
-SAE_CLOCK_ICON = "⏱"
+OTHER_KIND_ICON = "•"
+SAE_CLOCK_ICON = "◔"
 
 # The triage rank of each kind: lower first.
 _RANK = {
@@ -125,7 +129,7 @@ def flag_view(flag: Flag, *, now: datetime | None = None, today: date | None = N
             flag=flag,
             severity=LOW,
             severity_label=str(SEVERITY_LABELS[LOW]),
-            icon=KIND_ICONS.get(flag.kind, "•"),
+            icon=KIND_ICONS.get(flag.kind, OTHER_KIND_ICON),
             overdue_by="",
             open_for="",
         )
@@ -149,7 +153,7 @@ def flag_view(flag: Flag, *, now: datetime | None = None, today: date | None = N
         flag=flag,
         severity=severity,
         severity_label=str(SEVERITY_LABELS[severity]),
-        icon=KIND_ICONS.get(flag.kind, "•"),
+        icon=KIND_ICONS.get(flag.kind, OTHER_KIND_ICON),
         overdue_by=overdue_by,
         open_for=_("open for %(days)s") % {"days": days_text(max(open_days, 0))},
     )

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from itp_trial import protocol
 from itp_trial.audit import AuditedHistory, ClinicalModel, VersionedModel
 from itp_trial.choices import ParticipantStatus
+from itp_trial.locks import LockPeriod
 from itp_trial.text import interpolated
 
 # Guardian consent and child assent: required under the protocol's adult age.
@@ -204,22 +205,13 @@ class Signature(VersionedModel):
         return f"{self.participant_id} signed by {self.signer_name}"
 
 
-class CasebookLock(VersionedModel):
+class CasebookLock(LockPeriod):
     """One period of a participant's casebook being locked; open while `unlocked_at` is
     empty. `Participant.locked_at` mirrors the open one for the write guard."""
 
     participant = models.ForeignKey(
         Participant, on_delete=models.PROTECT, related_name="casebook_locks"
     )
-    locked_at = models.DateTimeField(_("locked at"))
-    locked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    unlocked_at = models.DateTimeField(_("unlocked at"), null=True, blank=True)
-    unlocked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    unlock_reason = models.TextField(_("reason for unlocking"), blank=True)
 
     history = AuditedHistory()
 
@@ -227,13 +219,7 @@ class CasebookLock(VersionedModel):
         ordering = ["participant", "-locked_at", "-id"]
         verbose_name = _("casebook lock")
         permissions = [("lock_casebook", "Can lock and unlock a participant's casebook")]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["participant"],
-                condition=models.Q(unlocked_at__isnull=True),
-                name="casebook_lock_one_open",
-            )
-        ]
+        constraints = [LockPeriod.one_open("participant", name="casebook_lock_one_open")]
 
     def __str__(self) -> str:
         return f"{self.participant_id} locked {self.locked_at:%Y-%m-%d %H:%M}"

@@ -37,10 +37,12 @@ def participant_list(*, status: str = "", search: str = "") -> QuerySet[Particip
     visits = (
         Participant.visits.rel.related_model.objects.filter(participant=OuterRef("pk")).order_by()
     )
+    # The participant's visits by its key alone (a dozen rows), counted with a filter: a
+    # condition on the status in WHERE would let the planner scan the status index of the
+    # whole study for each row shown.
     overdue = (
-        visits.filter(window_status=WindowStatus.OVERDUE)
-        .values("participant")
-        .annotate(n=Count("pk"))
+        visits.values("participant")
+        .annotate(n=Count("pk", filter=Q(window_status=WindowStatus.OVERDUE)))
         .values("n")
     )
     return queryset.annotate(

@@ -265,6 +265,65 @@ def infused(
     )
 
 
+def adverse_event_onset(
+    user: User,
+    participant: Any,
+    *,
+    infusion: Any = None,
+    today: date | None = None,
+    ongoing: bool = False,
+    serious: bool = False,
+    awareness_at: Any = None,
+):
+    """An adverse event of onset a week ago, possibly related to `infusion`, through the
+    service: a grade 1 headache, over the next day or still `ongoing`; `serious`, a grade 3
+    pneumonia in hospital."""
+    from safety.services import adverse_event_record
+
+    today = today or timezone.localdate()
+    return adverse_event_record(
+        participant=participant,
+        user=user,
+        data={
+            "term": "Pneumonia" if serious else "Headache",
+            "onset_date": today - timedelta(days=7),
+            "end_date": None if ongoing else today - timedelta(days=6),
+            "ongoing": ongoing,
+            "ctcae_grade": 3 if serious else 1,
+            "serious": serious,
+            "serious_criteria": ["hospitalisation"] if serious else [],
+            "relationship": "possible",
+            "related_infusion": infusion,
+            "action_taken": "none",
+            "outcome": "recovering" if ongoing else "recovered",
+            "awareness_at": awareness_at or timezone.now() - timedelta(days=7),
+            "reported_at": None,
+        },
+    )
+
+
+def paracetamol_given(
+    user: User, participant: Any, *, today: date | None = None, ongoing: bool = False
+):
+    """Paracetamol for the headache from a week ago, through the service: over the next day,
+    or still `ongoing`."""
+    from safety.services import conmed_record
+
+    today = today or timezone.localdate()
+    return conmed_record(
+        participant=participant,
+        user=user,
+        data={
+            "drug": "Paracetamol",
+            "indication": "Headache",
+            "dose": "500 mg",
+            "start_date": today - timedelta(days=7),
+            "end_date": None if ongoing else today - timedelta(days=6),
+            "rescue": False,
+        },
+    )
+
+
 def signed(user: User, participant: Any, *, meaning: str = "review", now: Any = None):
     """The investigator signs the participant's casebook through the service."""
     from safety.signatures import casebook_sign

@@ -5,6 +5,7 @@ through the services.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -48,6 +49,18 @@ def _visit(visit_id: int) -> Visit:
 
 def _fresh(visit: Visit) -> Visit:
     return Visit.objects.get(pk=visit.pk)
+
+
+def _written(request: HttpRequest, form: Any, write: Callable[[], object], done: str) -> bool:
+    """Call the service `write`: True when it wrote (and `done` is shown), False when it
+    refused (its reasons are on `form`)."""
+    try:
+        write()
+    except ValidationError as error:
+        add_service_errors(form, error)
+        return False
+    messages.success(request, done)
+    return True
 
 
 def _window_warning(visit: Visit, status: str) -> str:
@@ -193,24 +206,24 @@ def visit_missed(request: HttpRequest, visit_id: int) -> HttpResponse:
         visit=visit,
         initial={"missed_reason": visit.missed_reason},
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            visit_mark_missed(
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _written(
+            request,
+            form,
+            lambda: visit_mark_missed(
                 visit=_fresh(visit),
                 user=request.user,
                 missed_reason=form.cleaned_data["missed_reason"],
                 reason=form.cleaned_data.get("reason", ""),
                 version=form_version(form),
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(
-                request,
-                _("%(code)s of %(subject)s marked missed.")
-                % {"code": visit.code, "subject": visit.participant.subject_id},
-            )
-            return redirect("subjects:detail", participant_id=visit.participant_id)
+            ),
+            _("%(code)s of %(subject)s marked missed.")
+            % {"code": visit.code, "subject": visit.participant.subject_id},
+        )
+    ):
+        return redirect("subjects:detail", participant_id=visit.participant_id)
     return render(
         request,
         "visits/missed.html",
@@ -218,29 +231,42 @@ def visit_missed(request: HttpRequest, visit_id: int) -> HttpResponse:
     )
 
 
+def _platelet_written(
+    request: HttpRequest,
+    form: PlateletForm,
+    participant: Any,
+    sample_date: Any,
+    *,
+    version: int | None = None,
+) -> bool:
+    """The platelet count of `sample_date` written from the form (new, or corrected at
+    `version`), as `_written`."""
+    return _written(
+        request,
+        form,
+        lambda: platelet_record(
+            participant=participant,
+            user=request.user,
+            sample_date=sample_date,
+            platelets=form.cleaned_data["platelets"],
+            who_bleeding_grade=form.cleaned_data["who_bleeding_grade"],
+            reason=form.cleaned_data["reason"],
+            version=version,
+        ),
+        _("Platelet count of %(date)s saved.") % {"date": sample_date.isoformat()},
+    )
+
+
 @permission_required("visits.add_plateletcount", raise_exception=True)
 def platelet_unscheduled(request: HttpRequest, participant_id: int) -> HttpResponse:
     participant = participant_get(participant_id)
     form = PlateletForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            platelet_record(
-                participant=participant,
-                user=request.user,
-                sample_date=form.cleaned_data["sample_date"],
-                platelets=form.cleaned_data["platelets"],
-                who_bleeding_grade=form.cleaned_data["who_bleeding_grade"],
-                reason=form.cleaned_data["reason"],
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(
-                request,
-                _("Platelet count of %(date)s saved.")
-                % {"date": form.cleaned_data["sample_date"].isoformat()},
-            )
-            return redirect("subjects:detail", participant_id=participant.pk)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _platelet_written(request, form, participant, form.cleaned_data["sample_date"])
+    ):
+        return redirect("subjects:detail", participant_id=participant.pk)
     return render(
         request,
         "visits/platelet_form.html",
@@ -267,25 +293,14 @@ def platelet_edit(request: HttpRequest, count_id: int) -> HttpResponse:
             "who_bleeding_grade": count.who_bleeding_grade,
         },
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            platelet_record(
-                participant=participant,
-                user=request.user,
-                sample_date=count.sample_date,
-                platelets=form.cleaned_data["platelets"],
-                who_bleeding_grade=form.cleaned_data["who_bleeding_grade"],
-                reason=form.cleaned_data["reason"],
-                version=form_version(form),
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(
-                request,
-                _("Platelet count of %(date)s saved.") % {"date": count.sample_date.isoformat()},
-            )
-            return redirect("subjects:detail", participant_id=participant.pk)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _platelet_written(
+            request, form, participant, count.sample_date, version=form_version(form)
+        )
+    ):
+        return redirect("subjects:detail", participant_id=participant.pk)
     return render(
         request,
         "visits/platelet_edit.html",
@@ -307,21 +322,18 @@ def participant_enrol(request: HttpRequest, participant_id: int) -> HttpResponse
     if request.method == "POST" and form.is_valid():
         planned = form.cleaned_data["planned_first_infusion_date"]
         if form.cleaned_data["confirm"]:
-            try:
-                participant_enrol_service(
+            if _written(
+                request,
+                form,
+                lambda: participant_enrol_service(
                     participant=participant_get(participant.pk),
                     user=request.user,
                     planned_first_infusion_date=planned,
                     enrolled_on=form.cleaned_data["enrolled_on"],
-                )
-            except ValidationError as error:
-                add_service_errors(form, error)
-            else:
-                messages.success(
-                    request,
-                    _("%(subject)s enrolled; infusion 1 is planned on %(date)s.")
-                    % {"subject": participant.subject_id, "date": planned.isoformat()},
-                )
+                ),
+                _("%(subject)s enrolled; infusion 1 is planned on %(date)s.")
+                % {"subject": participant.subject_id, "date": planned.isoformat()},
+            ):
                 return redirect("subjects:detail", participant_id=participant.pk)
         else:
             preview = [

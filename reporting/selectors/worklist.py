@@ -11,6 +11,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
 
 from itp_trial import protocol
+from itp_trial.paging import rows_chosen
 from visits.models import Visit, WindowStatus
 
 WORKLIST_PER_PAGE = 50
@@ -28,11 +29,9 @@ class Worklist:
 def _open_visits() -> QuerySet[Visit]:
     # Not done, not missed, not `not_expected`: an infusion visit is done when its
     # infusion is recorded, which only the stored status tells.
-    return (
-        Visit.objects.filter(window_status__in=(WindowStatus.PENDING, WindowStatus.OVERDUE))
-        .select_related("participant")
-        .order_by("window_end", "participant__subject_id", "id")
-    )
+    return Visit.objects.filter(
+        window_status__in=(WindowStatus.PENDING, WindowStatus.OVERDUE)
+    ).order_by("window_end", "participant__subject_id", "id")
 
 
 def worklist(
@@ -75,7 +74,10 @@ def worklist(
         paginator.__dict__["count"] = counts[key]  # the cached count, from the query above
         page = paginator.get_page(wanted.get(key))
         bottom = (page.number - 1) * per_page
-        page.object_list = list(queryset[bottom : bottom + per_page])
+        # The page chosen from the narrow rows, then read with its participants.
+        page.object_list = rows_chosen(
+            queryset[bottom : bottom + per_page], Visit.objects.select_related("participant")
+        )
         found[key] = page
     for visit in found["overdue"]:
         # The longest overdue first (ordered by the window's end), with how long.

@@ -17,11 +17,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from itp_trial.forms import form_version, version_add
+from itp_trial.paging import rows_of_page
 from itp_trial.protocol import SUBJECT_ID_FORMAT
 from subjects.models import Participant
 
 from ..models import ACKNOWLEDGED_KINDS, FlagKind, FlagStatus
-from ..selectors import flag_get, flags_list
+from ..selectors import flag_get, flag_rows, flags_list
 from ..services import ACKNOWLEDGE_PERMISSION
 from ..services import flag_acknowledge as flag_acknowledge_service
 
@@ -114,6 +115,7 @@ def flag_list(request: HttpRequest) -> HttpResponse:
             "participant_id": participant.pk if participant else None,
         }
     page = Paginator(flags_list(**filters), FLAGS_PER_PAGE).get_page(request.GET.get("page"))
+    rows_of_page(page, flag_rows())
     return render(
         request,
         "safety/flag_list.html",

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.apps import apps
 from django.utils import timezone
 
-from infusions.dosing import planned_cells
-from infusions.services import infusion_record
-from tests.factories import enrolled
+from tests.factories import enrolled, infused
 
 CLINICAL_MODELS = (
     "subjects.Participant",
@@ -44,17 +41,7 @@ def today():
 def treated(coordinator, today):
     """ITP-001: enrolled, infusion 1 given ten days ago at 60 kg."""
     participant = enrolled(coordinator, planned=today - timedelta(days=10), today=today)
-    infusion_record(
-        participant=participant,
-        user=coordinator,
-        number=1,
-        data={
-            "infusion_date": today - timedelta(days=10),
-            "dosing_weight_kg": Decimal("60.0"),
-            "actual_cells": planned_cells(weight_kg=Decimal("60.0")),
-            "lot_number": "MSC-01",
-        },
-    )
+    infused(coordinator, participant, 1, on=today - timedelta(days=10), lot_number="MSC-01")
     participant.refresh_from_db()
     return participant
 

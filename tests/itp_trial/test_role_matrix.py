@@ -9,7 +9,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from itp_trial import roles
-from tests.factories import enrolled, infused
+from tests.factories import adverse_event_onset, enrolled, infused, paracetamol_given
 
 C, I, M, D = roles.COORDINATOR, roles.INVESTIGATOR, roles.MONITOR, roles.DATA_MANAGER  # noqa: E741
 EVERYONE = {C, I, M, D}
@@ -168,7 +168,6 @@ def trial(personas):
     """One participant with a record of every kind, so every URL has something to open."""
     from safety.checks import checks_run
     from safety.models import DataQuery, Flag
-    from safety.services import adverse_event_record, conmed_record
     from visits.services import platelet_record
 
     coordinator = personas[C]
@@ -177,37 +176,8 @@ def trial(personas):
     infusion = infused(coordinator, participant, 1, on=today - timedelta(days=8))
     infused(coordinator, participant, 2, on=today - timedelta(days=1), actual=5_100_000_000)
     checks_run()
-    event = adverse_event_record(
-        participant=participant,
-        user=coordinator,
-        data={
-            "term": "Headache",
-            "onset_date": today - timedelta(days=7),
-            "end_date": today - timedelta(days=6),
-            "ongoing": False,
-            "ctcae_grade": 1,
-            "serious": False,
-            "serious_criteria": [],
-            "relationship": "possible",
-            "related_infusion": infusion,
-            "action_taken": "none",
-            "outcome": "recovered",
-            "awareness_at": timezone.now() - timedelta(days=7),
-            "reported_at": None,
-        },
-    )
-    conmed = conmed_record(
-        participant=participant,
-        user=coordinator,
-        data={
-            "drug": "Paracetamol",
-            "indication": "Headache",
-            "dose": "500 mg",
-            "start_date": today - timedelta(days=7),
-            "end_date": today - timedelta(days=6),
-            "rescue": False,
-        },
-    )
+    event = adverse_event_onset(coordinator, participant, infusion=infusion, today=today)
+    conmed = paracetamol_given(coordinator, participant, today=today)
     count = platelet_record(
         participant=participant,
         user=coordinator,

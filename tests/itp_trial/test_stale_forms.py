@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import enrolled, screened
+from tests.visits.test_views import baseline_post
 from visits.models import Visit
 
 pytestmark = pytest.mark.django_db
@@ -106,21 +107,8 @@ def test_a_stale_participant_form_is_refused(coordinator, data_manager):
 
 
 def visit_post(on, **overrides) -> dict:
-    data = {
-        "actual_date": on.isoformat(),
-        "systolic_bp": "112",
-        "diastolic_bp": "70",
-        "heart_rate": "88",
-        "respiratory_rate": "18",
-        "temperature_c": "36.8",
-        "weight_kg": "62.7",
-        "height_cm": "135.0",
-        "platelets": "14",
-        "who_bleeding_grade": "1",
-        "physical_exam_normal": "yes",
-    }
-    data.update(overrides)
-    return data
+    """The visit page's post of the visit view tests, at 62.7 kg."""
+    return baseline_post(on, **{"weight_kg": "62.7", **overrides})
 
 
 @pytest.fixture

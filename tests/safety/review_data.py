@@ -4,15 +4,11 @@ tests."""
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
 
-from infusions.dosing import planned_cells
-from infusions.services import infusion_record
-from safety.services import adverse_event_record, conmed_record
-from tests.factories import enrolled
+from tests.factories import adverse_event_onset, enrolled, infused, paracetamol_given
 from visits.services import platelet_record
 
 
@@ -20,17 +16,7 @@ def casebook(user: Any, *, serious: bool = False, today=None, awareness_at=None)
     """Enrolled, infusion 1 ten days ago, a platelet count, an AE and a medication."""
     today = today or timezone.localdate()
     participant = enrolled(user, planned=today - timedelta(days=10), today=today)
-    infusion = infusion_record(
-        participant=participant,
-        user=user,
-        number=1,
-        data={
-            "infusion_date": today - timedelta(days=10),
-            "dosing_weight_kg": Decimal("60.0"),
-            "actual_cells": planned_cells(weight_kg=Decimal("60.0")),
-            "lot_number": "MSC-01",
-        },
-    )
+    infusion = infused(user, participant, 1, on=today - timedelta(days=10), lot_number="MSC-01")
     platelet_record(
         participant=participant,
         user=user,
@@ -38,37 +24,16 @@ def casebook(user: Any, *, serious: bool = False, today=None, awareness_at=None)
         platelets=40,
         who_bleeding_grade=0,
     )
-    adverse_event_record(
-        participant=participant,
-        user=user,
-        data={
-            "term": "Pneumonia" if serious else "Headache",
-            "onset_date": today - timedelta(days=7),
-            "end_date": None,
-            "ongoing": True,
-            "ctcae_grade": 3 if serious else 1,
-            "serious": serious,
-            "serious_criteria": ["hospitalisation"] if serious else [],
-            "relationship": "possible",
-            "related_infusion": infusion,
-            "action_taken": "none",
-            "outcome": "recovering",
-            "awareness_at": awareness_at or timezone.now() - timedelta(days=7),
-            "reported_at": None,
-        },
+    adverse_event_onset(
+        user,
+        participant,
+        infusion=infusion,
+        today=today,
+        ongoing=True,
+        serious=serious,
+        awareness_at=awareness_at,
     )
-    conmed_record(
-        participant=participant,
-        user=user,
-        data={
-            "drug": "Paracetamol",
-            "indication": "Headache",
-            "dose": "500 mg",
-            "start_date": today - timedelta(days=7),
-            "end_date": None,
-            "rescue": False,
-        },
-    )
+    paracetamol_given(user, participant, today=today, ongoing=True)
     participant.refresh_from_db()
     return participant
 

@@ -7,12 +7,11 @@ from typing import Any
 
 from django.utils import timezone
 
-from tests.factories import enrolled, infused
+from tests.factories import adverse_event_onset, enrolled, infused, paracetamol_given
 
 
 def trial_records(coordinator: Any) -> dict[str, Any]:
     """{kind: record} for the seven kinds of safety.targets, all of one participant."""
-    from safety.services import adverse_event_record, conmed_record
     from visits.models import PlateletCount
     from visits.services import visit_record
 
@@ -31,37 +30,8 @@ def trial_records(coordinator: Any) -> dict[str, Any]:
         },
     )
     v2.refresh_from_db()
-    event = adverse_event_record(
-        participant=participant,
-        user=coordinator,
-        data={
-            "term": "Headache",
-            "onset_date": today - timedelta(days=7),
-            "end_date": today - timedelta(days=6),
-            "ongoing": False,
-            "ctcae_grade": 1,
-            "serious": False,
-            "serious_criteria": [],
-            "relationship": "possible",
-            "related_infusion": infusion,
-            "action_taken": "none",
-            "outcome": "recovered",
-            "awareness_at": timezone.now() - timedelta(days=7),
-            "reported_at": None,
-        },
-    )
-    conmed = conmed_record(
-        participant=participant,
-        user=coordinator,
-        data={
-            "drug": "Paracetamol",
-            "indication": "Headache",
-            "dose": "500 mg",
-            "start_date": today - timedelta(days=7),
-            "end_date": today - timedelta(days=6),
-            "rescue": False,
-        },
-    )
+    event = adverse_event_onset(coordinator, participant, infusion=infusion, today=today)
+    conmed = paracetamol_given(coordinator, participant, today=today)
     participant.refresh_from_db()
     return {
         "participant": participant,

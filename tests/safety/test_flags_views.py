@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from datetime import date, datetime, time, timedelta
 
 import pytest
@@ -297,3 +299,17 @@ def test_it_shows_the_open_flags_on_the_worklist_and_the_participant_page(client
         html = response.content.decode()
         assert 'data-testid="open-flags"' in html and flag.detail in html
     assert f"?participant={participant.subject_id}" in detail.content.decode()
+
+
+@pytest.mark.skipif(shutil.which("fc-list") is None, reason="fontconfig is not installed")
+def test_its_icons_are_drawn_by_an_installed_font_not_only_by_an_emoji_font():
+    from safety.triage import KIND_ICONS, OTHER_KIND_ICON, SAE_CLOCK_ICON
+
+    for icon in {*KIND_ICONS.values(), OTHER_KIND_ICON, SAE_CLOCK_ICON}:
+        found = subprocess.run(
+            ["fc-list", f":charset={ord(icon):04x}", "family"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+        assert [f for f in found if "emoji" not in f.lower()], f"{icon} U+{ord(icon):04X}"

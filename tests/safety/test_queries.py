@@ -163,3 +163,16 @@ def test_it_takes_the_same_number_of_queries_for_few_and_many(client, monitor, p
     for n in range(20):
         raised(client, monitor, participant, question=f"More {n}")
     assert count() == few
+
+
+def test_its_filters_offer_a_new_query_for_the_participant_filtered(client, monitor, participant):
+    client.force_login(monitor)
+
+    everyone = client.get(QUERIES_URL).content.decode()
+    one = client.get(QUERIES_URL, {"participant": participant.subject_id}).content.decode()
+
+    raise_url = reverse("safety:query_create", args=[participant.pk])
+    assert raise_url not in everyone and 'href="?"' not in everyone
+    assert f'href="{raise_url}"' in one
+    assert f"Raise a query for {participant.subject_id}" in one
+    assert 'data-testid="query-filters"' in one and ">Reset<" not in one

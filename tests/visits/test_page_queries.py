@@ -1,17 +1,20 @@
-"""The participant list, a participant's schedule and the worklist read with a fixed number of
-queries, whatever the number of participants."""
+"""The participant list, a participant's schedule, the worklist and the flags and queries lists
+read with a fixed number of queries, whatever the number of participants."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from itp_trial import protocol
+from safety.checks import checks_run
+from safety.models import DataQuery, Flag
 from subjects.models import Participant
 from visits.models import PlateletCount, Visit
 from visits.services import schedule_sync
@@ -55,6 +58,12 @@ def participants_bulk(count: int, *, first: int, today: date) -> list[int]:
     )
     ids = [p.pk for p in participants]
     schedule_sync(participant_ids=ids, today=today)
+    # The background checks raise the flags (the overdue visits); a data query each.
+    checks_run(participant_ids=ids)
+    raiser = get_user_model().objects.get(username="coordinator")
+    DataQuery.objects.bulk_create(
+        DataQuery(participant_id=pk, question="Please check.", raised_by=raiser) for pk in ids
+    )
     return ids
 
 
@@ -74,10 +83,13 @@ def test_it_reads_the_pages_with_the_same_queries_for_5_or_200_participants(clie
         "list": reverse("subjects:list"),
         "schedule": reverse("subjects:detail", args=[ids[0]]),
         "worklist": reverse("visits:worklist"),
+        "flags": reverse("safety:flags"),
+        "queries": reverse("safety:queries"),
     }
     small = {name: queries_of(client, url) for name, url in urls.items()}
     small_worklist = client.get(urls["worklist"]).context["worklist"]
     small_rows = len(client.get(urls["list"]).context["rows"])
+    small_flags = client.get(urls["flags"]).context["page"].paginator.count
 
     participants_bulk(195, first=5, today=today)
     PlateletCount.objects.bulk_create(
@@ -93,4 +105,7 @@ def test_it_reads_the_pages_with_the_same_queries_for_5_or_200_participants(clie
     assert len(large_worklist.in_window) > len(small_worklist.in_window)
     assert len(large_worklist.due) > len(small_worklist.due)
     assert (small_rows, len(client.get(urls["list"]).context["rows"])) == (5, 25)
+    assert client.get(urls["flags"]).context["page"].paginator.count > small_flags > 0
+    assert len(client.get(urls["flags"]).context["page"]) == min(Flag.objects.count(), 50)
+    assert client.get(urls["queries"]).context["page"].paginator.count == 200
     assert len(client.get(urls["schedule"]).context["page"].platelets) == 30
