@@ -41,7 +41,6 @@ PARTICIPANT_CHUNK_SIZE = 100  # participants whose related rows are prefetched t
 Row = list[Any]
 
 
-
 def _to_second(value: datetime | None) -> datetime | None:
     """A check's timestamp to the second: the microseconds of a background run say nothing."""
     return value.replace(microsecond=0) if value is not None else None
@@ -55,6 +54,7 @@ def _minor_only(value: bool | None, participant: Any) -> bool | None:
     ):
         return False
     return value
+
 
 def _ordered(dataset: datasets.Dataset, values: dict[str, Any]) -> Row:
     return [values[name] for name in dataset.header]
@@ -399,6 +399,8 @@ def locks_rows(*, today: date) -> Iterator[Row]:
         chunk_size=CHUNK_SIZE
     ):
         yield row("casebook", lock.participant.subject_id, lock)
+
+
 def queries_rows(*, today: date) -> Iterator[Row]:
     from safety.models import DataQuery
     from safety.review_export import record_keys
