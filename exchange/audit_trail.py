@@ -30,7 +30,7 @@ from subjects.models import CasebookLock, EligibilityAnswer, Participant, Signat
 from visits.models import PlateletCount, Visit
 
 from .models import DataExport, DataImport
-from .rows import CHUNK_SIZE
+from .rows import CHUNK_SIZE, value_rows
 
 AUDIT_CHUNK_SIZE = 10_000  # history rows fetched per round trip
 
@@ -184,10 +184,9 @@ def _history_query(audited: Audited) -> tuple[type, list[_Field], int | None, It
         lookups.append("participant__subject_id")
         attributes.append("owner_subject_id")
     row_type = namedtuple(f"{history.__name__}Row", attributes)  # noqa: PYI024
-    rows = (
-        history.objects.order_by("id", "history_date", "history_id")
-        .values_list(*names, *lookups)
-        .iterator(chunk_size=AUDIT_CHUNK_SIZE)
+    rows = value_rows(
+        history.objects.order_by("id", "history_date", "history_id").values_list(*names, *lookups),
+        size=AUDIT_CHUNK_SIZE,
     )
     return row_type, fields, owner, rows
 

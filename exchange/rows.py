@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
+from itertools import chain, islice
 from typing import Any
 
-from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, When
+from django.db import connections
+from django.db.models import Case, Count, IntegerField, OuterRef, QuerySet, Subquery, When
 
 from infusions import dosing
 from infusions.models import Infusion
@@ -39,6 +41,33 @@ CHUNK_SIZE = 2000  # rows fetched per database round trip
 PARTICIPANT_CHUNK_SIZE = 100  # participants whose related rows are prefetched together
 
 Row = list[Any]
+
+
+def value_batches(queryset: QuerySet, *, size: int = CHUNK_SIZE) -> Iterator[list[tuple]]:
+    """The rows of a `values_list()` queryset, a batch of `size` at a time, never the table.
+
+    On PostgreSQL through a server-side cursor in the binary protocol, where no field
+    converts what it reads (psycopg's binary loaders give the same Python values as the
+    ORM, without parsing text); elsewhere through the queryset's own iterator.
+    """
+    if connections[queryset.db].vendor == "postgresql":
+        compiler = queryset.query.get_compiler(using=queryset.db)
+        sql, params = compiler.as_sql()
+        selected = [column[0] for column in compiler.select[: compiler.col_count]]
+        if not compiler.get_converters(selected):
+            with connections[queryset.db].chunked_cursor() as wrapper:
+                wrapper.cursor.execute(sql, params, binary=True)
+                while batch := wrapper.cursor.fetchmany(size):
+                    yield batch
+            return
+    rows = queryset.iterator(chunk_size=size)
+    while batch := list(islice(rows, size)):
+        yield batch
+
+
+def value_rows(queryset: QuerySet, *, size: int = CHUNK_SIZE) -> Iterator[tuple]:
+    """`value_batches`, a row at a time."""
+    return chain.from_iterable(value_batches(queryset, size=size))
 
 
 def _to_second(value: datetime | None) -> datetime | None:
