@@ -9,7 +9,7 @@ participants with their related rows prefetched: a constant number of queries pe
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from itertools import chain, islice
@@ -27,12 +27,11 @@ from safety.models import AdverseEvent, ConcomitantMedication, Flag
 from subjects.models import CasebookLock, EligibilityAnswer, Participant
 from subjects.rules import age_years
 from visits import response, schedule
-from visits.models import PlateletCount
+from visits.models import PlateletCount, Visit
 from visits.selectors import (
     participant_response,
-    participant_schedule,
     participants_with_outcomes,
-    participants_with_schedule,
+    schedule_input,
 )
 
 from . import datasets
@@ -137,8 +136,7 @@ def eligibility_rows(*, today: date) -> Iterator[Row]:
         .order_by("participant__subject_id", "criterion_order")
         .values_list("participant__subject_id", "criterion", "met")
     )
-    for subject_id, criterion, met in queryset.iterator(chunk_size=CHUNK_SIZE):
-        yield [subject_id, criterion, met]
+    return value_rows(queryset)
 
 
 VISIT_CRF_FIELDS = (
@@ -156,29 +154,65 @@ VISIT_CRF_FIELDS = (
 )
 
 
+_ScheduleParticipant = namedtuple(
+    "_ScheduleParticipant",
+    "pk subject_id planned_first_infusion_date eligible treatment_discontinued_date "
+    "withdrawal_date",
+)
+_ScheduleVisit = namedtuple(
+    "_ScheduleVisit",
+    ("participant_id", "code", "actual_date", "missed", "missed_reason", *VISIT_CRF_FIELDS),
+)
+_ScheduleInfusion = namedtuple("_ScheduleInfusion", "participant_id number infusion_date")
+
+
 def visits_rows(*, today: date) -> Iterator[Row]:
-    """Every scheduled visit of every participant, done or not, in protocol order."""
-    queryset = participants_with_schedule(Participant.objects.order_by("subject_id"))
-    for p in queryset.iterator(chunk_size=PARTICIPANT_CHUNK_SIZE):
-        visits = {v.code: v for v in p.visits.all()}
-        for s in participant_schedule(p, today=today):
-            visit = visits.get(s.code)
-            if visit is None:
-                continue
-            values = {
-                "subject_id": p.subject_id,
-                "visit_code": s.code,
-                "actual_date": s.actual_date,
-                "missed": visit.missed,
-                "missed_reason": visit.missed_reason,
-                "target_date": s.target,
-                "window_start": s.window_start,
-                "window_end": s.window_end,
-                "window_status": s.status,
-                "study_day": s.study_day,
-            }
-            values.update({name: getattr(visit, name) for name in VISIT_CRF_FIELDS})
-            yield _ordered(datasets.VISITS, values)
+    """Every scheduled visit of every participant, done or not, in protocol order.
+
+    Per chunk of participants, three value queries (participants, their visits, their
+    infusions); the schedule is the engine's (`schedule.schedule_compute`) on that input.
+    """
+    for ids in _participant_id_chunks(PARTICIPANT_CHUNK_SIZE * 10):
+        participants = Participant.objects.filter(pk__in=ids).order_by("subject_id")
+        visits: dict[int, list[Any]] = defaultdict(list)
+        for values in value_rows(
+            Visit.objects.filter(participant_id__in=ids).values_list(*_ScheduleVisit._fields)
+        ):
+            visit = _ScheduleVisit._make(values)
+            visits[visit.participant_id].append(visit)
+        infusions: dict[int, list[Any]] = defaultdict(list)
+        infusion_values = (
+            Infusion.objects.filter(participant_id__in=ids)
+            .order_by("number")
+            .values_list(*_ScheduleInfusion._fields)
+        )
+        for values in value_rows(infusion_values):
+            infusion = _ScheduleInfusion._make(values)
+            infusions[infusion.participant_id].append(infusion)
+        for values in value_rows(participants.values_list(*_ScheduleParticipant._fields)):
+            p = _ScheduleParticipant._make(values)
+            own = {v.code: v for v in visits[p.pk]}
+            data = schedule_input(p, visits=own.values(), infusions=infusions[p.pk])
+            for s in schedule.schedule_compute(data, today=today):
+                visit = own.get(s.code)
+                if visit is None:
+                    continue
+                yield [
+                    p.subject_id,
+                    s.code,
+                    s.actual_date,
+                    visit.missed,
+                    visit.missed_reason,
+                    s.target,
+                    s.window_start,
+                    s.window_end,
+                    s.status,
+                    s.study_day,
+                    *visit[_VISIT_CRF_START:],
+                ]
+
+
+_VISIT_CRF_START = _ScheduleVisit._fields.index(VISIT_CRF_FIELDS[0])
 
 
 INFUSION_CRF_FIELDS = (
@@ -200,25 +234,49 @@ INFUSION_CRF_FIELDS = (
 )
 
 
+_StoredDose = namedtuple(
+    "_StoredDose", "actual_cells dose_per_kg planned_cells dose_deviation dose_tolerance_pct"
+)
+
+
 def infusions_rows(*, today: date) -> Iterator[Row]:
-    queryset = Infusion.objects.select_related("participant").order_by(
-        "participant__subject_id", "number"
+    queryset = Infusion.objects.order_by("participant__subject_id", "number").values_list(
+        "participant__subject_id",
+        "number",
+        "infusion_date",
+        "dosing_weight_kg",
+        *_StoredDose._fields,
+        *INFUSION_CRF_FIELDS,
     )
-    for i in queryset.iterator(chunk_size=CHUNK_SIZE):
-        dose = dosing.stored_dose(i)
-        values = {
-            "subject_id": i.participant.subject_id,
-            "infusion_number": i.number,
-            "infusion_date": i.infusion_date,
-            "dosing_weight_kg": i.dosing_weight_kg,
-            "actual_cells": i.actual_cells,
-            "dose_per_kg": dose.dose_per_kg,
-            "planned_cells": dose.planned_cells,
-            "deviation_pct": dose.deviation_pct,
-            "dose_deviation": dose.deviation,
-        }
-        values.update({name: getattr(i, name) for name in INFUSION_CRF_FIELDS})
-        yield _ordered(datasets.INFUSIONS, values)
+    crf = 4 + len(_StoredDose._fields)
+    for values in value_rows(queryset):
+        dose = dosing.stored_dose(_StoredDose._make(values[4:crf]))
+        (
+            lot_number,
+            viability_pct,
+            volume_ml,
+            reaction,
+            interrupted,
+            start_time,
+            end_time,
+            *vitals,
+        ) = values[crf:]
+        yield [
+            *values[:4],
+            values[4],
+            lot_number,
+            viability_pct,
+            volume_ml,
+            reaction,
+            interrupted,
+            dose.dose_per_kg,
+            dose.planned_cells,
+            dose.deviation_pct,
+            dose.deviation,
+            start_time,
+            end_time,
+            *vitals,
+        ]
 
 
 def _participant_id_chunks(size: int) -> Iterator[list[int]]:
@@ -299,84 +357,94 @@ def platelets_rows(*, today: date) -> Iterator[Row]:
 def adverse_events_rows(*, today: date) -> Iterator[Row]:
     first_infusion = Infusion.objects.filter(participant=OuterRef("participant"), number=1)
     queryset = (
-        AdverseEvent.objects.select_related("participant", "related_infusion")
-        .annotate(first_infusion=Subquery(first_infusion.values("infusion_date")[:1]))
-        .order_by("participant__subject_id", "ae_number")
-    )
-    for ae in queryset.iterator(chunk_size=CHUNK_SIZE):
-        yield _ordered(
-            datasets.ADVERSE_EVENTS,
-            {
-                "subject_id": ae.participant.subject_id,
-                "ae_number": ae.ae_number,
-                "term": ae.term,
-                "onset_date": ae.onset_date,
-                "end_date": ae.end_date,
-                "ongoing": ae.ongoing,
-                "ctcae_grade": ae.ctcae_grade,
-                "serious": ae.serious,
-                "serious_criteria": ae.serious_criteria,
-                "relationship": ae.relationship,
-                "related_infusion": ae.related_infusion.number if ae.related_infusion else None,
-                "action_taken": ae.action_taken,
-                "outcome": ae.outcome,
-                "awareness_at": ae.awareness_at,
-                "reported_at": ae.reported_at,
-                "report_due_at": (
-                    safety_rules.sae_report_due(ae.awareness_at)
-                    if ae.serious and ae.awareness_at
-                    else None
-                ),
-                "treatment_emergent": safety_rules.is_treatment_emergent(
-                    ae.onset_date, ae.first_infusion
-                ),
-            },
+        AdverseEvent.objects.annotate(
+            first_infusion=Subquery(first_infusion.values("infusion_date")[:1])
         )
-
-
-def conmeds_rows(*, today: date) -> Iterator[Row]:
-    queryset = ConcomitantMedication.objects.select_related("participant").order_by(
-        "participant__subject_id", "start_date", "drug"
+        .order_by("participant__subject_id", "ae_number")
+        .values_list(
+            "participant__subject_id",
+            "ae_number",
+            "term",
+            "onset_date",
+            "end_date",
+            "ongoing",
+            "ctcae_grade",
+            "serious",
+            "serious_criteria",
+            "relationship",
+            "related_infusion__number",
+            "action_taken",
+            "outcome",
+            "awareness_at",
+            "reported_at",
+            "first_infusion",
+        )
     )
-    for c in queryset.iterator(chunk_size=CHUNK_SIZE):
+    for *values, first in value_rows(queryset):
+        serious, onset, awareness_at = values[7], values[3], values[13]
         yield [
-            c.participant.subject_id,
-            c.drug,
-            c.indication,
-            c.start_date,
-            c.end_date,
-            c.rescue,
-            c.dose,
+            *values,
+            safety_rules.sae_report_due(awareness_at) if serious and awareness_at else None,
+            safety_rules.is_treatment_emergent(onset, first),
         ]
 
 
+def conmeds_rows(*, today: date) -> Iterator[Row]:
+    queryset = ConcomitantMedication.objects.order_by(
+        "participant__subject_id", "start_date", "drug"
+    ).values_list(
+        "participant__subject_id", "drug", "indication", "start_date", "end_date", "rescue", "dose"
+    )
+    return value_rows(queryset)
+
+
+_FlagState = namedtuple("_FlagState", "acknowledged_at resolved_at")
+
+
 def flags_rows(*, today: date) -> Iterator[Row]:
-    queryset = Flag.objects.select_related(
-        "participant", "visit", "infusion", "adverse_event", "acknowledged_by"
-    ).order_by("participant__subject_id", "raised_at", "id")
-    for f in queryset.iterator(chunk_size=CHUNK_SIZE):
-        if f.visit is not None:
-            visit_code = f.visit.code
-        elif f.infusion is not None:
-            visit_code = f.infusion.visit_code
-        else:
-            visit_code = ""
-        yield _ordered(
-            datasets.FLAGS,
-            {
-                "subject_id": f.participant.subject_id,
-                "kind": f.kind,
-                "visit_code": visit_code,
-                "raised_at": _to_second(f.raised_at),
-                "resolved_at": _to_second(f.resolved_at),
-                "status": f.status,
-                "detail": f.detail,
-                "ae_number": f.adverse_event.ae_number if f.adverse_event else None,
-                "acknowledged_at": _to_second(f.acknowledged_at),
-                "acknowledged_by": f.acknowledged_by.username if f.acknowledged_by else "",
-                "acknowledgement_comment": f.acknowledgement_comment,
-            },
-        )
+    queryset = Flag.objects.order_by("participant__subject_id", "raised_at", "id").values_list(
+        "participant__subject_id",
+        "kind",
+        "visit__code",
+        "infusion__number",
+        "raised_at",
+        "resolved_at",
+        "detail",
+        "adverse_event__ae_number",
+        "acknowledged_at",
+        "acknowledged_by__username",
+        "acknowledgement_comment",
+    )
+    status = Flag.status.fget  # the model's rule, read on the values
+    infusion_codes = protocol.INFUSION_VISIT_CODES
+    for (
+        subject_id,
+        kind,
+        visit_code,
+        infusion_number,
+        raised_at,
+        resolved_at,
+        detail,
+        ae_number,
+        acknowledged_at,
+        acknowledged_by,
+        comment,
+    ) in value_rows(queryset):
+        if visit_code is None:
+            visit_code = infusion_codes[infusion_number] if infusion_number is not None else ""
+        yield [
+            subject_id,
+            kind,
+            visit_code,
+            _to_second(raised_at),
+            _to_second(resolved_at),
+            status(_FlagState(acknowledged_at, resolved_at)),
+            detail,
+            ae_number,
+            _to_second(acknowledged_at),
+            acknowledged_by or "",
+            comment,
+        ]
 
 
 def signatures_rows(*, today: date) -> Iterator[Row]:
