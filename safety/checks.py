@@ -6,7 +6,8 @@ adverse events:
 - The stored schedule (`Visit.window_status`, `window_end`) moves only on writes, and every
   write resyncs its participant (`visits.services.participant_changed`). The one change time
   alone brings, pending -> overdue once a window has ended, is a single UPDATE here. The
-  nightly full pass (`full=True`) also recomputes everyone's schedule, as a safety net.
+  nightly full pass (`full=True`) also recomputes everyone's schedule and stored response
+  (`visits.services.responses_sync`), as a safety net.
 - Visit flags are written with one INSERT ... SELECT each (an anti-join on the flag, and
   ON CONFLICT DO NOTHING against the partial unique constraints, for a run that races
   another); resolving and reopening are one UPDATE each.
@@ -57,7 +58,7 @@ from itp_trial.audit import history_insert_select, history_recorded_ids
 from itp_trial.locks import unlocked_participants
 from subjects.models import Signature
 from visits.models import Visit, WindowStatus
-from visits.services import schedule_sync
+from visits.services import responses_sync, schedule_sync
 
 from . import flag_text
 from .casebook import casebook_hashes, latest_signatures
@@ -290,6 +291,7 @@ def checks_run(
 
     if full:
         schedule_sync(participant_ids=ids, today=today)
+        responses_sync(ids)
 
     visits = _in(Visit.objects.all(), ids)
     flags = _in(Flag.objects.all(), ids)

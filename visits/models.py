@@ -10,7 +10,16 @@ from itp_trial.choices import WindowStatus
 from itp_trial.fields import vital_field
 from itp_trial.text import interpolated
 
+from . import response
+
 VISIT_CODE_CHOICES = [(v.code, v.code) for v in protocol.VISITS]
+# A visit's stored count of its platelet counts in each IWG category, by category.
+VISIT_RESPONSE_FIELDS: dict[str, str] = {
+    response.CR: "response_cr",
+    response.R: "response_r",
+    response.NR: "response_nr",
+    response.NE: "response_ne",
+}
 
 
 class VitalSigns(models.Model):
@@ -82,6 +91,14 @@ class Visit(ClinicalModel, VitalSigns):
         editable=False,
     )
 
+    # Derived by the IWG rule and stored for the overview: how many of the platelet counts
+    # entered at this visit fall in each category (visits.response, by
+    # visits.services.responses_sync, with the counts' own response_category).
+    response_cr = models.PositiveSmallIntegerField(default=0, editable=False)
+    response_r = models.PositiveSmallIntegerField(default=0, editable=False)
+    response_nr = models.PositiveSmallIntegerField(default=0, editable=False)
+    response_ne = models.PositiveSmallIntegerField(default=0, editable=False)
+
     history = AuditedHistory(
         excluded_fields=[
             "target_date",
@@ -89,6 +106,10 @@ class Visit(ClinicalModel, VitalSigns):
             "window_end",
             "provisional",
             "window_status",
+            "response_cr",
+            "response_r",
+            "response_nr",
+            "response_ne",
         ]
     )
 
@@ -146,7 +167,13 @@ class PlateletCount(ClinicalModel):
         ),
     )
 
-    history = AuditedHistory()
+    # Derived by the IWG rule (visits.response.response_summarise), stored for the overview
+    # and the exports; kept in step by visits.services.responses_sync on every write that
+    # changes a participant's counts, infusion 1 or rescue therapy. Empty for a count on or
+    # before infusion 1 (not an assessment), else CR, R, NR or NE.
+    response_category = models.CharField(max_length=2, blank=True, default="", editable=False)
+
+    history = AuditedHistory(excluded_fields=["response_category"])
 
     class Meta:
         ordering = ["participant", "sample_date"]
@@ -166,3 +193,28 @@ class PlateletCount(ClinicalModel):
 
     def __str__(self) -> str:
         return f"{self.participant_id} {self.sample_date} {self.platelets}"
+
+
+class ParticipantResponse(models.Model):
+    """A participant's IWG response as `visits.response.response_summarise` gives it, stored.
+
+    Derived and recomputable (no history, no version): `visits.services.responses_sync`
+    keeps it in step on every write that changes the response's inputs. One row per
+    participant once it has been synced; best_response is NE before infusion 1.
+    """
+
+    participant = models.OneToOneField(
+        "subjects.Participant",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="stored_response",
+    )
+    baseline_platelets = models.PositiveIntegerField(null=True, blank=True)
+    best_response = models.CharField(max_length=2, db_index=True)
+    time_to_response_days = models.IntegerField(null=True, blank=True)
+    response_start = models.DateField(null=True, blank=True)
+    response_lost_on = models.DateField(null=True, blank=True)
+    response_duration_days = models.IntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.participant_id} {self.best_response}"

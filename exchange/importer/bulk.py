@@ -50,7 +50,7 @@ from visits.models import PlateletCount, Visit
 from visits.selectors import schedule_input
 from visits.services.entry import Held, _visit_prepare, platelet_check, visit_missed_check
 from visits.services.fields import PLATELET_FIELDS
-from visits.services.sync import schedule_derive
+from visits.services.sync import responses_sync, schedule_derive
 
 from . import clinical, subjects
 from .parse import ParsedRow
@@ -447,6 +447,7 @@ def _write(run: Run, store: HeldStore, sequences: tuple[int, int]) -> list[int]:
     _in_batches(PlateletCount, [c for p in people for c, _code in p.counts.values()])
     _in_batches(AdverseEvent, [e for p in people for e in p.events.values()])
     _in_batches(ConcomitantMedication, [c for p in people for c in p.conmeds.values()])
+    responses_sync(ids)
 
     at = timezone.now()
     user_id = run.user.pk if getattr(run.user, "is_authenticated", False) else None

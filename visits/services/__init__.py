@@ -16,7 +16,13 @@ from .fields import (
     range_error,
     value_ranges,
 )
-from .sync import SCHEDULE_FIELDS, participant_changed, schedule_create, schedule_sync
+from .sync import (
+    SCHEDULE_FIELDS,
+    participant_changed,
+    responses_sync,
+    schedule_create,
+    schedule_sync,
+)
 
 __all__ = [
     "PLATELET_FIELDS",
@@ -27,6 +33,7 @@ __all__ = [
     "participant_changed",
     "platelet_record",
     "range_error",
+    "responses_sync",
     "schedule_create",
     "schedule_sync",
     "value_ranges",

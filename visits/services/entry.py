@@ -440,9 +440,7 @@ def visit_mark_missed(
     )
     first = not visit.missed
     visit.missed, visit.missed_reason = True, text
-    changed = audited_save(
-        visit, user=user, reason=reason or (REASON_MISSED if first else "")
-    )
+    changed = audited_save(visit, user=user, reason=reason or (REASON_MISSED if first else ""))
     if changed:
         participant_changed(participant_id=visit.participant_id, today=today)
     original.refresh_from_db()

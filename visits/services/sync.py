@@ -1,10 +1,12 @@
-"""Create a participant's schedule, keep it in step with the engine, queue the checks after a
-write."""
+"""Create a participant's schedule, keep it and the stored response in step with the rules,
+queue the checks after a write."""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -12,13 +14,14 @@ from django.db import connection
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from infusions.models import Infusion
 from itp_trial import protocol
 from itp_trial.locks import unlocked_participants
 from itp_trial.tasks import CHECKS_FOR_PARTICIPANT, task_enqueue_on_commit
 from subjects.models import Participant
 
-from .. import schedule
-from ..models import Visit
+from .. import response, schedule
+from ..models import VISIT_RESPONSE_FIELDS, ParticipantResponse, PlateletCount, Visit
 from ..selectors import participants_with_schedule, schedule_input
 
 logger = logging.getLogger(__name__)
@@ -128,7 +131,214 @@ def schedule_derive(
     return changed, status
 
 
+RESPONSE_FIELDS = (
+    "baseline_platelets",
+    "best_response",
+    "time_to_response_days",
+    "response_start",
+    "response_lost_on",
+    "response_duration_days",
+)
+RESPONSE_CHUNK = 1000  # participants read and written at a time (flat memory)
+READ_BATCH = 5000  # rows read at a time
+# Parameters per INSERT or UPDATE ... (VALUES ...): under SQLite's limit of 32,766.
+STATEMENT_PARAMETERS = 30000
+
+
+def responses_sync(participant_ids: Iterable[int] | None = None) -> int:
+    """Recompute the stored IWG response of participants and store what changed.
+
+    `visits.response.response_summarise` is the rule; this only feeds it and stores its
+    result: each participant's `ParticipantResponse` row and each platelet count's
+    `response_category` ('' on or before infusion 1). Set-based: per chunk of participants,
+    five reads (counts, infusion 1, rescue starts, the stored rows, the visits), one upsert
+    and one UPDATE each for the counts and the visits that changed (per STATEMENT_PARAMETERS
+    values).
+    Each visit also keeps how many of its counts fall in each category (the overview's
+    response at each visit). With `participant_ids` None, every participant
+    is synced. Locked casebooks are left as they stand, like the schedule. Returns the
+    number of participants whose response row changed.
+    """
+    queryset = unlocked_participants(Participant.objects.all(), field="")
+    if participant_ids is not None:
+        queryset = queryset.filter(pk__in=list(participant_ids))
+    ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+    return sum(
+        responses_store(ids[start : start + RESPONSE_CHUNK])
+        for start in range(0, len(ids), RESPONSE_CHUNK)
+    )
+
+
+@dataclass(frozen=True)
+class ResponseModels:
+    """The models responses_store reads and writes: the live ones, or a migration's."""
+
+    participant: Any = Participant
+    infusion: Any = Infusion
+    platelet_count: Any = PlateletCount
+    stored: Any = ParticipantResponse
+    visit: Any = Visit  # None: the visits' response counters are not stored (yet)
+
+
+def responses_store(ids: list[int], *, models: ResponseModels = ResponseModels()) -> int:
+    """responses_sync for one chunk of participant ids, locks not consulted (a migration
+    fills every participant's derived values); returns the response rows changed."""
+    counts: dict[int, list[tuple[int, date, int, int | None, str, int | None]]] = {
+        pk: [] for pk in ids
+    }
+    for participant_id, *row in (
+        models.platelet_count.objects.filter(participant_id__in=ids)
+        .order_by("participant_id", "sample_date", "id")
+        .values_list(
+            "participant_id",
+            "id",
+            "sample_date",
+            "platelets",
+            "who_bleeding_grade",
+            "response_category",
+            "visit_id",
+        )
+        .iterator(chunk_size=READ_BATCH)
+    ):
+        counts[participant_id].append(tuple(row))
+    firsts = dict(
+        models.infusion.objects.filter(participant_id__in=ids, number=1).values_list(
+            "participant_id", "infusion_date"
+        )
+    )
+    rescues: dict[int, list[date]] = {}
+    # Through the participant's relation: the medication's app sits above this one.
+    for participant_id, start in models.participant.objects.filter(
+        pk__in=ids, conmeds__rescue=True
+    ).values_list("pk", "conmeds__start_date"):
+        rescues.setdefault(participant_id, []).append(start)
+    stored = {
+        row[0]: tuple(row[1:])
+        for row in models.stored.objects.filter(participant_id__in=ids).values_list(
+            "participant_id", *RESPONSE_FIELDS
+        )
+    }
+
+    responses: list[tuple] = []
+    categories: list[tuple[int, str]] = []
+    at_visits: dict[int, Counter] = {}
+    for pk in ids:
+        rows = counts[pk]
+        summary = response.response_summarise(
+            (
+                response.PlateletSample(day, platelets, grade)
+                for _id, day, platelets, grade, _c, _v in rows
+            ),
+            first_infusion=firsts.get(pk),
+            rescue_starts=rescues.get(pk, ()),
+        )
+        values = (
+            summary.baseline,
+            summary.best_response,
+            summary.time_to_response_days,
+            summary.response_start,
+            summary.response_lost_on,
+            summary.response_duration_days,
+        )
+        if stored.get(pk) != values:
+            responses.append((pk, *values))
+        by_date = {a.sample.sample_date: a.category for a in summary.assessments}
+        for count_id, day, _platelets, _grade, current, visit_id in rows:
+            category = by_date.get(day, "")
+            if category != current:
+                categories.append((count_id, category))
+            if category and visit_id is not None:
+                at_visits.setdefault(visit_id, Counter())[category] += 1
+
+    _responses_upsert(models.stored, responses)
+    _categories_store(models.platelet_count, categories)
+    if models.visit is not None:
+        _visit_counts_store(models.visit, ids, at_visits)
+    return len(responses)
+
+
+def _visit_counts_store(model: Any, ids: list[int], at_visits: dict[int, Counter]) -> None:
+    """Each visit's counters of its counts by category, where they moved: one read, one
+    UPDATE ... FROM (VALUES ...) (per STATEMENT_PARAMETERS values)."""
+    fields = [VISIT_RESPONSE_FIELDS[c] for c in response.CATEGORIES]
+    changed = []
+    for visit_id, *current in model.objects.filter(participant_id__in=ids).values_list(
+        "id", *fields
+    ):
+        found = at_visits.get(visit_id, Counter())
+        new = [found[c] for c in response.CATEGORIES]
+        if new != current:
+            changed.append((visit_id, *new))
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    sets = ", ".join(
+        f"{quote(model._meta.get_field(f).column)} = v.column{n}"
+        for n, f in enumerate(fields, start=2)
+    )
+    _in_values_batches(
+        f"UPDATE {table} SET {sets} FROM (VALUES {{values}}) AS v WHERE {table}.id = v.column1",
+        "(" + ", ".join(["CAST(%s AS bigint)"] + ["CAST(%s AS integer)"] * len(fields)) + ")",
+        changed,
+    )
+
+
+def responses_fill(apps: Any, *, visits: bool = True) -> None:
+    """A data migration's fill of every participant's stored response, with its models
+    (`visits` False: before the visits' counters exist)."""
+    models = ResponseModels(
+        participant=apps.get_model("subjects", "Participant"),
+        infusion=apps.get_model("infusions", "Infusion"),
+        platelet_count=apps.get_model("visits", "PlateletCount"),
+        stored=apps.get_model("visits", "ParticipantResponse"),
+        visit=apps.get_model("visits", "Visit") if visits else None,
+    )
+    ids = list(models.participant.objects.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), RESPONSE_CHUNK):
+        responses_store(ids[start : start + RESPONSE_CHUNK], models=models)
+
+
+def _in_values_batches(sql: str, row_sql: str, rows: list[tuple]) -> None:
+    """`sql` run with `{values}` replaced by as many rows of `row_sql` as STATEMENT_PARAMETERS
+    allows: one statement per batch, on PostgreSQL and SQLite alike."""
+    size = max(STATEMENT_PARAMETERS // max(row_sql.count("%s"), 1), 1)
+    for start in range(0, len(rows), size):
+        batch = rows[start : start + size]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql.format(values=", ".join([row_sql] * len(batch))),
+                [value for row in batch for value in row],
+            )
+
+
+def _responses_upsert(model: Any, rows: list[tuple]) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE of the response rows that changed."""
+    quote = connection.ops.quote_name
+    columns = [quote(model._meta.get_field(n).column) for n in ("participant", *RESPONSE_FIELDS)]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+    _in_values_batches(
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) VALUES {{values}} "
+        f"ON CONFLICT ({columns[0]}) DO UPDATE SET {updates}",
+        "(" + ", ".join(["%s"] * len(columns)) + ")",
+        rows,
+    )
+
+
+def _categories_store(model: Any, categories: list[tuple[int, str]]) -> None:
+    """One UPDATE ... FROM (VALUES ...) (per STATEMENT_PARAMETERS values)."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    column = quote(model._meta.get_field("response_category").column)
+    _in_values_batches(
+        f"UPDATE {table} SET {column} = v.column2 FROM (VALUES {{values}}) AS v "
+        f"WHERE {table}.id = v.column1",
+        "(CAST(%s AS bigint), CAST(%s AS varchar(2)))",
+        categories,
+    )
+
+
 def participant_changed(*, participant_id: int, today: date | None = None) -> None:
-    """After any write that may move an anchor: resync the schedule, then queue the checks."""
+    """After any write that may move an anchor or the response: resync the schedule and the
+    stored response, then queue the checks."""
     schedule_sync(participant_ids=[participant_id], today=today)
+    responses_sync([participant_id])
     task_enqueue_on_commit(CHECKS_FOR_PARTICIPANT, participant_id=participant_id)
