@@ -30,9 +30,7 @@ from subjects.models import CasebookLock, EligibilityAnswer, Participant, Signat
 from visits.models import PlateletCount, Visit
 
 from .models import DataExport, DataImport
-from .rows import CHUNK_SIZE, value_rows
-
-AUDIT_CHUNK_SIZE = 10_000  # history rows fetched per round trip
+from .rows import AUDIT_CHUNK_SIZE, CHUNK_SIZE, value_rows
 
 ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
 

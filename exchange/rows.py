@@ -29,8 +29,6 @@ from subjects.rules import age_years
 from visits import response, schedule
 from visits.models import PlateletCount, Visit
 from visits.selectors import (
-    participant_response,
-    participants_with_outcomes,
     schedule_input,
 )
 
@@ -38,6 +36,7 @@ from . import datasets
 
 CHUNK_SIZE = 2000  # rows fetched per database round trip
 PARTICIPANT_CHUNK_SIZE = 100  # participants whose related rows are prefetched together
+AUDIT_CHUNK_SIZE = 10_000  # rows of the largest tables fetched per round trip
 
 Row = list[Any]
 
@@ -88,42 +87,76 @@ def _ordered(dataset: datasets.Dataset, values: dict[str, Any]) -> Row:
     return [values[name] for name in dataset.header]
 
 
+_SUBJECT_FIELDS = (
+    "subject_id",
+    "screening_number",
+    "sex",
+    "birth_date",
+    "consent_date",
+    "consent_version",
+    "guardian_consent",
+    "child_assent",
+    "enrolled_on",
+    "planned_first_infusion_date",
+    "treatment_discontinued_date",
+    "treatment_discontinued_reason",
+    "withdrawal_date",
+    "withdrawal_reason",
+    "status",
+    "itp_diagnosis_date",
+    "prior_therapies",
+    "splenectomy",
+    "splenectomy_date",
+    "height_cm",
+    "withdrawal_detail",
+)
+# The response as stored by visits.services.responses_sync (response_summarise's result).
+_STORED_RESPONSE = (
+    "baseline_platelets",
+    "best_response",
+    "time_to_response_days",
+    "response_lost_on",
+    "response_duration_days",
+)
+_Subject = namedtuple("_Subject", (*_SUBJECT_FIELDS, *_STORED_RESPONSE))
+
+
 def subjects_rows(*, today: date) -> Iterator[Row]:
-    queryset = participants_with_outcomes(Participant.objects.order_by("subject_id"))
-    for p in queryset.iterator(chunk_size=PARTICIPANT_CHUNK_SIZE):
-        summary = participant_response(p)
-        yield _ordered(
-            datasets.SUBJECTS,
-            {
-                "subject_id": p.subject_id,
-                "screening_number": p.screening_number,
-                "sex": p.sex,
-                "birth_date": p.birth_date,
-                "consent_date": p.consent_date,
-                "planned_first_infusion_date": p.planned_first_infusion_date,
-                "treatment_discontinued_date": p.treatment_discontinued_date,
-                "treatment_discontinued_reason": p.treatment_discontinued_reason,
-                "withdrawal_date": p.withdrawal_date,
-                "withdrawal_reason": p.withdrawal_reason,
-                "age_at_consent": age_years(p.birth_date, p.consent_date),
-                "status": p.status,
-                "baseline_platelets": summary.baseline,
-                "best_response": summary.best_response,
-                "time_to_response_days": summary.time_to_response_days,
-                "response_lost_on": summary.response_lost_on,
-                "response_duration_days": summary.response_duration_days,
-                "consent_version": p.consent_version,
-                "guardian_consent": _minor_only(p.guardian_consent, p),
-                "child_assent": _minor_only(p.child_assent, p),
-                "itp_diagnosis_date": p.itp_diagnosis_date,
-                "prior_therapies": p.prior_therapies,
-                "splenectomy": p.splenectomy,
-                "splenectomy_date": p.splenectomy_date,
-                "height_cm": p.height_cm,
-                "withdrawal_detail": p.withdrawal_detail,
-                "enrolled_on": p.enrolled_on,
-            },
-        )
+    """The participants with their stored response (`visits.ParticipantResponse`)."""
+    queryset = Participant.objects.order_by("subject_id").values_list(
+        *_SUBJECT_FIELDS, *(f"stored_response__{name}" for name in _STORED_RESPONSE)
+    )
+    for values in value_rows(queryset):
+        p = _Subject._make(values)
+        yield [
+            p.subject_id,
+            p.screening_number,
+            p.sex,
+            p.birth_date,
+            p.consent_date,
+            p.consent_version,
+            _minor_only(p.guardian_consent, p),
+            _minor_only(p.child_assent, p),
+            p.enrolled_on,
+            p.planned_first_infusion_date,
+            p.treatment_discontinued_date,
+            p.treatment_discontinued_reason,
+            p.withdrawal_date,
+            p.withdrawal_reason,
+            age_years(p.birth_date, p.consent_date),
+            p.status,
+            p.baseline_platelets,
+            p.best_response,
+            p.time_to_response_days,
+            p.response_lost_on,
+            p.response_duration_days,
+            p.itp_diagnosis_date,
+            p.prior_therapies,
+            p.splenectomy,
+            p.splenectomy_date,
+            p.height_cm,
+            p.withdrawal_detail,
+        ]
 
 
 def eligibility_rows(*, today: date) -> Iterator[Row]:
@@ -287,14 +320,15 @@ def _participant_id_chunks(size: int) -> Iterator[list[int]]:
 
 
 def platelets_rows(*, today: date) -> Iterator[Row]:
-    """Every count with its study day and IWG category, streamed in subject and date order.
+    """Every count with its study day, evaluability and stored IWG category, in subject and
+    date order.
 
     Per chunk of participants: one query for infusion 1, one for the rescue starts, then
-    the counts through a server-side cursor. A count dated on or before infusion 1 is a
-    baseline count (no category); the baseline of the assessments after it is taken from
-    the counts already streamed, by the same rule (`response.baseline_platelets`).
+    the counts as value rows. The category is the one `visits.services.responses_sync`
+    stored with the count (empty on or before infusion 1).
     """
     uns = protocol.UNSCHEDULED_VISIT_CODE
+    study_day, is_evaluable = schedule.study_day, response.is_evaluable
     for ids in _participant_id_chunks(PARTICIPANT_CHUNK_SIZE * 10):
         first_infusions = dict(
             Infusion.objects.filter(participant_id__in=ids, number=1).values_list(
@@ -316,41 +350,23 @@ def platelets_rows(*, today: date) -> Iterator[Row]:
                 "platelets",
                 "who_bleeding_grade",
                 "visit__code",
+                "response_category",
             )
         )
-        current = None
-        before: list[response.PlateletSample] = []
-        baseline: int | None = None
-        baseline_known = False
-        for pid, subject_id, sample_date, platelets, grade, visit_code in counts.iterator(
-            chunk_size=CHUNK_SIZE
+        for pid, subject_id, sample_date, platelets, grade, visit_code, category in value_rows(
+            counts, size=AUDIT_CHUNK_SIZE
         ):
-            if pid != current:
-                current, before, baseline, baseline_known = pid, [], None, False
             first = first_infusions.get(pid)
-            evaluable = category = None
-            if first is not None and sample_date > first:
-                if not baseline_known:
-                    baseline = response.baseline_platelets(before, first_infusion=first)
-                    baseline_known, before = True, []
-                evaluable = response.is_evaluable(sample_date, rescue_starts=rescue_starts[pid])
-                category = response.assessment_category(
-                    platelets=platelets,
-                    bleeding_grade=grade,
-                    baseline=baseline,
-                    evaluable=evaluable,
-                )
-            elif first is not None:
-                before.append(response.PlateletSample(sample_date, platelets, grade))
+            after = first is not None and sample_date > first
             yield [
                 subject_id,
                 sample_date,
                 platelets,
                 grade,
                 visit_code or uns,
-                schedule.study_day(sample_date, first),
-                evaluable,
-                category,
+                study_day(sample_date, first),
+                is_evaluable(sample_date, rescue_starts=rescue_starts[pid]) if after else None,
+                category or None,
             ]
 
 
