@@ -118,13 +118,15 @@ _STORED_RESPONSE = (
     "response_lost_on",
     "response_duration_days",
 )
-_Subject = namedtuple("_Subject", (*_SUBJECT_FIELDS, *_STORED_RESPONSE))
+_Subject = namedtuple("_Subject", (*_SUBJECT_FIELDS, *_STORED_RESPONSE, "version"))
 
 
 def subjects_rows(*, today: date) -> Iterator[Row]:
     """The participants with their stored response (`visits.ParticipantResponse`)."""
     queryset = Participant.objects.order_by("subject_id").values_list(
-        *_SUBJECT_FIELDS, *(f"stored_response__{name}" for name in _STORED_RESPONSE)
+        *_SUBJECT_FIELDS,
+        *(f"stored_response__{name}" for name in _STORED_RESPONSE),
+        "version",
     )
     for values in value_rows(queryset):
         p = _Subject._make(values)
@@ -156,6 +158,7 @@ def subjects_rows(*, today: date) -> Iterator[Row]:
             p.splenectomy_date,
             p.height_cm,
             p.withdrawal_detail,
+            p.version,
         ]
 
 
@@ -167,7 +170,7 @@ def eligibility_rows(*, today: date) -> Iterator[Row]:
     queryset = (
         EligibilityAnswer.objects.annotate(criterion_order=protocol_order)
         .order_by("participant__subject_id", "criterion_order")
-        .values_list("participant__subject_id", "criterion", "met")
+        .values_list("participant__subject_id", "criterion", "met", "version")
     )
     return value_rows(queryset)
 
@@ -194,7 +197,15 @@ _ScheduleParticipant = namedtuple(
 )
 _ScheduleVisit = namedtuple(
     "_ScheduleVisit",
-    ("participant_id", "code", "actual_date", "missed", "missed_reason", *VISIT_CRF_FIELDS),
+    (
+        "participant_id",
+        "code",
+        "actual_date",
+        "missed",
+        "missed_reason",
+        *VISIT_CRF_FIELDS,
+        "version",
+    ),
 )
 _ScheduleInfusion = namedtuple("_ScheduleInfusion", "participant_id number infusion_date")
 
@@ -241,7 +252,7 @@ def visits_rows(*, today: date) -> Iterator[Row]:
                     s.window_end,
                     s.status,
                     s.study_day,
-                    *visit[_VISIT_CRF_START:],
+                    *visit[_VISIT_CRF_START:],  # the CRF's fields, then the version
                 ]
 
 
@@ -280,6 +291,7 @@ def infusions_rows(*, today: date) -> Iterator[Row]:
         "dosing_weight_kg",
         *_StoredDose._fields,
         *INFUSION_CRF_FIELDS,
+        "version",
     )
     crf = 4 + len(_StoredDose._fields)
     for values in value_rows(queryset):
@@ -293,6 +305,7 @@ def infusions_rows(*, today: date) -> Iterator[Row]:
             start_time,
             end_time,
             *vitals,
+            version,
         ) = values[crf:]
         yield [
             *values[:4],
@@ -309,6 +322,7 @@ def infusions_rows(*, today: date) -> Iterator[Row]:
             start_time,
             end_time,
             *vitals,
+            version,
         ]
 
 
@@ -351,11 +365,19 @@ def platelets_rows(*, today: date) -> Iterator[Row]:
                 "who_bleeding_grade",
                 "visit__code",
                 "response_category",
+                "version",
             )
         )
-        for pid, subject_id, sample_date, platelets, grade, visit_code, category in value_rows(
-            counts, size=AUDIT_CHUNK_SIZE
-        ):
+        for (
+            pid,
+            subject_id,
+            sample_date,
+            platelets,
+            grade,
+            visit_code,
+            category,
+            version,
+        ) in value_rows(counts, size=AUDIT_CHUNK_SIZE):
             first = first_infusions.get(pid)
             after = first is not None and sample_date > first
             yield [
@@ -367,6 +389,7 @@ def platelets_rows(*, today: date) -> Iterator[Row]:
                 study_day(sample_date, first),
                 is_evaluable(sample_date, rescue_starts=rescue_starts[pid]) if after else None,
                 category or None,
+                version,
             ]
 
 
@@ -394,14 +417,16 @@ def adverse_events_rows(*, today: date) -> Iterator[Row]:
             "awareness_at",
             "reported_at",
             "first_infusion",
+            "version",
         )
     )
-    for *values, first in value_rows(queryset):
+    for *values, first, version in value_rows(queryset):
         serious, onset, awareness_at = values[7], values[3], values[13]
         yield [
             *values,
             safety_rules.sae_report_due(awareness_at) if serious and awareness_at else None,
             safety_rules.is_treatment_emergent(onset, first),
+            version,
         ]
 
 
@@ -409,7 +434,14 @@ def conmeds_rows(*, today: date) -> Iterator[Row]:
     queryset = ConcomitantMedication.objects.order_by(
         "participant__subject_id", "start_date", "drug"
     ).values_list(
-        "participant__subject_id", "drug", "indication", "start_date", "end_date", "rescue", "dose"
+        "participant__subject_id",
+        "drug",
+        "indication",
+        "start_date",
+        "end_date",
+        "rescue",
+        "dose",
+        "version",
     )
     return value_rows(queryset)
 
