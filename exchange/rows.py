@@ -1,10 +1,12 @@
 """The rows of each clinical dataset, streamed from database iterators.
 
 Each generator yields one list of Python values per record, in the dataset's column order;
-`exchange.export` formats and writes them. Rows come from `queryset.iterator(chunk_size)`:
-a table is never held in memory. Values derived per participant (status, response,
-schedule) are computed by the same selectors and pure rules the pages use, on chunks of
-participants with their related rows prefetched: a constant number of queries per chunk.
+`exchange.export` formats and writes them. The clinical datasets read value rows
+(`values_list()`, no model instances) a batch at a time (`value_rows`): a table is never
+held in memory. A derived value is read where it is stored (the status, the IWG response,
+each count's category, the dose) or computed by the pure rule the pages use (the schedule,
+evaluability, the SAE clock), on chunks of participants: a constant number of queries per
+chunk.
 """
 
 from __future__ import annotations
@@ -28,14 +30,12 @@ from subjects.models import CasebookLock, EligibilityAnswer, Participant
 from subjects.rules import age_years
 from visits import response, schedule
 from visits.models import PlateletCount, Visit
-from visits.selectors import (
-    schedule_input,
-)
+from visits.selectors import schedule_input
 
 from . import datasets
 
 CHUNK_SIZE = 2000  # rows fetched per database round trip
-PARTICIPANT_CHUNK_SIZE = 100  # participants whose related rows are prefetched together
+PARTICIPANT_CHUNK_SIZE = 100  # participants whose related rows are read together
 AUDIT_CHUNK_SIZE = 10_000  # rows of the largest tables fetched per round trip
 
 Row = list[Any]
