@@ -67,8 +67,9 @@ class Column:
     required: bool = False  # on import: the header must have it and the cell must be filled
     past: bool = False  # on import: a date that cannot be in the future
     pattern: str = ""  # on import: a regular expression the text must match whole
-    # Derived, yet read on import as a check rather than a value: the `version` a row was
-    # based on (a row based on an older version than the stored one is refused).
+    # Not a value of the record but a check read on import: the `version` a row is based
+    # on (a row based on an older version than the stored one is refused). Neither raw
+    # (no service is given it) nor derived (no rule computes it: the database counts).
     checked_on_import: bool = False
 
     @property
@@ -98,7 +99,7 @@ class Dataset:
 
     @property
     def raw_columns(self) -> tuple[Column, ...]:
-        return tuple(c for c in self.columns if not c.derived)
+        return tuple(c for c in self.columns if not c.derived and not c.checked_on_import)
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -122,7 +123,6 @@ def _version() -> Column:
         VERSION_COLUMN,
         _("Version of the stored record (on import: the version the row is based on)"),
         INTEGER,
-        derived=True,
         checked_on_import=True,
     )
 
@@ -680,7 +680,7 @@ def dictionary_rows() -> list[list[Any]]:
                     column.unit,
                     column.allowed_values,
                     column.derived,
-                    dataset.importable and (not column.derived or column.checked_on_import),
+                    dataset.importable and not column.derived,
                 ]
             )
     return rows
