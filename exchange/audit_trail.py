@@ -2,8 +2,9 @@
 the eligibility decision, flags, signatures, locks, data queries, SDV), then every export
 and import.
 
-Read from the simple-history tables, one table at a time, ordered by record and time, so a
-change is diffed against the record's previous version while streaming: one row per
+Read from the simple-history tables as value rows (no model instances), one table at a
+time, ordered by record and time, so a change is diffed against the record's previous
+version, the row before it, while streaming: one row per
 creation or deletion, one row per changed field, with the user and the reason. Field names
 and values are written as the dataset columns are (`code` is `visit_code`, a visit is its
 code, a related infusion its number, a user their username).
@@ -15,11 +16,11 @@ acknowledged), how an entry's action is named.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import models
 
 from infusions.models import Infusion
@@ -29,7 +30,7 @@ from subjects.models import CasebookLock, EligibilityAnswer, Participant, Signat
 from visits.models import PlateletCount, Visit
 
 from .models import DataExport, DataImport
-from .rows import CHUNK_SIZE
+from .rows import AUDIT_CHUNK_SIZE, CHUNK_SIZE, value_rows
 
 ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
 
@@ -51,7 +52,7 @@ class Audited:
 
 
 def _became(previous: Any, record: Any, name: str) -> str:
-    """"set" when the field was filled, "cleared" when emptied, "" otherwise."""
+    """ "set" when the field was filled, "cleared" when emptied, "" otherwise."""
     old, new = getattr(previous, name), getattr(record, name)
     if old is None and new is not None:
         return "set"
@@ -126,54 +127,97 @@ AUDITED: tuple[Audited, ...] = (
 # Not listed as changes: the id and owner never change; the version counts the saves.
 _SKIPPED = {"id", "participant", "version"}
 
-
-def _lookups() -> dict[str, dict[int, Any]]:
-    """Foreign keys are shown by what a reader knows them by (a visit by its code, an
-    infusion by its number): small id maps, identifiers only, never a table's rows."""
-    infusions = dict(Infusion.objects.values_list("pk", "number"))
-    users = dict(get_user_model().objects.values_list("pk", "username"))
-    return {
-        **{
-            name: users
-            for name in ("signed_by", "raised_by", "answered_by", "closed_by", "acknowledged_by")
-        },
-        "participant": dict(Participant.objects.values_list("pk", "subject_id")),
-        "visit": dict(Visit.objects.values_list("pk", "code")),
-        "infusion": infusions,
-        "related_infusion": infusions,
-        "adverse_event": dict(AdverseEvent.objects.values_list("pk", "ae_number")),
-    }
+# Foreign keys are shown by what a reader knows them by (a visit by its code, an infusion by
+# its number, a user by their username): read by a join in the history query, so that no
+# table's ids are held in memory. A key not listed here is shown as its id.
+_USER = "username"
+_SHOWN_AS = {
+    **dict.fromkeys(
+        ("signed_by", "raised_by", "answered_by", "closed_by", "acknowledged_by"), _USER
+    ),
+    "visit": "code",
+    "infusion": "number",
+    "related_infusion": "number",
+    "adverse_event": "ae_number",
+}
 
 
-def _value(f: models.Field, record: Any, lookups: dict[str, dict[int, Any]]) -> Any:
-    value = getattr(record, f.attname)
-    if isinstance(f, models.ForeignKey) and value is not None:
-        if f.name in lookups:
-            return lookups[f.name].get(value, value)
-        return value
-    return value
+@dataclass(frozen=True)
+class _Field:
+    """A tracked field of a history row: its place in the row, its dataset column, and
+    where the name its key is shown by sits (None: the value as stored)."""
+
+    index: int
+    column: str
+    shown: int | None
 
 
-def _history_rows(audited: Audited, lookups: dict[str, dict[int, Any]]) -> Iterator[list[Any]]:
+def _history_query(audited: Audited) -> tuple[type, list[_Field], int | None, Iterator[tuple]]:
+    """The row type, the diffed fields and the rows of one history table, in record and
+    time order (a record's previous version is the row before it)."""
     history = audited.model.history.model
-    fields = [f for f in history.tracked_fields if f.name not in _SKIPPED]
-    queryset = history.objects.select_related("history_user").order_by(
-        "id", "history_date", "history_id"
+    tracked = list(history.tracked_fields)
+    names = [f.attname for f in tracked]
+    lookups = [
+        "history_type",
+        "history_date",
+        "history_id",
+        "history_change_reason",
+        "history_user__username",
+    ]
+    attributes = [*names, *(name.replace("__", "_") for name in lookups)]
+    fields = []
+    for f in tracked:
+        if f.name in _SKIPPED:
+            continue
+        shown = None
+        if isinstance(f, models.ForeignKey) and f.name in _SHOWN_AS:
+            shown = len(lookups) + len(names)
+            lookups.append(f"{f.name}__{_SHOWN_AS[f.name]}")
+            attributes.append(f"{f.name}_shown")
+        fields.append(_Field(names.index(f.attname), audited.columns.get(f.name, f.name), shown))
+    owner = None
+    if audited.model is not Participant and "participant_id" in names:
+        owner = len(lookups) + len(names)
+        lookups.append("participant__subject_id")
+        attributes.append("owner_subject_id")
+    row_type = namedtuple(f"{history.__name__}Row", attributes)  # noqa: PYI024
+    rows = value_rows(
+        history.objects.order_by("id", "history_date", "history_id").values_list(*names, *lookups),
+        size=AUDIT_CHUNK_SIZE,
     )
+    return row_type, fields, owner, rows
+
+
+def _shown(row: tuple, f: _Field) -> Any:
+    value = row[f.index]
+    if f.shown is None or value is None:
+        return value
+    shown = row[f.shown]
+    return value if shown is None else shown
+
+
+def _history_rows(audited: Audited) -> Iterator[list[Any]]:
+    row_type, fields, owner, rows = _history_query(audited)
+    make = row_type._make
+    is_participant = audited.model is Participant
     previous = None
-    for record in queryset.iterator(chunk_size=CHUNK_SIZE):
+    for values in rows:
+        record = make(values)
         if previous is not None and previous.id != record.id:
             previous = None
-        if audited.model is Participant:
+        if is_participant:
             subject_id = record.subject_id
+        elif owner is not None:
+            subject_id = values[owner] or ""
         else:  # the database lock belongs to no participant
-            subject_id = lookups["participant"].get(getattr(record, "participant_id", None), "")
+            subject_id = ""
         action = (audited.action and audited.action(record, previous)) or ACTIONS.get(
             record.history_type, record.history_type
         )
         common = [
             record.history_date,
-            record.history_user.username if record.history_user else "",
+            record.history_user_username or "",
             action,
             audited.dataset,
             subject_id,
@@ -182,9 +226,12 @@ def _history_rows(audited: Audited, lookups: dict[str, dict[int, Any]]) -> Itera
         reason = record.history_change_reason or ""
         if record.history_type == "~" and previous is not None:
             for f in fields:
-                old, new = _value(f, previous, lookups), _value(f, record, lookups)
+                i = f.index
+                if previous[i] == values[i]:
+                    continue
+                old, new = _shown(previous, f), _shown(values, f)
                 if old != new:
-                    yield [*common, audited.columns.get(f.name, f.name), old, new, reason]
+                    yield [*common, f.column, old, new, reason]
         else:
             created = audited.created_value(record) if audited.created_value else None
             yield [*common, "", None, created, reason]
@@ -208,7 +255,6 @@ def _exchange_rows() -> Iterator[list[Any]]:
 
 
 def audit_trail_rows() -> Iterator[list[Any]]:
-    lookups = _lookups()
     for audited in AUDITED:
-        yield from _history_rows(audited, lookups)
+        yield from _history_rows(audited)
     yield from _exchange_rows()

@@ -67,6 +67,10 @@ class Column:
     required: bool = False  # on import: the header must have it and the cell must be filled
     past: bool = False  # on import: a date that cannot be in the future
     pattern: str = ""  # on import: a regular expression the text must match whole
+    # Not a value of the record but a check read on import: the `version` a row is based
+    # on (a row based on an older version than the stored one is refused). Neither raw
+    # (no service is given it) nor derived (no rule computes it: the database counts).
+    checked_on_import: bool = False
 
     @property
     def allowed_values(self) -> str:
@@ -95,7 +99,7 @@ class Dataset:
 
     @property
     def raw_columns(self) -> tuple[Column, ...]:
-        return tuple(c for c in self.columns if not c.derived)
+        return tuple(c for c in self.columns if not c.derived and not c.checked_on_import)
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -107,6 +111,20 @@ def _values(choices: Any) -> tuple[str, ...]:
 
 def _d(name: str, label: Any, type_: str = TEXT, **kwargs: Any) -> Column:
     return Column(name, label, type_, derived=True, **kwargs)
+
+
+VERSION_COLUMN = "version"
+
+
+def _version() -> Column:
+    """The record's stored version (itp_trial.audit.VersionedModel), the last column of
+    every importable dataset: empty for a record not yet stored."""
+    return Column(
+        VERSION_COLUMN,
+        _("Version of the stored record (on import: the version the row is based on)"),
+        INTEGER,
+        checked_on_import=True,
+    )
 
 
 def identifier_pattern(fmt: str) -> tuple[str, str]:
@@ -256,6 +274,7 @@ SUBJECTS = Dataset(
         Column("splenectomy_date", _("Splenectomy date"), DATE, past=True),
         Column("height_cm", _("Height"), DECIMAL, "cm", range=_range(*protocol.HEIGHT_RANGE_CM)),
         Column("withdrawal_detail", _("Withdrawal details")),
+        _version(),
     ),
     key=("subject_id",),
 )
@@ -273,6 +292,7 @@ ELIGIBILITY = Dataset(
             required=True,
         ),
         Column("met", _("Met"), BOOLEAN, required=True),
+        _version(),
     ),
     key=("subject_id", "criterion"),
 )
@@ -306,6 +326,7 @@ VISITS = Dataset(
         Column("physical_exam_findings", _("Abnormal findings")),
         Column("new_adverse_event", _("Any new adverse event since the last visit"), BOOLEAN),
         Column("medication_change", _("Any change of medication since the last visit"), BOOLEAN),
+        _version(),
     ),
     key=("subject_id", "visit_code"),
 )
@@ -358,6 +379,7 @@ INFUSIONS = Dataset(
         Column("end_time", _("End time"), TIME),
         *_vital_columns("pre_"),
         *_vital_columns("post_"),
+        _version(),
     ),
     key=("subject_id", "infusion_number"),
 )
@@ -396,6 +418,7 @@ PLATELETS = Dataset(
         _d(
             "category", _("Response category (empty for baseline counts)"), CODE, allowed=CATEGORIES
         ),
+        _version(),
     ),
     key=("subject_id", "sample_date"),
 )
@@ -439,6 +462,7 @@ ADVERSE_EVENTS = Dataset(
         Column("reported_at", _("Reported at"), DATETIME),
         _d("report_due_at", _("Report due at (serious events)"), DATETIME),
         _d("treatment_emergent", _("Treatment-emergent"), BOOLEAN),
+        _version(),
     ),
     key=("subject_id", "ae_number"),
 )
@@ -455,6 +479,7 @@ CONMEDS = Dataset(
         Column("rescue", _("Rescue therapy"), BOOLEAN),
         # Extra column.
         Column("dose", _("Dose")),
+        _version(),
     ),
     key=("subject_id", "drug", "start_date"),
 )

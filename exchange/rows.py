@@ -1,20 +1,24 @@
 """The rows of each clinical dataset, streamed from database iterators.
 
 Each generator yields one list of Python values per record, in the dataset's column order;
-`exchange.export` formats and writes them. Rows come from `queryset.iterator(chunk_size)`:
-a table is never held in memory. Values derived per participant (status, response,
-schedule) are computed by the same selectors and pure rules the pages use, on chunks of
-participants with their related rows prefetched: a constant number of queries per chunk.
+`exchange.export` formats and writes them. The clinical datasets read value rows
+(`values_list()`, no model instances) a batch at a time (`value_rows`): a table is never
+held in memory. A derived value is read where it is stored (the status, the IWG response,
+each count's category, the dose) or computed by the pure rule the pages use (the schedule,
+evaluability, the SAE clock), on chunks of participants: a constant number of queries per
+chunk.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
+from itertools import chain, islice
 from typing import Any
 
-from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, When
+from django.db import connections
+from django.db.models import Case, Count, IntegerField, OuterRef, QuerySet, Subquery, When
 
 from infusions import dosing
 from infusions.models import Infusion
@@ -25,21 +29,43 @@ from safety.models import AdverseEvent, ConcomitantMedication, Flag
 from subjects.models import CasebookLock, EligibilityAnswer, Participant
 from subjects.rules import age_years
 from visits import response, schedule
-from visits.models import PlateletCount
-from visits.selectors import (
-    participant_response,
-    participant_schedule,
-    participants_with_outcomes,
-    participants_with_schedule,
-)
+from visits.models import PlateletCount, Visit
+from visits.selectors import schedule_input
 
 from . import datasets
 
 CHUNK_SIZE = 2000  # rows fetched per database round trip
-PARTICIPANT_CHUNK_SIZE = 100  # participants whose related rows are prefetched together
+PARTICIPANT_CHUNK_SIZE = 100  # participants whose related rows are read together
+AUDIT_CHUNK_SIZE = 10_000  # rows of the largest tables fetched per round trip
 
 Row = list[Any]
 
+
+def value_batches(queryset: QuerySet, *, size: int = CHUNK_SIZE) -> Iterator[list[tuple]]:
+    """The rows of a `values_list()` queryset, a batch of `size` at a time, never the table.
+
+    On PostgreSQL through a server-side cursor in the binary protocol, where no field
+    converts what it reads (psycopg's binary loaders give the same Python values as the
+    ORM, without parsing text); elsewhere through the queryset's own iterator.
+    """
+    if connections[queryset.db].vendor == "postgresql":
+        compiler = queryset.query.get_compiler(using=queryset.db)
+        sql, params = compiler.as_sql()
+        selected = [column[0] for column in compiler.select[: compiler.col_count]]
+        if not compiler.get_converters(selected):
+            with connections[queryset.db].chunked_cursor() as wrapper:
+                wrapper.cursor.execute(sql, params, binary=True)
+                while batch := wrapper.cursor.fetchmany(size):
+                    yield batch
+            return
+    rows = queryset.iterator(chunk_size=size)
+    while batch := list(islice(rows, size)):
+        yield batch
+
+
+def value_rows(queryset: QuerySet, *, size: int = CHUNK_SIZE) -> Iterator[tuple]:
+    """`value_batches`, a row at a time."""
+    return chain.from_iterable(value_batches(queryset, size=size))
 
 
 def _to_second(value: datetime | None) -> datetime | None:
@@ -56,46 +82,84 @@ def _minor_only(value: bool | None, participant: Any) -> bool | None:
         return False
     return value
 
+
 def _ordered(dataset: datasets.Dataset, values: dict[str, Any]) -> Row:
     return [values[name] for name in dataset.header]
 
 
+_SUBJECT_FIELDS = (
+    "subject_id",
+    "screening_number",
+    "sex",
+    "birth_date",
+    "consent_date",
+    "consent_version",
+    "guardian_consent",
+    "child_assent",
+    "enrolled_on",
+    "planned_first_infusion_date",
+    "treatment_discontinued_date",
+    "treatment_discontinued_reason",
+    "withdrawal_date",
+    "withdrawal_reason",
+    "status",
+    "itp_diagnosis_date",
+    "prior_therapies",
+    "splenectomy",
+    "splenectomy_date",
+    "height_cm",
+    "withdrawal_detail",
+)
+# The response as stored by visits.services.responses_sync (response_summarise's result).
+_STORED_RESPONSE = (
+    "baseline_platelets",
+    "best_response",
+    "time_to_response_days",
+    "response_lost_on",
+    "response_duration_days",
+)
+_Subject = namedtuple("_Subject", (*_SUBJECT_FIELDS, *_STORED_RESPONSE, "version"))
+
+
 def subjects_rows(*, today: date) -> Iterator[Row]:
-    queryset = participants_with_outcomes(Participant.objects.order_by("subject_id"))
-    for p in queryset.iterator(chunk_size=PARTICIPANT_CHUNK_SIZE):
-        summary = participant_response(p)
-        yield _ordered(
-            datasets.SUBJECTS,
-            {
-                "subject_id": p.subject_id,
-                "screening_number": p.screening_number,
-                "sex": p.sex,
-                "birth_date": p.birth_date,
-                "consent_date": p.consent_date,
-                "planned_first_infusion_date": p.planned_first_infusion_date,
-                "treatment_discontinued_date": p.treatment_discontinued_date,
-                "treatment_discontinued_reason": p.treatment_discontinued_reason,
-                "withdrawal_date": p.withdrawal_date,
-                "withdrawal_reason": p.withdrawal_reason,
-                "age_at_consent": age_years(p.birth_date, p.consent_date),
-                "status": p.status,
-                "baseline_platelets": summary.baseline,
-                "best_response": summary.best_response,
-                "time_to_response_days": summary.time_to_response_days,
-                "response_lost_on": summary.response_lost_on,
-                "response_duration_days": summary.response_duration_days,
-                "consent_version": p.consent_version,
-                "guardian_consent": _minor_only(p.guardian_consent, p),
-                "child_assent": _minor_only(p.child_assent, p),
-                "itp_diagnosis_date": p.itp_diagnosis_date,
-                "prior_therapies": p.prior_therapies,
-                "splenectomy": p.splenectomy,
-                "splenectomy_date": p.splenectomy_date,
-                "height_cm": p.height_cm,
-                "withdrawal_detail": p.withdrawal_detail,
-                "enrolled_on": p.enrolled_on,
-            },
-        )
+    """The participants with their stored response (`visits.ParticipantResponse`)."""
+    queryset = Participant.objects.order_by("subject_id").values_list(
+        *_SUBJECT_FIELDS,
+        *(f"stored_response__{name}" for name in _STORED_RESPONSE),
+        "version",
+    )
+    for values in value_rows(queryset):
+        p = _Subject._make(values)
+        yield [
+            p.subject_id,
+            p.screening_number,
+            p.sex,
+            p.birth_date,
+            p.consent_date,
+            p.consent_version,
+            _minor_only(p.guardian_consent, p),
+            _minor_only(p.child_assent, p),
+            p.enrolled_on,
+            p.planned_first_infusion_date,
+            p.treatment_discontinued_date,
+            p.treatment_discontinued_reason,
+            p.withdrawal_date,
+            p.withdrawal_reason,
+            age_years(p.birth_date, p.consent_date),
+            p.status,
+            p.baseline_platelets,
+            p.best_response,
+            p.time_to_response_days,
+            p.response_lost_on,
+            p.response_duration_days,
+            p.itp_diagnosis_date,
+            p.prior_therapies,
+            p.splenectomy,
+            p.splenectomy_date,
+            p.height_cm,
+            p.withdrawal_detail,
+            p.version,
+        ]
 
 
 def eligibility_rows(*, today: date) -> Iterator[Row]:
@@ -106,10 +170,9 @@ def eligibility_rows(*, today: date) -> Iterator[Row]:
     queryset = (
         EligibilityAnswer.objects.annotate(criterion_order=protocol_order)
         .order_by("participant__subject_id", "criterion_order")
-        .values_list("participant__subject_id", "criterion", "met")
+        .values_list("participant__subject_id", "criterion", "met", "version")
     )
-    for subject_id, criterion, met in queryset.iterator(chunk_size=CHUNK_SIZE):
-        yield [subject_id, criterion, met]
+    return value_rows(queryset)
 
 
 VISIT_CRF_FIELDS = (
@@ -127,29 +190,73 @@ VISIT_CRF_FIELDS = (
 )
 
 
+_ScheduleParticipant = namedtuple(
+    "_ScheduleParticipant",
+    "pk subject_id planned_first_infusion_date eligible treatment_discontinued_date "
+    "withdrawal_date",
+)
+_ScheduleVisit = namedtuple(
+    "_ScheduleVisit",
+    (
+        "participant_id",
+        "code",
+        "actual_date",
+        "missed",
+        "missed_reason",
+        *VISIT_CRF_FIELDS,
+        "version",
+    ),
+)
+_ScheduleInfusion = namedtuple("_ScheduleInfusion", "participant_id number infusion_date")
+
+
 def visits_rows(*, today: date) -> Iterator[Row]:
-    """Every scheduled visit of every participant, done or not, in protocol order."""
-    queryset = participants_with_schedule(Participant.objects.order_by("subject_id"))
-    for p in queryset.iterator(chunk_size=PARTICIPANT_CHUNK_SIZE):
-        visits = {v.code: v for v in p.visits.all()}
-        for s in participant_schedule(p, today=today):
-            visit = visits.get(s.code)
-            if visit is None:
-                continue
-            values = {
-                "subject_id": p.subject_id,
-                "visit_code": s.code,
-                "actual_date": s.actual_date,
-                "missed": visit.missed,
-                "missed_reason": visit.missed_reason,
-                "target_date": s.target,
-                "window_start": s.window_start,
-                "window_end": s.window_end,
-                "window_status": s.status,
-                "study_day": s.study_day,
-            }
-            values.update({name: getattr(visit, name) for name in VISIT_CRF_FIELDS})
-            yield _ordered(datasets.VISITS, values)
+    """Every scheduled visit of every participant, done or not, in protocol order.
+
+    Per chunk of participants, three value queries (participants, their visits, their
+    infusions); the schedule is the engine's (`schedule.schedule_compute`) on that input.
+    """
+    for ids in _participant_id_chunks(PARTICIPANT_CHUNK_SIZE * 10):
+        participants = Participant.objects.filter(pk__in=ids).order_by("subject_id")
+        visits: dict[int, list[Any]] = defaultdict(list)
+        for values in value_rows(
+            Visit.objects.filter(participant_id__in=ids).values_list(*_ScheduleVisit._fields)
+        ):
+            visit = _ScheduleVisit._make(values)
+            visits[visit.participant_id].append(visit)
+        infusions: dict[int, list[Any]] = defaultdict(list)
+        infusion_values = (
+            Infusion.objects.filter(participant_id__in=ids)
+            .order_by("number")
+            .values_list(*_ScheduleInfusion._fields)
+        )
+        for values in value_rows(infusion_values):
+            infusion = _ScheduleInfusion._make(values)
+            infusions[infusion.participant_id].append(infusion)
+        for values in value_rows(participants.values_list(*_ScheduleParticipant._fields)):
+            p = _ScheduleParticipant._make(values)
+            own = {v.code: v for v in visits[p.pk]}
+            data = schedule_input(p, visits=own.values(), infusions=infusions[p.pk])
+            for s in schedule.schedule_compute(data, today=today):
+                visit = own.get(s.code)
+                if visit is None:
+                    continue
+                yield [
+                    p.subject_id,
+                    s.code,
+                    s.actual_date,
+                    visit.missed,
+                    visit.missed_reason,
+                    s.target,
+                    s.window_start,
+                    s.window_end,
+                    s.status,
+                    s.study_day,
+                    *visit[_VISIT_CRF_START:],  # the CRF's fields, then the version
+                ]
+
+
+_VISIT_CRF_START = _ScheduleVisit._fields.index(VISIT_CRF_FIELDS[0])
 
 
 INFUSION_CRF_FIELDS = (
@@ -171,25 +278,52 @@ INFUSION_CRF_FIELDS = (
 )
 
 
+_StoredDose = namedtuple(
+    "_StoredDose", "actual_cells dose_per_kg planned_cells dose_deviation dose_tolerance_pct"
+)
+
+
 def infusions_rows(*, today: date) -> Iterator[Row]:
-    queryset = Infusion.objects.select_related("participant").order_by(
-        "participant__subject_id", "number"
+    queryset = Infusion.objects.order_by("participant__subject_id", "number").values_list(
+        "participant__subject_id",
+        "number",
+        "infusion_date",
+        "dosing_weight_kg",
+        *_StoredDose._fields,
+        *INFUSION_CRF_FIELDS,
+        "version",
     )
-    for i in queryset.iterator(chunk_size=CHUNK_SIZE):
-        dose = dosing.stored_dose(i)
-        values = {
-            "subject_id": i.participant.subject_id,
-            "infusion_number": i.number,
-            "infusion_date": i.infusion_date,
-            "dosing_weight_kg": i.dosing_weight_kg,
-            "actual_cells": i.actual_cells,
-            "dose_per_kg": dose.dose_per_kg,
-            "planned_cells": dose.planned_cells,
-            "deviation_pct": dose.deviation_pct,
-            "dose_deviation": dose.deviation,
-        }
-        values.update({name: getattr(i, name) for name in INFUSION_CRF_FIELDS})
-        yield _ordered(datasets.INFUSIONS, values)
+    crf = 4 + len(_StoredDose._fields)
+    for values in value_rows(queryset):
+        dose = dosing.stored_dose(_StoredDose._make(values[4:crf]))
+        (
+            lot_number,
+            viability_pct,
+            volume_ml,
+            reaction,
+            interrupted,
+            start_time,
+            end_time,
+            *vitals,
+            version,
+        ) = values[crf:]
+        yield [
+            *values[:4],
+            values[4],
+            lot_number,
+            viability_pct,
+            volume_ml,
+            reaction,
+            interrupted,
+            dose.dose_per_kg,
+            dose.planned_cells,
+            dose.deviation_pct,
+            dose.deviation,
+            start_time,
+            end_time,
+            *vitals,
+            version,
+        ]
 
 
 def _participant_id_chunks(size: int) -> Iterator[list[int]]:
@@ -200,14 +334,15 @@ def _participant_id_chunks(size: int) -> Iterator[list[int]]:
 
 
 def platelets_rows(*, today: date) -> Iterator[Row]:
-    """Every count with its study day and IWG category, streamed in subject and date order.
+    """Every count with its study day, evaluability and stored IWG category, in subject and
+    date order.
 
     Per chunk of participants: one query for infusion 1, one for the rescue starts, then
-    the counts through a server-side cursor. A count dated on or before infusion 1 is a
-    baseline count (no category); the baseline of the assessments after it is taken from
-    the counts already streamed, by the same rule (`response.baseline_platelets`).
+    the counts as value rows. The category is the one `visits.services.responses_sync`
+    stored with the count (empty on or before infusion 1).
     """
     uns = protocol.UNSCHEDULED_VISIT_CODE
+    study_day, is_evaluable = schedule.study_day, response.is_evaluable
     for ids in _participant_id_chunks(PARTICIPANT_CHUNK_SIZE * 10):
         first_infusions = dict(
             Infusion.objects.filter(participant_id__in=ids, number=1).values_list(
@@ -229,125 +364,135 @@ def platelets_rows(*, today: date) -> Iterator[Row]:
                 "platelets",
                 "who_bleeding_grade",
                 "visit__code",
+                "response_category",
+                "version",
             )
         )
-        current = None
-        before: list[response.PlateletSample] = []
-        baseline: int | None = None
-        baseline_known = False
-        for pid, subject_id, sample_date, platelets, grade, visit_code in counts.iterator(
-            chunk_size=CHUNK_SIZE
-        ):
-            if pid != current:
-                current, before, baseline, baseline_known = pid, [], None, False
+        for (
+            pid,
+            subject_id,
+            sample_date,
+            platelets,
+            grade,
+            visit_code,
+            category,
+            version,
+        ) in value_rows(counts, size=AUDIT_CHUNK_SIZE):
             first = first_infusions.get(pid)
-            evaluable = category = None
-            if first is not None and sample_date > first:
-                if not baseline_known:
-                    baseline = response.baseline_platelets(before, first_infusion=first)
-                    baseline_known, before = True, []
-                evaluable = response.is_evaluable(sample_date, rescue_starts=rescue_starts[pid])
-                category = response.assessment_category(
-                    platelets=platelets,
-                    bleeding_grade=grade,
-                    baseline=baseline,
-                    evaluable=evaluable,
-                )
-            elif first is not None:
-                before.append(response.PlateletSample(sample_date, platelets, grade))
+            after = first is not None and sample_date > first
             yield [
                 subject_id,
                 sample_date,
                 platelets,
                 grade,
                 visit_code or uns,
-                schedule.study_day(sample_date, first),
-                evaluable,
-                category,
+                study_day(sample_date, first),
+                is_evaluable(sample_date, rescue_starts=rescue_starts[pid]) if after else None,
+                category or None,
+                version,
             ]
 
 
 def adverse_events_rows(*, today: date) -> Iterator[Row]:
     first_infusion = Infusion.objects.filter(participant=OuterRef("participant"), number=1)
     queryset = (
-        AdverseEvent.objects.select_related("participant", "related_infusion")
-        .annotate(first_infusion=Subquery(first_infusion.values("infusion_date")[:1]))
-        .order_by("participant__subject_id", "ae_number")
-    )
-    for ae in queryset.iterator(chunk_size=CHUNK_SIZE):
-        yield _ordered(
-            datasets.ADVERSE_EVENTS,
-            {
-                "subject_id": ae.participant.subject_id,
-                "ae_number": ae.ae_number,
-                "term": ae.term,
-                "onset_date": ae.onset_date,
-                "end_date": ae.end_date,
-                "ongoing": ae.ongoing,
-                "ctcae_grade": ae.ctcae_grade,
-                "serious": ae.serious,
-                "serious_criteria": ae.serious_criteria,
-                "relationship": ae.relationship,
-                "related_infusion": ae.related_infusion.number if ae.related_infusion else None,
-                "action_taken": ae.action_taken,
-                "outcome": ae.outcome,
-                "awareness_at": ae.awareness_at,
-                "reported_at": ae.reported_at,
-                "report_due_at": (
-                    safety_rules.sae_report_due(ae.awareness_at)
-                    if ae.serious and ae.awareness_at
-                    else None
-                ),
-                "treatment_emergent": safety_rules.is_treatment_emergent(
-                    ae.onset_date, ae.first_infusion
-                ),
-            },
+        AdverseEvent.objects.annotate(
+            first_infusion=Subquery(first_infusion.values("infusion_date")[:1])
         )
-
-
-def conmeds_rows(*, today: date) -> Iterator[Row]:
-    queryset = ConcomitantMedication.objects.select_related("participant").order_by(
-        "participant__subject_id", "start_date", "drug"
+        .order_by("participant__subject_id", "ae_number")
+        .values_list(
+            "participant__subject_id",
+            "ae_number",
+            "term",
+            "onset_date",
+            "end_date",
+            "ongoing",
+            "ctcae_grade",
+            "serious",
+            "serious_criteria",
+            "relationship",
+            "related_infusion__number",
+            "action_taken",
+            "outcome",
+            "awareness_at",
+            "reported_at",
+            "first_infusion",
+            "version",
+        )
     )
-    for c in queryset.iterator(chunk_size=CHUNK_SIZE):
+    for *values, first, version in value_rows(queryset):
+        serious, onset, awareness_at = values[7], values[3], values[13]
         yield [
-            c.participant.subject_id,
-            c.drug,
-            c.indication,
-            c.start_date,
-            c.end_date,
-            c.rescue,
-            c.dose,
+            *values,
+            safety_rules.sae_report_due(awareness_at) if serious and awareness_at else None,
+            safety_rules.is_treatment_emergent(onset, first),
+            version,
         ]
 
 
+def conmeds_rows(*, today: date) -> Iterator[Row]:
+    queryset = ConcomitantMedication.objects.order_by(
+        "participant__subject_id", "start_date", "drug"
+    ).values_list(
+        "participant__subject_id",
+        "drug",
+        "indication",
+        "start_date",
+        "end_date",
+        "rescue",
+        "dose",
+        "version",
+    )
+    return value_rows(queryset)
+
+
+_FlagState = namedtuple("_FlagState", "acknowledged_at resolved_at")
+
+
 def flags_rows(*, today: date) -> Iterator[Row]:
-    queryset = Flag.objects.select_related(
-        "participant", "visit", "infusion", "adverse_event", "acknowledged_by"
-    ).order_by("participant__subject_id", "raised_at", "id")
-    for f in queryset.iterator(chunk_size=CHUNK_SIZE):
-        if f.visit is not None:
-            visit_code = f.visit.code
-        elif f.infusion is not None:
-            visit_code = f.infusion.visit_code
-        else:
-            visit_code = ""
-        yield _ordered(
-            datasets.FLAGS,
-            {
-                "subject_id": f.participant.subject_id,
-                "kind": f.kind,
-                "visit_code": visit_code,
-                "raised_at": _to_second(f.raised_at),
-                "resolved_at": _to_second(f.resolved_at),
-                "status": f.status,
-                "detail": f.detail,
-                "ae_number": f.adverse_event.ae_number if f.adverse_event else None,
-                "acknowledged_at": _to_second(f.acknowledged_at),
-                "acknowledged_by": f.acknowledged_by.username if f.acknowledged_by else "",
-                "acknowledgement_comment": f.acknowledgement_comment,
-            },
-        )
+    queryset = Flag.objects.order_by("participant__subject_id", "raised_at", "id").values_list(
+        "participant__subject_id",
+        "kind",
+        "visit__code",
+        "infusion__number",
+        "raised_at",
+        "resolved_at",
+        "detail",
+        "adverse_event__ae_number",
+        "acknowledged_at",
+        "acknowledged_by__username",
+        "acknowledgement_comment",
+    )
+    status = Flag.status.fget  # the model's rule, read on the values
+    infusion_codes = protocol.INFUSION_VISIT_CODES
+    for (
+        subject_id,
+        kind,
+        visit_code,
+        infusion_number,
+        raised_at,
+        resolved_at,
+        detail,
+        ae_number,
+        acknowledged_at,
+        acknowledged_by,
+        comment,
+    ) in value_rows(queryset):
+        if visit_code is None:
+            visit_code = infusion_codes[infusion_number] if infusion_number is not None else ""
+        yield [
+            subject_id,
+            kind,
+            visit_code,
+            _to_second(raised_at),
+            _to_second(resolved_at),
+            status(_FlagState(acknowledged_at, resolved_at)),
+            detail,
+            ae_number,
+            _to_second(acknowledged_at),
+            acknowledged_by or "",
+            comment,
+        ]
 
 
 def signatures_rows(*, today: date) -> Iterator[Row]:
@@ -399,6 +544,8 @@ def locks_rows(*, today: date) -> Iterator[Row]:
         chunk_size=CHUNK_SIZE
     ):
         yield row("casebook", lock.participant.subject_id, lock)
+
+
 def queries_rows(*, today: date) -> Iterator[Row]:
     from safety.models import DataQuery
     from safety.review_export import record_keys
