@@ -216,6 +216,10 @@ def _exports(url: str) -> list[tuple[str, float, float, float]]:
         "adverse_events": "safety_adverseevent",
         "conmeds": "safety_concomitantmedication",
         "flags": "safety_flag",
+        "signatures": "subjects_signature",
+        "locks": "subjects_casebooklock, itp_trial_databaselock",
+        "queries": "safety_dataquery, safety_querymessage",
+        "sdv": "safety_verification",
     }
     rows = []
     with psycopg.connect(url) as conn:
@@ -224,8 +228,11 @@ def _exports(url: str) -> list[tuple[str, float, float, float]]:
             for _block in dataset_bytes(dataset.name, stats=FileStats(dataset.filename)):
                 pass
             ours = time.perf_counter() - started
-            if dataset.name in tables:
-                sql = f"COPY (SELECT * FROM {tables[dataset.name]}) TO STDOUT (FORMAT csv)"
+            if dataset.name in tables:  # its tables, one COPY each
+                sql = " ".join(
+                    f"COPY (SELECT * FROM {t.strip()}) TO STDOUT (FORMAT csv);"
+                    for t in tables[dataset.name].split(",")
+                )
             else:  # the audit trail: every history table
                 names = [
                     r[0]
