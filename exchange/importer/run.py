@@ -97,6 +97,9 @@ class Run:
         self.issues: list[Issue] = []
         self.outcomes: list[Outcome] = []
         self.refused_subjects: dict[str, ParsedRow] = {}  # subjects.csv rows not imported
+        # Participants this import creates: their records are new here, so the versions a
+        # file gives for them (another database's saves) are not compared.
+        self.created_subjects: set[str] = set()
 
     @property
     def service_reason(self) -> str:
@@ -194,10 +197,15 @@ class Run:
 
     def stale(self, row: ParsedRow, record: Any) -> bool:
         """Whether the row is refused as stale: it gives the version it was exported from
-        (column `version`) and the stored record has another one. The edit pages' own check
-        and message (itp_trial.audit.version_check), with what changed since."""
+        (column `version`) and the stored record is newer (the data contract). The edit
+        pages' own check and message (itp_trial.audit.version_check), with what changed
+        since. The records of a participant this import creates are new: never stale."""
         version = row.values.get(VERSION)
         if version is None or record is None or record.pk is None:
+            return False
+        if row.values.get("subject_id") in self.created_subjects:
+            return False
+        if version >= record.version:  # refused only when the stored record is newer
             return False
         return not self.judge(
             row,

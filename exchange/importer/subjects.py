@@ -95,7 +95,9 @@ def subjects_screen(run: Run, rows: Rows, *, screening_dates: dict[str, Any]) ->
                 ),
                 columns={"screening_date": "consent_date"},
             )
-            if not ok:
+            if ok:
+                run.created_subjects.add(subject_id)
+            else:
                 run.refused_subjects[subject_id] = row
             continue
         if run.stale(row, participant):
