@@ -550,7 +550,7 @@ def queries_rows(*, today: date) -> Iterator[Row]:
     from safety.models import DataQuery
     from safety.review_export import record_keys
 
-    keys = record_keys()
+    keys = record_keys(DataQuery.objects.all())
     queryset = (
         DataQuery.objects.select_related("participant", "raised_by", "answered_by", "closed_by")
         .annotate(turns=Count("messages"))
@@ -586,7 +586,8 @@ def sdv_rows(*, today: date) -> Iterator[Row]:
     from safety.models import Verification
     from safety.review_export import record_keys, record_versions
 
-    keys, versions = record_keys(), record_versions()
+    verified = Verification.objects.all()
+    keys, versions = record_keys(verified), record_versions(verified)
     queryset = Verification.objects.select_related("participant", "verified_by").order_by(
         "participant__subject_id", "target_kind", "object_id"
     )

@@ -8,13 +8,13 @@ only once it is done or missed).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
 from django.db import models
-from django.db.models import CharField, F, Q, Value
+from django.db.models import CharField, F, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.urls import reverse
 
@@ -67,7 +67,7 @@ class Target:
     def field_label(self, name: str) -> str:
         return str(self.model._meta.get_field(name).verbose_name)
 
-    def keys(self, ids: list[int] | None = None) -> dict[int, str]:
+    def keys(self, ids: Iterable[int] | QuerySet | None = None) -> dict[int, str]:
         """{pk: the record's natural key within its participant} (one query)."""
         rows = self.model._default_manager.order_by()
         if ids is not None:

@@ -120,7 +120,7 @@ def queries(*, subject_ids: list[str] | None = None) -> dict[str, list[Query]]:
     ).order_by("participant__subject_id", "number", "raised_at", "id")
     if subject_ids is not None:
         queryset = queryset.filter(participant__subject_id__in=subject_ids)
-    keys = record_keys()
+    keys = record_keys(queryset)
     result: dict[str, list[Query]] = defaultdict(list)
     for q in queryset:
         subject_id = q.participant.subject_id
@@ -154,7 +154,7 @@ def verifications(*, subject_ids: list[str] | None = None) -> dict[str, list[Ver
     )
     if subject_ids is not None:
         queryset = queryset.filter(participant__subject_id__in=subject_ids)
-    keys, versions = record_keys(), record_versions()
+    keys, versions = record_keys(queryset), record_versions(queryset)
     result: dict[str, list[Verified]] = defaultdict(list)
     for v in queryset:
         dataset, record = keys.get((v.target_kind, v.object_id), ("", ""))
