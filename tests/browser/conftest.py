@@ -25,8 +25,8 @@ def log_in(page, live_server, username: str, next_url: str = "/") -> None:
     page.goto(f"{live_server.url}{reverse('login')}?next={next_url}")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
-    # Wait for the redirect itself: on a busy machine the click returns before the form's
-    # response, and the page still shows the one before.
+    # The log-in form's own button: when someone is logged in already, the navigation bar's
+    # language and log-out buttons come first. Wait for the form's own navigation.
     with page.expect_navigation():
-        page.click("button[type=submit]")
+        page.click("form:has(input[name=username]) button[type=submit]")
     page.wait_for_load_state()

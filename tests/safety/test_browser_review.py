@@ -33,7 +33,8 @@ def log_in(page, live_server, username: str, next_url: str) -> None:
     page.goto(f"{live_server.url}{reverse('login')}?next={next_url}")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    with page.expect_navigation():  # the form's response, not the page before it
+        page.click("form:has(input[name=username]) button[type=submit]")
 
 
 def test_a_query_on_a_visit_weight_from_raising_to_verification(
