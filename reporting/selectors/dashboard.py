@@ -17,10 +17,10 @@ from django.utils.translation import gettext as _
 
 from infusions.dosing import DoseAssessment
 from itp_trial import protocol
-from safety.models import FLAG_OPEN, AdverseEvent, Flag
+from safety.models import AdverseEvent, Flag
 from safety.rules import SaeClock, is_treatment_emergent
 from safety.triage import SaeClockView, sae_clock_view, triage_key
-from subjects.models import Participant
+from subjects.models import EligibilityAnswer, Participant
 from subjects.rules import age_years
 from visits import response
 from visits.models import WindowStatus
@@ -31,7 +31,9 @@ from .common import (
     PLATELET_PAGE_SIZE,
     first_infusion_date,
     infusion_dose,
+    open_flags_prefetch,
     participants_for_pages,
+    review_records,
     stored_summary,
 )
 
@@ -91,6 +93,7 @@ class Dashboard:
     adverse_events: list[AdverseEventRow]
     open_flags: list[Flag]
     chart: dict[str, Any]
+    records: dict[str, list[Any]]  # by review kind, for the SDV progress (review_records)
 
     @property
     def sae_clocks(self) -> list[SaeClockView]:
@@ -232,13 +235,8 @@ def participant_dashboard(
         Participant.objects.filter(pk=participant_id).select_related("stored_response")
     )
     queryset = queryset.prefetch_related(
-        Prefetch(
-            "flags",
-            queryset=Flag.objects.filter(FLAG_OPEN).select_related(
-                "visit", "infusion", "adverse_event"
-            ),
-            to_attr="open_flags",
-        ),
+        Prefetch("eligibility_answers", queryset=EligibilityAnswer.objects.order_by("criterion")),
+        open_flags_prefetch(),
     )
     participant = queryset.first()
     if participant is None:
@@ -309,4 +307,5 @@ def participant_dashboard(
             summary=summary,
             first_infusion=first_infusion,
         ),
+        records=review_records(participant),
     )
