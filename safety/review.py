@@ -148,20 +148,21 @@ def participant_review(
     """The participant page's review panel: the forms with their SDV state and open queries,
     REVIEW_FORMS_PER_PAGE at a time (`forms_page`), and the participant's query counts and
     SDV progress over every form. The forms come from the participant's records the page
-    has loaded (`records`, by kind: sdv.participant_forms); three queries (verifications,
-    open queries by record, query totals)."""
+    has loaded (`records`, by kind: sdv.participant_forms); two queries (its verifications,
+    its open queries)."""
     forms = participant_forms(
         records=records, verified=verified_versions(participant_id=participant_id)
     )
     page = Paginator(forms, REVIEW_FORMS_PER_PAGE).get_page(forms_page)
-    open_by_record: dict[tuple[str, int], int] = {}
-    for row in (
+    # The participant's open and answered queries, read once for the badges and the totals.
+    queries = list(
         DataQuery.objects.filter(participant_id=participant_id, state__in=OPEN_STATES)
         .order_by()
-        .values("target_kind", "object_id")
-        .annotate(n=Count("pk"))
-    ):
-        open_by_record[(row["target_kind"], row["object_id"])] = row["n"]
+        .values_list("target_kind", "object_id", "state", "due_date")
+    )
+    open_by_record: dict[tuple[str, int | None], int] = {}
+    for kind, object_id, _state, _due in queries:
+        open_by_record[(kind, object_id)] = open_by_record.get((kind, object_id), 0) + 1
     labels = {t.kind: t.verbose_name for t in TARGETS.values()}
     for row in page.object_list:
         row["kind_label"] = labels[row["r_kind"]]
@@ -169,9 +170,25 @@ def participant_review(
     return {
         "review_forms": page.object_list,
         "review_forms_page": page,
-        "review_queries": query_totals(participant_ids=[participant_id]),
+        "review_queries": query_totals_of(
+            [(state, due) for _kind, _id, state, due in queries], today=timezone.localdate()
+        ),
         "review_progress": forms_progress(forms),
     }
+
+
+def query_totals_of(queries: Iterable[tuple[str, date | None]], *, today: date) -> dict[str, int]:
+    """query_totals for queries already read, as (state, due date) of each open or answered
+    one: the same three counts without a query (a test holds the two equal)."""
+    totals = {"open": 0, "answered": 0, "overdue": 0}
+    for state, due in queries:
+        if state == QueryState.OPEN:
+            totals["open"] += 1
+            if due is not None and due < today:
+                totals["overdue"] += 1
+        elif state == QueryState.ANSWERED:
+            totals["answered"] += 1
+    return totals
 
 
 def worklist_queries(*, limit: int = 20) -> dict[str, Any]:

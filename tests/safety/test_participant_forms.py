@@ -150,3 +150,33 @@ def test_the_review_panel_reaches_every_form_a_page_at_a_time(client, coordinato
     assert number == -(-len(every) // REVIEW_FORMS_PER_PAGE) >= 2
     assert shown == every
     assert response.context["review_progress"].total == len(every)
+
+
+def test_the_review_panel_counts_the_queries_as_the_sql(client, coordinator, monitor, reviewed):
+    from safety import dataqueries
+    from safety.review import query_totals
+
+    today = timezone.localdate()
+    visit = reviewed.visits.exclude(actual_date=None).first()
+    raised = [
+        dataqueries.query_raise(
+            user=monitor,
+            kind="visit",
+            object_id=visit.pk,
+            question=f"Check {n}?",
+            due_date=today + timedelta(days=n),
+            now=timezone.now() - timedelta(days=30),
+        )
+        for n in (-5, -1, 0, 7)
+    ]
+    dataqueries.query_answer(query_id=raised[1].pk, user=coordinator, answer="Checked")
+    dataqueries.query_close(query_id=raised[2].pk, user=monitor, comment="")
+    client.force_login(coordinator)
+
+    response = client.get(reverse("subjects:detail", args=[reviewed.pk]))
+
+    totals = response.context["review_queries"]
+    assert totals == query_totals(participant_ids=[reviewed.pk])
+    assert totals == {"open": 2, "answered": 1, "overdue": 1}
+    badges = {(f["r_kind"], f["pk"]): f["open_queries"] for f in response.context["review_forms"]}
+    assert badges[("visit", visit.pk)] == 3
