@@ -163,7 +163,7 @@ def participant_review(
     open_by_record: dict[tuple[str, int | None], int] = {}
     for kind, object_id, _state, _due in queries:
         open_by_record[(kind, object_id)] = open_by_record.get((kind, object_id), 0) + 1
-    labels = {t.kind: t.verbose_name for t in TARGETS.values()}
+    labels = {t.kind: str(t.verbose_name) for t in TARGETS.values()}
     for row in page.object_list:
         row["kind_label"] = labels[row["r_kind"]]
         row["open_queries"] = open_by_record.get((row["r_kind"], row["pk"]), 0)

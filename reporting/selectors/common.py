@@ -10,7 +10,7 @@ from django.db.models import Prefetch, QuerySet
 
 from infusions.dosing import stored_dose as infusion_dose  # noqa: F401  (the one dose read)
 from safety.models import FLAG_OPEN, AdverseEvent, Flag, QueryTarget
-from safety.triage import SaeClockView, sae_clock_view
+from safety.triage import SaeClockView, sae_clock_view, triage_key
 from subjects.models import Participant
 from visits import response
 from visits.models import ParticipantResponse
@@ -83,16 +83,26 @@ def stored_summary(participant: Participant, counts: Iterable[Any]) -> response.
 
 
 def open_flags_prefetch() -> Prefetch:
-    """A participant's open flags with what triage orders them by and a flag line shows
-    (`participant.open_flags`, unordered: sort with safety.triage.triage_key). One query,
-    a handful of rows: a participant's flags are bounded by its records."""
-    return Prefetch(
-        "flags",
-        queryset=Flag.objects.filter(FLAG_OPEN).select_related(
-            "visit", "infusion", "adverse_event"
-        ),
-        to_attr="open_flags",
-    )
+    """A participant's open flags (`participant.open_flags`): one query, a handful of rows
+    (a participant's flags are bounded by its records). Read them with open_flags_of."""
+    return Prefetch("flags", queryset=Flag.objects.filter(FLAG_OPEN), to_attr="open_flags")
+
+
+def open_flags_of(participant: Participant) -> list[Flag]:
+    """The open flags of a participant loaded with open_flags_prefetch and its visits,
+    infusions and adverse events, in triage order (safety.triage.triage_key). Each flag's
+    record is the one already loaded, not joined again in the flags' query."""
+    visits = {v.pk: v for v in participant.visits.all()}
+    infusions = {i.pk: i for i in participant.infusions.all()}
+    events = {e.pk: e for e in participant.adverse_events.all()}
+    for flag in participant.open_flags:
+        if flag.visit_id in visits:
+            flag.visit = visits[flag.visit_id]
+        if flag.infusion_id in infusions:
+            flag.infusion = infusions[flag.infusion_id]
+        if flag.adverse_event_id in events:
+            flag.adverse_event = events[flag.adverse_event_id]
+    return sorted(participant.open_flags, key=triage_key)
 
 
 def sae_clocks_of(events: Iterable[AdverseEvent], *, now: datetime) -> list[SaeClockView]:

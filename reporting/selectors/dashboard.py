@@ -19,7 +19,7 @@ from infusions.dosing import DoseAssessment
 from itp_trial import protocol
 from safety.models import AdverseEvent, Flag
 from safety.rules import SaeClock, is_treatment_emergent
-from safety.triage import SaeClockView, sae_clock_view, triage_key
+from safety.triage import SaeClockView, sae_clock_view
 from subjects.models import EligibilityAnswer, Participant
 from subjects.rules import age_years
 from visits import response
@@ -30,6 +30,7 @@ from visits.selectors import participant_schedule, participants_with_schedule, r
 from .common import (
     PLATELET_PAGE_SIZE,
     infusion_dose,
+    open_flags_of,
     open_flags_prefetch,
     review_records,
     stored_summary,
@@ -308,7 +309,7 @@ def participant_dashboard(
         platelets=platelets,
         platelets_page=Paginator(platelets, PLATELET_PAGE_SIZE).get_page(counts_page),
         adverse_events=adverse_events,
-        open_flags=sorted(participant.open_flags, key=triage_key),
+        open_flags=open_flags_of(participant),
         chart=_chart(
             participant,
             platelets=platelets,

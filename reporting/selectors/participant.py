@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from itp_trial import protocol
 from safety.models import AdverseEvent, Flag
-from safety.triage import SaeClockView, triage_key
+from safety.triage import SaeClockView
 from subjects import rules
 from subjects.models import EligibilityAnswer, Participant
 from visits import response, schedule
@@ -27,6 +27,7 @@ from visits.selectors import participant_schedule, participants_with_schedule
 
 from .common import (
     PLATELET_PAGE_SIZE,
+    open_flags_of,
     open_flags_prefetch,
     review_records,
     sae_clocks_of,
@@ -39,14 +40,22 @@ class ScheduleRow:
     visit: Visit  # the stored row (its id for links, its entered data)
     scheduled: schedule.ScheduledVisit  # target, window, status and study day from the engine
     definition: protocol.VisitDefinition
+    # Worked out once here, as text, rather than by the template in every row.
+    name: str
+    status_label: str
+    is_infusion: bool
 
-    @property
-    def status_label(self) -> str:
-        return WindowStatus(self.scheduled.status).label
 
-    @property
-    def is_infusion(self) -> bool:
-        return self.definition.kind == protocol.KIND_INFUSION
+def _schedule_row(visit: Visit, scheduled: schedule.ScheduledVisit) -> ScheduleRow:
+    definition = protocol.VISITS_BY_CODE[scheduled.code]
+    return ScheduleRow(
+        visit=visit,
+        scheduled=scheduled,
+        definition=definition,
+        name=str(definition.name),
+        status_label=str(WindowStatus(scheduled.status).label),
+        is_infusion=definition.kind == protocol.KIND_INFUSION,
+    )
 
 
 @dataclass(frozen=True)
@@ -99,11 +108,7 @@ def participant_page(
         return None
     visits = {v.code: v for v in participant.visits.all()}
     computed = participant_schedule(participant, today=today)
-    rows = [
-        ScheduleRow(visit=visits[s.code], scheduled=s, definition=protocol.VISITS_BY_CODE[s.code])
-        for s in computed
-        if s.code in visits
-    ]
+    rows = [_schedule_row(visits[s.code], s) for s in computed if s.code in visits]
     first_infusion = next(
         (s.actual_date for s in computed if s.code == protocol.INFUSION_VISIT_CODES[1]), None
     )
@@ -132,7 +137,7 @@ def participant_page(
         response=summary,
         answers=answers,
         decision=rules.eligibility_decide(answers),
-        open_flags=sorted(participant.open_flags, key=triage_key),
+        open_flags=open_flags_of(participant),
         sae_clocks=sae_clocks_of(participant.adverse_events.all(), now=now or timezone.now()),
         records=review_records(participant),
     )
