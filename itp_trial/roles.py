@@ -106,8 +106,13 @@ def roles_sync_after_migrate(sender: Any, using: str = "default", **kwargs: Any)
 
 
 def user_role(user: Any) -> str | None:
-    """The user's role: the first of the four groups they belong to."""
+    """The user's role: the first of the four groups they belong to.
+
+    Read once per user object, as Django keeps its permissions: a request asks twice (the
+    home page's redirect and the navigation), and every page pays for a second query."""
     if not getattr(user, "is_authenticated", False):
         return None
-    names = {g.name for g in user.groups.all()}
-    return next((role for role in ROLES if role in names), None)
+    if not hasattr(user, "_role_cache"):
+        names = {g.name for g in user.groups.all()}
+        user._role_cache = next((role for role in ROLES if role in names), None)
+    return user._role_cache

@@ -17,12 +17,13 @@ from itp_trial.history import history_rows
 from safety.casebook import signature_states
 from safety.locking import LOCK_CASEBOOK_PERMISSION
 from safety.review import participant_review, query_totals, trial_review, worklist_queries
-from safety.sdv import Progress, sdv_progress
+from safety.sdv import forms_progress, participant_forms, verified_versions
 from safety.selectors import open_flags_summary
 from safety.signatures import SIGN_PERMISSION
 from subjects.models import ParticipantStatus
 
 from .selectors import participant_dashboard, trial_overview, worklist
+from .selectors.common import OPEN_FLAGS_SHOWN
 from .selectors.participant import participant_page
 from .selectors.worklist import SECTIONS
 
@@ -46,9 +47,11 @@ def dashboard(request: HttpRequest, participant_id: int) -> HttpResponse:
             "signature": signature_states([participant_id])[participant_id],
             "can_sign": request.user.has_perm(SIGN_PERMISSION),
             "can_lock": request.user.has_perm(LOCK_CASEBOOK_PERMISSION),
-            "review_queries": query_totals(participant_ids=[data.participant.pk]),
-            "review_progress": sdv_progress(participant_ids=[data.participant.pk]).get(
-                data.participant.pk, Progress()
+            "review_queries": query_totals(participant_ids=[participant_id]),
+            "review_progress": forms_progress(
+                participant_forms(
+                    records=data.records, verified=verified_versions(participant_id=participant_id)
+                )
             ),
         },
     )
@@ -124,12 +127,16 @@ def participant_detail(request: HttpRequest, participant_id: int) -> HttpRespons
     if page is None:
         raise Http404(_("No such participant."))
     participant = page.participant
+    review = participant_review(
+        participant_id=participant.pk, records=page.records, forms_page=request.GET.get("forms")
+    )
     return render(
         request,
         "subjects/detail.html",
         {
             "page": page,
             "counts_nav": _page_links(request, "counts", page.platelets_page),
+            "forms_nav": _page_links(request, "forms", review["review_forms_page"]),
             "participant": participant,
             "failed_criteria": [protocol.CRITERIA_BY_CODE[c] for c in page.decision.failed],
             "can_enrol": participant.eligible is True
@@ -144,7 +151,10 @@ def participant_detail(request: HttpRequest, participant_id: int) -> HttpRespons
             "signature": signature_states([participant.pk])[participant.pk],
             "can_sign": request.user.has_perm(SIGN_PERMISSION),
             "can_lock": request.user.has_perm(LOCK_CASEBOOK_PERMISSION),
-            **open_flags_summary(participant_ids=[participant.pk]),
-            **participant_review(participant.pk),
+            # The context of safety/_open_flags.html and the SAE clocks, from the loaded flags.
+            "open_flags": page.open_flags[:OPEN_FLAGS_SHOWN],
+            "open_flags_count": len(page.open_flags),
+            "sae_clocks": page.sae_clocks,
+            **review,
         },
     )

@@ -5,15 +5,18 @@ A fixed number of SQL queries per page, whatever the number of participants or r
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+from django.core.paginator import Paginator
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .models import DataQuery, QueryState, Verification
+from .sdv import forms_progress, participant_forms, verified_versions
 from .targets import TARGETS, Target, target_get
 
 OPEN_STATES = (QueryState.OPEN, QueryState.ANSWERED)
@@ -135,39 +138,57 @@ def query_totals(*, participant_ids: list[int] | None = None) -> dict[str, int]:
     )
 
 
-def participant_review(participant_id: int) -> dict[str, Any]:
-    """The participant page's review panel: every form with its SDV state and open queries,
-    the participant's query counts and SDV progress (three queries)."""
-    from .sdv import Progress, sdv_forms
+# Rows of a participant's review panel per page (every form is reached through the pages).
+REVIEW_FORMS_PER_PAGE = 25
 
-    open_by_record: dict[tuple[str, int], int] = {}
-    for row in (
+
+def participant_review(
+    *, participant_id: int, records: Mapping[str, Iterable[Any]], forms_page: Any = None
+) -> dict[str, Any]:
+    """The participant page's review panel: the forms with their SDV state and open queries,
+    REVIEW_FORMS_PER_PAGE at a time (`forms_page`), and the participant's query counts and
+    SDV progress over every form. The forms come from the participant's records the page
+    has loaded (`records`, by kind: sdv.participant_forms); two queries (its verifications,
+    its open queries)."""
+    forms = participant_forms(
+        records=records, verified=verified_versions(participant_id=participant_id)
+    )
+    page = Paginator(forms, REVIEW_FORMS_PER_PAGE).get_page(forms_page)
+    # The participant's open and answered queries, read once for the badges and the totals.
+    queries = list(
         DataQuery.objects.filter(participant_id=participant_id, state__in=OPEN_STATES)
         .order_by()
-        .values("target_kind", "object_id")
-        .annotate(n=Count("pk"))
-    ):
-        open_by_record[(row["target_kind"], row["object_id"])] = row["n"]
-    labels = {t.kind: t.verbose_name for t in TARGETS.values()}
-    forms = []
-    for row in sdv_forms(participant_id=participant_id):
+        .values_list("target_kind", "object_id", "state", "due_date")
+    )
+    open_by_record: dict[tuple[str, int | None], int] = {}
+    for kind, object_id, _state, _due in queries:
+        open_by_record[(kind, object_id)] = open_by_record.get((kind, object_id), 0) + 1
+    labels = {t.kind: str(t.verbose_name) for t in TARGETS.values()}
+    for row in page.object_list:
         row["kind_label"] = labels[row["r_kind"]]
         row["open_queries"] = open_by_record.get((row["r_kind"], row["pk"]), 0)
-        row["state"] = (
-            "verified"
-            if row["is_verified"]
-            else ("changed" if row["is_changed"] else "not_verified")
-        )
-        forms.append(row)
     return {
-        "review_forms": forms,
-        "review_queries": query_totals(participant_ids=[participant_id]),
-        "review_progress": Progress(
-            total=len(forms),
-            verified=sum(1 for f in forms if f["is_verified"]),
-            changed=sum(1 for f in forms if f["is_changed"]),
+        "review_forms": page.object_list,
+        "review_forms_page": page,
+        "review_queries": query_totals_of(
+            [(state, due) for _kind, _id, state, due in queries], today=timezone.localdate()
         ),
+        "review_progress": forms_progress(forms),
     }
+
+
+def query_totals_of(queries: Iterable[tuple[str, date | None]], *, today: date) -> dict[str, int]:
+    """query_totals for queries already read, as (state, due date) of each open or answered
+    one: the same three counts without a query (a test holds the two equal)."""
+    totals = {"open": 0, "answered": 0, "overdue": 0}
+    for state, due in queries:
+        if state == QueryState.OPEN:
+            totals["open"] += 1
+            if due is not None and due < today:
+                totals["overdue"] += 1
+        elif state == QueryState.ANSWERED:
+            totals["answered"] += 1
+    return totals
 
 
 def worklist_queries(*, limit: int = 20) -> dict[str, Any]:

@@ -33,6 +33,9 @@ class Target:
     label_expression: Callable[[], Any]  # the same in SQL, for set-based lists
     edit_url: Callable[[Any], str]
     forms_filter: Q = Q()
+    # forms_filter for a record already loaded (a page that has a participant's records reads
+    # their states without the SQL of sdv_forms); a test holds the two equal.
+    is_form: Callable[[Any], bool] = lambda record: True
     related: tuple[str, ...] = ("participant",)
     dataset: str = ""  # the exported dataset its rows are in (exchange.datasets)
 
@@ -150,6 +153,7 @@ TARGETS: dict[str, Target] = {
             lambda: _str(F("code")),
             lambda v: reverse("visits:edit", args=[v.pk]),
             forms_filter=Q(actual_date__isnull=False) | Q(missed=True),
+            is_form=lambda v: v.actual_date is not None or v.missed,
             dataset="visits",
         ),
         Target(

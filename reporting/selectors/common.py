@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
 from infusions.dosing import stored_dose as infusion_dose  # noqa: F401  (the one dose read)
-from safety.models import AdverseEvent
+from safety.models import FLAG_OPEN, AdverseEvent, Flag, QueryTarget
+from safety.triage import SaeClockView, sae_clock_view, triage_key
 from subjects.models import Participant
 from visits import response
 from visits.models import ParticipantResponse
@@ -21,6 +22,9 @@ from visits.selectors import (
 
 # Rows of a participant's platelet table per page (the chart shows every count).
 PLATELET_PAGE_SIZE = 25
+# Open flags a participant's page lists, in triage order (the count says how many in all), as
+# safety.selectors.open_flags_summary.
+OPEN_FLAGS_SHOWN = 20
 
 
 def share(part: int, whole: int) -> float | None:
@@ -76,3 +80,49 @@ def stored_summary(participant: Participant, counts: Iterable[Any]) -> response.
         response_lost_on=stored.response_lost_on,
         response_duration_days=stored.response_duration_days,
     )
+
+
+def open_flags_prefetch() -> Prefetch:
+    """A participant's open flags (`participant.open_flags`): one query, a handful of rows
+    (a participant's flags are bounded by its records). Read them with open_flags_of."""
+    return Prefetch("flags", queryset=Flag.objects.filter(FLAG_OPEN), to_attr="open_flags")
+
+
+def open_flags_of(participant: Participant) -> list[Flag]:
+    """The open flags of a participant loaded with open_flags_prefetch and its visits,
+    infusions and adverse events, in triage order (safety.triage.triage_key). Each flag's
+    record is the one already loaded, not joined again in the flags' query."""
+    visits = {v.pk: v for v in participant.visits.all()}
+    infusions = {i.pk: i for i in participant.infusions.all()}
+    events = {e.pk: e for e in participant.adverse_events.all()}
+    for flag in participant.open_flags:
+        if flag.visit_id in visits:
+            flag.visit = visits[flag.visit_id]
+        if flag.infusion_id in infusions:
+            flag.infusion = infusions[flag.infusion_id]
+        if flag.adverse_event_id in events:
+            flag.adverse_event = events[flag.adverse_event_id]
+    return sorted(participant.open_flags, key=triage_key)
+
+
+def sae_clocks_of(events: Iterable[AdverseEvent], *, now: datetime) -> list[SaeClockView]:
+    """safety.triage.sae_clocks_running for one participant's events already loaded: the
+    clocks still running (or overdue), the nearest deadline first."""
+    views = [sae_clock_view(e, now=now) for e in events]
+    running = [v for v in views if v.state in ("due", "overdue")]
+    return sorted(running, key=lambda v: (v.clock.due_at, v.event.pk))
+
+
+def review_records(participant: Participant) -> dict[str, list[Any]]:
+    """A participant's records by kind of review target (safety.targets), from what its page
+    prefetched: eligibility answers, visits, infusions, platelet counts, adverse events and
+    medication. The review panel and the SDV progress read them instead of querying again."""
+    return {
+        QueryTarget.PARTICIPANT: [participant],
+        QueryTarget.ELIGIBILITY: list(participant.eligibility_answers.all()),
+        QueryTarget.VISIT: list(participant.visits.all()),
+        QueryTarget.INFUSION: list(participant.infusions.all()),
+        QueryTarget.PLATELET: list(participant.platelet_counts.all()),
+        QueryTarget.ADVERSE_EVENT: list(participant.adverse_events.all()),
+        QueryTarget.MEDICATION: list(participant.conmeds.all()),
+    }

@@ -17,21 +17,22 @@ from django.utils.translation import gettext as _
 
 from infusions.dosing import DoseAssessment
 from itp_trial import protocol
-from safety.models import FLAG_OPEN, AdverseEvent, Flag
+from safety.models import AdverseEvent, Flag
 from safety.rules import SaeClock, is_treatment_emergent
-from safety.triage import SaeClockView, sae_clock_view, triage_key
-from subjects.models import Participant
+from safety.triage import SaeClockView, sae_clock_view
+from subjects.models import EligibilityAnswer, Participant
 from subjects.rules import age_years
 from visits import response
-from visits.models import WindowStatus
+from visits.models import PlateletCount, WindowStatus
 from visits.schedule import ScheduledVisit, study_day
-from visits.selectors import participant_schedule, rescue_conmeds
+from visits.selectors import participant_schedule, participants_with_schedule, rescue_conmeds
 
 from .common import (
     PLATELET_PAGE_SIZE,
-    first_infusion_date,
     infusion_dose,
-    participants_for_pages,
+    open_flags_of,
+    open_flags_prefetch,
+    review_records,
     stored_summary,
 )
 
@@ -91,6 +92,7 @@ class Dashboard:
     adverse_events: list[AdverseEventRow]
     open_flags: list[Flag]
     chart: dict[str, Any]
+    records: dict[str, list[Any]]  # by review kind, for the SDV progress (review_records)
 
     @property
     def sae_clocks(self) -> list[SaeClockView]:
@@ -228,23 +230,29 @@ def participant_dashboard(
     `counts_page`, at a time); None when there is none."""
     now = now or timezone.now()
     today = today or timezone.localdate(now)
-    queryset = participants_for_pages(
-        Participant.objects.filter(pk=participant_id).select_related("stored_response")
-    )
-    queryset = queryset.prefetch_related(
-        Prefetch(
-            "flags",
-            queryset=Flag.objects.filter(FLAG_OPEN).select_related(
-                "visit", "infusion", "adverse_event"
+    # What participants_for_pages reads, less its second read of infusion 1 (the infusions
+    # are all here) and the AEs' infusions (not shown); with the eligibility answers (for the
+    # SDV progress) and the open flags. One query each: a round trip costs more than its rows.
+    queryset = (
+        participants_with_schedule(Participant.objects.filter(pk=participant_id))
+        .select_related("stored_response")
+        .prefetch_related(
+            Prefetch("platelet_counts", queryset=PlateletCount.objects.order_by("sample_date")),
+            "conmeds",
+            Prefetch("adverse_events", queryset=AdverseEvent.objects.order_by("ae_number")),
+            Prefetch(
+                "eligibility_answers", queryset=EligibilityAnswer.objects.order_by("criterion")
             ),
-            to_attr="open_flags",
-        ),
+            open_flags_prefetch(),
+        )
     )
     participant = queryset.first()
     if participant is None:
         return None
 
-    first_infusion = first_infusion_date(participant)
+    first_infusion = next(
+        (i.infusion_date for i in participant.infusions.all() if i.number == 1), None
+    )
     counts = list(participant.platelet_counts.all())
     summary = stored_summary(participant, counts)
     schedule = participant_schedule(participant, today=today)
@@ -301,7 +309,7 @@ def participant_dashboard(
         platelets=platelets,
         platelets_page=Paginator(platelets, PLATELET_PAGE_SIZE).get_page(counts_page),
         adverse_events=adverse_events,
-        open_flags=sorted(participant.open_flags, key=triage_key),
+        open_flags=open_flags_of(participant),
         chart=_chart(
             participant,
             platelets=platelets,
@@ -309,4 +317,5 @@ def participant_dashboard(
             summary=summary,
             first_infusion=first_infusion,
         ),
+        records=review_records(participant),
     )

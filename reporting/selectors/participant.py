@@ -9,20 +9,30 @@ recomputed here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch
+from django.utils import timezone
 
 from itp_trial import protocol
+from safety.models import AdverseEvent, Flag
+from safety.triage import SaeClockView
 from subjects import rules
 from subjects.models import EligibilityAnswer, Participant
 from visits import response, schedule
 from visits.models import PlateletCount, Visit, WindowStatus
 from visits.selectors import participant_schedule, participants_with_schedule
 
-from .common import PLATELET_PAGE_SIZE, stored_summary
+from .common import (
+    PLATELET_PAGE_SIZE,
+    open_flags_of,
+    open_flags_prefetch,
+    review_records,
+    sae_clocks_of,
+    stored_summary,
+)
 
 
 @dataclass(frozen=True)
@@ -30,14 +40,22 @@ class ScheduleRow:
     visit: Visit  # the stored row (its id for links, its entered data)
     scheduled: schedule.ScheduledVisit  # target, window, status and study day from the engine
     definition: protocol.VisitDefinition
+    # Worked out once here, as text, rather than by the template in every row.
+    name: str
+    status_label: str
+    is_infusion: bool
 
-    @property
-    def status_label(self) -> str:
-        return WindowStatus(self.scheduled.status).label
 
-    @property
-    def is_infusion(self) -> bool:
-        return self.definition.kind == protocol.KIND_INFUSION
+def _schedule_row(visit: Visit, scheduled: schedule.ScheduledVisit) -> ScheduleRow:
+    definition = protocol.VISITS_BY_CODE[scheduled.code]
+    return ScheduleRow(
+        visit=visit,
+        scheduled=scheduled,
+        definition=definition,
+        name=str(definition.name),
+        status_label=str(WindowStatus(scheduled.status).label),
+        is_infusion=definition.kind == protocol.KIND_INFUSION,
+    )
 
 
 @dataclass(frozen=True)
@@ -60,13 +78,18 @@ class ParticipantPage:
     response: response.ResponseSummary
     answers: dict[str, bool]
     decision: rules.EligibilityDecision
+    open_flags: list[Flag]  # every open flag, in triage order
+    sae_clocks: list[SaeClockView]  # the SAE report clocks still running
+    records: dict[str, list[Any]]  # by review kind, for the review panel (review_records)
 
 
 def participant_page(
-    *, participant_id: int, today: date, counts_page: Any = None
+    *, participant_id: int, today: date, counts_page: Any = None, now: datetime | None = None
 ) -> ParticipantPage | None:
     """Everything a participant's record page shows, with a fixed number of queries; the
-    platelet table a page (`counts_page`) at a time."""
+    platelet table a page (`counts_page`) at a time. Its adverse events, medication and open
+    flags are read here too: the flags and SAE clocks panels and the review panel take them
+    from the loaded records rather than querying again."""
     queryset = (
         participants_with_schedule(Participant.objects.filter(pk=participant_id))
         .select_related("stored_response")
@@ -75,6 +98,9 @@ def participant_page(
             Prefetch(
                 "eligibility_answers", queryset=EligibilityAnswer.objects.order_by("criterion")
             ),
+            Prefetch("adverse_events", queryset=AdverseEvent.objects.order_by("ae_number")),
+            "conmeds",
+            open_flags_prefetch(),
         )
     )
     participant = queryset.first()
@@ -82,11 +108,7 @@ def participant_page(
         return None
     visits = {v.code: v for v in participant.visits.all()}
     computed = participant_schedule(participant, today=today)
-    rows = [
-        ScheduleRow(visit=visits[s.code], scheduled=s, definition=protocol.VISITS_BY_CODE[s.code])
-        for s in computed
-        if s.code in visits
-    ]
+    rows = [_schedule_row(visits[s.code], s) for s in computed if s.code in visits]
     first_infusion = next(
         (s.actual_date for s in computed if s.code == protocol.INFUSION_VISIT_CODES[1]), None
     )
@@ -115,4 +137,7 @@ def participant_page(
         response=summary,
         answers=answers,
         decision=rules.eligibility_decide(answers),
+        open_flags=open_flags_of(participant),
+        sae_clocks=sae_clocks_of(participant.adverse_events.all(), now=now or timezone.now()),
+        records=review_records(participant),
     )
