@@ -16,7 +16,7 @@ from itp_trial import protocol
 from itp_trial.history import history_rows
 from safety.casebook import signature_states
 from safety.locking import LOCK_CASEBOOK_PERMISSION
-from safety.review import participant_review, query_totals, trial_review, worklist_queries
+from safety.review import participant_review, query_totals, worklist_queries
 from safety.sdv import Progress, sdv_progress
 from safety.selectors import open_flags_summary
 from safety.signatures import SIGN_PERMISSION
@@ -66,7 +66,13 @@ def overview(request: HttpRequest) -> HttpResponse:
         key: _page_links(request, key, page)
         for key, page in (("responders", o.responders_page), ("deviations", o.deviations_page))
     }
-    return render(request, "reporting/overview.html", {"o": o, "nav": nav, **trial_review()})
+    # The SDV progress is among the overview's stored figures; the queries by state are
+    # counted live (whether one is overdue moves with the date).
+    return render(
+        request,
+        "reporting/overview.html",
+        {"o": o, "nav": nav, "review_queries": query_totals(), "review_progress": o.sdv},
+    )
 
 
 def _page_links(request: HttpRequest, key: str, page: Any) -> dict[str, str]:

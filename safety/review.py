@@ -181,10 +181,3 @@ def worklist_queries(*, limit: int = 20) -> dict[str, Any]:
         ),
         "worklist_queries_count": rows.count(),
     }
-
-
-def trial_review() -> dict[str, Any]:
-    """The overview's review figures: queries by state and the trial's SDV progress."""
-    from .sdv import sdv_trial_progress
-
-    return {"review_queries": query_totals(), "review_progress": sdv_trial_progress()}
