@@ -52,7 +52,7 @@ from visits.models import VISIT_RESPONSE_FIELDS, ParticipantResponse, Visit
 
 from .models import FigureDelta, ParticipantFigures
 
-CHUNK = 1000  # participants computed and written at a time (flat memory)
+CHUNK = 2000  # participants computed and written at a time (flat memory)
 COMPACT_AT = 2000  # ledger rows beyond which a sync folds them into one per key
 
 FOLLOW_UP_CODES: frozenset[str] = frozenset(
