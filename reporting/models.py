@@ -6,8 +6,9 @@ from django.db import models
 
 
 class ParticipantFigures(models.Model):
-    """One participant's share of every figure of the overview, {key: n} (the non-zero
-    ones), as `reporting.figures.participant_figures` gives it from the stored records.
+    """One participant's share of every figure of the overview (the non-zero ones), as
+    `reporting.figures.participant_figures` gives it from the stored records, written
+    "key=n;key=n" (`figures_encode`).
 
     Derived and recomputable (no history, no version), like `visits.ParticipantResponse`:
     `reporting.figures.figures_sync` keeps it in step after every write.
@@ -16,10 +17,10 @@ class ParticipantFigures(models.Model):
     participant = models.OneToOneField(
         "subjects.Participant", on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
-    figures = models.JSONField(default=dict)
+    figures = models.TextField(blank=True, default="")
 
     def __str__(self) -> str:
-        return f"{self.participant_id} {len(self.figures)} figures"
+        return f"{self.participant_id} {self.figures}"
 
 
 class FigureDelta(models.Model):

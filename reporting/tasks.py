@@ -14,5 +14,5 @@ from .figures import figures_sync
 
 
 @shared_task(name=FIGURES_SYNC)
-def figures_sync_task(*, participant_ids: list[int] | None = None) -> int:
-    return figures_sync(participant_ids=participant_ids)
+def figures_sync_task(*, participant_ids: list[int] | None = None, sdv: bool = True) -> int:
+    return figures_sync(participant_ids=participant_ids, sdv=sdv)

@@ -293,7 +293,7 @@ def checks_run(
     if full:
         schedule_sync(participant_ids=ids, today=today)
         responses_sync(ids)
-        task_run(FIGURES_SYNC, participant_ids=ids)
+        task_run(FIGURES_SYNC, participant_ids=ids, sdv=False)  # no form saved here
 
     visits = _in(Visit.objects.all(), ids)
     flags = _in(Flag.objects.all(), ids)
@@ -309,7 +309,7 @@ def checks_run(
         turned = sorted(set(stale.values_list("participant_id", flat=True)))
         if turned:
             stale.filter(participant_id__in=turned).update(window_status=WindowStatus.OVERDUE)
-            task_run(FIGURES_SYNC, participant_ids=turned)
+            task_run(FIGURES_SYNC, participant_ids=turned, sdv=False)
 
         overdue = FlagKind.OVERDUE
         counts[overdue][RAISED] = _insert_visit_flags(

@@ -48,7 +48,7 @@ class Migration(migrations.Migration):
                         to="subjects.participant",
                     ),
                 ),
-                ("figures", models.JSONField(default=dict)),
+                ("figures", models.TextField(blank=True, default="")),
             ],
         ),
         migrations.RunPython(figures_fill, migrations.RunPython.noop),

@@ -54,8 +54,8 @@ def assert_in_step() -> Counter:
     now from the records are one and the same; returns them."""
     totals = f.figures_totals()
     stored: Counter = Counter()
-    for figures in ParticipantFigures.objects.values_list("figures", flat=True):
-        stored.update(figures)
+    for text in ParticipantFigures.objects.values_list("figures", flat=True):
+        stored.update(f.figures_decode(text))
     fresh = f.figures_fresh()
     assert +totals == +stored == +fresh
     return fresh
