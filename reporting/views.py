@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
@@ -67,11 +68,17 @@ def overview(request: HttpRequest) -> HttpResponse:
         for key, page in (("responders", o.responders_page), ("deviations", o.deviations_page))
     }
     # The SDV progress is among the overview's stored figures; the queries by state are
-    # counted live (whether one is overdue moves with the date).
+    # counted live (whether one is overdue moves with the date), once: the navigation's
+    # counts when it shows them (the template prefers them), else these.
     return render(
         request,
         "reporting/overview.html",
-        {"o": o, "nav": nav, "review_queries": query_totals(), "review_progress": o.sdv},
+        {
+            "o": o,
+            "nav": nav,
+            "review_queries": SimpleLazyObject(query_totals),
+            "review_progress": o.sdv,
+        },
     )
 
 

@@ -28,8 +28,9 @@ from visits.models import ParticipantResponse, WindowStatus
 from .. import figures as f
 from .common import infusion_dose, share
 
-# Rows per page of the lists on the overview.
-LIST_PAGE_SIZE = 50
+# Rows per page of the lists on the overview: each row costs as much to render as a
+# whole table of counts, and the page is a summary (the lists page on).
+LIST_PAGE_SIZE = 20
 
 # Statuses of a visit that was due: done (in window, early, late), missed or overdue.
 DUE_STATUSES: tuple[str, ...] = (
