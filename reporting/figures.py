@@ -273,16 +273,37 @@ def figures_store(
         for pk, figures in new.items():
             before = old.get(pk, {})
             if figures != before:
-                changed.append(models.stored(participant_id=pk, figures=figures_encode(figures)))
+                changed.append((pk, figures_encode(figures)))
                 moved.update(figures)
                 moved.subtract(before)
-        models.stored.objects.bulk_create(
-            changed, update_conflicts=True, unique_fields=["participant"], update_fields=["figures"]
-        )
+        _stored_upsert(models.stored, changed)
         models.delta.objects.bulk_create(
             models.delta(key=key, n=n) for key, n in sorted(moved.items()) if n
         )
     return len(changed)
+
+
+# Parameters per INSERT: under SQLite's limit of 32,766 (Django's bulk_create keeps to 999,
+# three statements for a chunk of 2,000 participants where one does).
+STATEMENT_PARAMETERS = 30000
+
+
+def _stored_upsert(model: Any, rows: list[tuple[int, str]]) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE of the participants' rows that moved, one
+    statement per STATEMENT_PARAMETERS values."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    key, column = (quote(model._meta.get_field(n).column) for n in ("participant", "figures"))
+    size = STATEMENT_PARAMETERS // 2
+    for start in range(0, len(rows), size):
+        batch = rows[start : start + size]
+        values = ", ".join(["(%s, %s)"] * len(batch))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({key}, {column}) VALUES {values}"
+                f" ON CONFLICT ({key}) DO UPDATE SET {column} = excluded.{column}",
+                [value for row in batch for value in row],
+            )
 
 
 def figures_sync(*, participant_ids: Iterable[int] | None = None, sdv: bool = True) -> int:
