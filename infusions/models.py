@@ -113,6 +113,14 @@ class Infusion(ClinicalModel):
                 condition=models.Q(dosing_weight_kg__gt=0), name="infusion_weight_positive"
             ),
         ]
+        indexes = [
+            # The overview's page of deviating infusions: the few among 50,000, not a scan.
+            models.Index(
+                fields=["participant", "number"],
+                condition=models.Q(dose_deviation=True),
+                name="infusion_deviating",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.participant_id} INF{self.number}"

@@ -21,6 +21,8 @@ SCHEDULE_CREATE = "visits.schedule_create"
 PARTICIPANT_CHANGED = "visits.participant_changed"
 CHECKS_FOR_PARTICIPANT = "safety.tasks.checks_run_for_participant"
 CHECKS_FOR_PARTICIPANTS = "safety.tasks.checks_run_for_participants"
+# The trial overview's stored figures (reporting.figures), after any write that moves them.
+FIGURES_SYNC = "reporting.figures_sync"
 
 
 def task_run(name: str, **kwargs: Any) -> Any:

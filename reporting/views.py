@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
@@ -16,7 +17,7 @@ from itp_trial import protocol
 from itp_trial.history import history_rows
 from safety.casebook import signature_states
 from safety.locking import LOCK_CASEBOOK_PERMISSION
-from safety.review import participant_review, query_totals, trial_review, worklist_queries
+from safety.review import participant_review, query_totals, worklist_queries
 from safety.sdv import forms_progress, participant_forms, verified_versions
 from safety.selectors import open_flags_summary
 from safety.signatures import SIGN_PERMISSION
@@ -69,7 +70,19 @@ def overview(request: HttpRequest) -> HttpResponse:
         key: _page_links(request, key, page)
         for key, page in (("responders", o.responders_page), ("deviations", o.deviations_page))
     }
-    return render(request, "reporting/overview.html", {"o": o, "nav": nav, **trial_review()})
+    # The SDV progress is among the overview's stored figures; the queries by state are
+    # counted live (whether one is overdue moves with the date), once: the navigation's
+    # counts when it shows them (the template prefers them), else these.
+    return render(
+        request,
+        "reporting/overview.html",
+        {
+            "o": o,
+            "nav": nav,
+            "review_queries": SimpleLazyObject(query_totals),
+            "review_progress": o.sdv,
+        },
+    )
 
 
 def _page_links(request: HttpRequest, key: str, page: Any) -> dict[str, str]:

@@ -56,6 +56,7 @@ from infusions.dosing import deviation_pct
 from itp_trial import protocol
 from itp_trial.audit import history_insert_select, history_recorded_ids
 from itp_trial.locks import unlocked_participants
+from itp_trial.tasks import FIGURES_SYNC, task_run
 from subjects.models import Signature
 from visits.models import Visit, WindowStatus
 from visits.services import responses_sync, schedule_sync
@@ -292,6 +293,7 @@ def checks_run(
     if full:
         schedule_sync(participant_ids=ids, today=today)
         responses_sync(ids)
+        task_run(FIGURES_SYNC, participant_ids=ids, sdv=False)  # no form saved here
 
     visits = _in(Visit.objects.all(), ids)
     flags = _in(Flag.objects.all(), ids)
@@ -299,9 +301,15 @@ def checks_run(
         # Time alone turns a pending visit overdue; nothing else about a visit moves without
         # a write, and every write resyncs its participant. A locked casebook is not
         # written; its flags are still raised (they are about the data, not part of it).
-        unlocked_participants(visits).filter(
+        stale = unlocked_participants(visits).filter(
             window_status=WindowStatus.PENDING, window_end__lt=today
-        ).update(window_status=WindowStatus.OVERDUE)
+        )
+        # The overview's figures count the visits by status: the participants turned are
+        # synced (reporting.figures), and only theirs are turned.
+        turned = sorted(set(stale.values_list("participant_id", flat=True)))
+        if turned:
+            stale.filter(participant_id__in=turned).update(window_status=WindowStatus.OVERDUE)
+            task_run(FIGURES_SYNC, participant_ids=turned, sdv=False)
 
         overdue = FlagKind.OVERDUE
         counts[overdue][RAISED] = _insert_visit_flags(

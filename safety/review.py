@@ -127,8 +127,9 @@ def open_query_counts(*, participant_ids: list[int] | None = None) -> dict[int, 
 
 
 def query_totals(*, participant_ids: list[int] | None = None) -> dict[str, int]:
-    """Open and answered queries, and those open past their due date (one query)."""
-    rows: QuerySet = DataQuery.objects.all()
+    """Open and answered queries, and those open past their due date (one query, over the
+    open and answered rows only: the closed ones, most of them in time, are not read)."""
+    rows: QuerySet = DataQuery.objects.filter(state__in=OPEN_STATES)
     if participant_ids is not None:
         rows = rows.filter(participant_id__in=participant_ids)
     return rows.aggregate(
@@ -202,10 +203,3 @@ def worklist_queries(*, limit: int = 20) -> dict[str, Any]:
         ),
         "worklist_queries_count": rows.count(),
     }
-
-
-def trial_review() -> dict[str, Any]:
-    """The overview's review figures: queries by state and the trial's SDV progress."""
-    from .sdv import sdv_trial_progress
-
-    return {"review_queries": query_totals(), "review_progress": sdv_trial_progress()}

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from itp_trial.audit import audited_save, stale_error
+from itp_trial.tasks import FIGURES_SYNC, task_run
 
 from .models import Verification
 from .targets import TARGETS, target_get
@@ -93,17 +94,26 @@ def record_verify(
     verification.verified_at = now
     reason = "" if verification._state.adding else _("Verified again after a change")
     audited_save(verification, user=user, reason=reason)
+    # The overview's SDV progress is among its stored figures (reporting.figures).
+    task_run(FIGURES_SYNC, participant_ids=[verification.participant_id])
     return verification
 
 
 # --- reads --------------------------------------------------------------------------------
 
 
-def _annotated(kind: str) -> QuerySet:
-    """The forms of one kind, each with `is_verified` and `is_changed` (SQL)."""
+def _annotated(kind: str, *, apps: Any = None) -> QuerySet:
+    """The forms of one kind, each with `is_verified` and `is_changed` (SQL). `apps`: a
+    migration's models instead of the live ones (the overview's figures are filled so)."""
     target = TARGETS[kind]
-    verifications = Verification.objects.filter(target_kind=kind, object_id=OuterRef("pk"))
-    return target.forms().annotate(
+    if apps is None:
+        forms, verification = target.forms(), Verification
+    else:
+        model = apps.get_model(target.model_label)
+        forms = model._default_manager.filter(target.forms_filter)
+        verification = apps.get_model("safety", "Verification")
+    verifications = verification.objects.filter(target_kind=kind, object_id=OuterRef("pk"))
+    return forms.annotate(
         is_verified=Exists(verifications.filter(verified_version=OuterRef("version"))),
         is_changed=Exists(verifications.exclude(verified_version=OuterRef("version"))),
     )
@@ -133,14 +143,16 @@ class Progress:
         self.changed += other.changed
 
 
-def sdv_progress(*, participant_ids: list[int] | None = None) -> dict[int, Progress]:
+def sdv_progress(
+    *, participant_ids: list[int] | None = None, apps: Any = None
+) -> dict[int, Progress]:
     """Per participant: forms, verified at their current version, changed since (one query
-    per kind of record)."""
+    per kind of record). `apps`: a migration's models (see `_annotated`)."""
     result: dict[int, Progress] = {}
     for kind, target in TARGETS.items():
-        rows = _annotated(kind)
+        rows = _annotated(kind, apps=apps)
         if participant_ids is not None:
-            rows = rows.filter(**{f"{_owner(kind)}__in": participant_ids})
+            rows = rows.filter(**among(_owner(kind), participant_ids))
         counts = (
             rows.order_by()
             .values(owner=target.participant_id_expression())
@@ -224,6 +236,14 @@ def sdv_trial_progress() -> Progress:
         )
         total.add(Progress(target.forms().count(), counts["verified"], counts["changed"]))
     return total
+
+
+def among(field: str, ids: list[int]) -> dict[str, Any]:
+    """The filter on `field` in `ids`: a range when the ids are sorted with no gap (a chunk
+    of every participant), where thousands of parameters cost more to bind than to run."""
+    if len(ids) > 1 and ids == list(range(ids[0], ids[0] + len(ids))):
+        return {f"{field}__gte": ids[0], f"{field}__lte": ids[-1]}
+    return {f"{field}__in": ids}
 
 
 def _owner(kind: str) -> str:

@@ -33,6 +33,7 @@ from itp_trial import protocol
 from itp_trial.audit import CONCURRENT_SAVE, history_insert_select
 from itp_trial.locks import lock_write_check, participants_write_check
 from itp_trial.tasks import CHECKS_FOR_PARTICIPANTS, task_enqueue_on_commit
+from reporting.figures import figures_sync
 from safety.models import AdverseEvent, ConcomitantMedication
 from safety.services import CONMED_DATA_FIELDS, adverse_event_prepare, conmed_errors
 from subjects.models import EligibilityAnswer, Participant, SequenceCounter
@@ -484,6 +485,7 @@ def _write(run: Run, store: HeldStore, sequences: tuple[int, int]) -> list[int]:
     conmeds = [c for p in people for c in p.conmeds.values()]
     _in_batches(ConcomitantMedication, conmeds, keys=False)
     responses_sync(ids)
+    figures_sync(participant_ids=ids)  # the overview's stored figures
 
     at = timezone.now()
     user_id = run.user.pk if getattr(run.user, "is_authenticated", False) else None
@@ -654,6 +656,7 @@ def platelets_stored(run: Run, rows: Rows, *, write: bool = True) -> None:
             participants.append(participant)
     schedule_store(visits, participants)
     responses_sync(ids)
+    figures_sync(participant_ids=ids)  # the overview's stored figures
     task_enqueue_on_commit(CHECKS_FOR_PARTICIPANTS, participant_ids=ids)
 
 

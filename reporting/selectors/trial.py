@@ -1,12 +1,9 @@
 """The trial overview: enrolment, visit compliance, response, safety and dose deviations.
 
-A fixed number of aggregate queries over stored derived values, whatever the number of
-participants: the schedule's window status on each visit (`visits.services.schedule_sync`),
-the IWG response per participant and each visit's counts by category
-(`visits.services.responses_sync`, from `visits.response.response_summarise`), the dose
-deviation stored by the infusion service. The lists (responders, deviating infusions) are
-paginated. Treatment-emergent is `safety.rules.is_treatment_emergent`, read in SQL as
-TREATMENT_EMERGENT_SQL; a test holds the two equal on every adverse event.
+Every number is a figure summed ahead of the request (`reporting.figures`: each
+participant's share of each figure, computed from the stored derived values and the rules
+the other pages use, and kept in step by every write), read in one query whatever the
+number of participants. The lists (responders, deviating infusions) are paginated.
 """
 
 from __future__ import annotations
@@ -17,23 +14,23 @@ from datetime import date
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db import connection
-from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from infusions.dosing import DoseAssessment
 from infusions.models import Infusion
 from itp_trial import protocol
-from safety.models import AdverseEvent
+from safety.sdv import Progress
 from subjects.models import Participant, ParticipantStatus
 from visits import response
-from visits.models import VISIT_RESPONSE_FIELDS, ParticipantResponse, Visit, WindowStatus
+from visits.models import ParticipantResponse, WindowStatus
 
+from .. import figures as f
 from .common import infusion_dose, share
 
-# Rows per page of the lists on the overview.
-LIST_PAGE_SIZE = 50
+# Rows per page of the lists on the overview: each row costs as much to render as a
+# whole table of counts, and the page is a summary (the lists page on).
+LIST_PAGE_SIZE = 20
 
 # Statuses of a visit that was due: done (in window, early, late), missed or overdue.
 DUE_STATUSES: tuple[str, ...] = (
@@ -138,6 +135,7 @@ class Overview:
     deviations_page: Page
     deviation_count: int
     deviation_participants: int
+    sdv: Progress  # the trial's source data verification
     chart: dict[str, Any]
 
     @property
@@ -157,112 +155,55 @@ class Overview:
         return response.CATEGORIES
 
 
-# `safety.rules.is_treatment_emergent(onset_date, first_infusion)` in SQL, over an adverse
-# event `ae` left-joined to its participant's infusion 1 `inf1`: onset on or after infusion
-# 1, never before infusion 1 has been given. Tested equal to the rule on every event.
-TREATMENT_EMERGENT_SQL = "(inf1.infusion_date IS NOT NULL AND ae.onset_date >= inf1.infusion_date)"
-
-
-def _events_with_infusion_1() -> str:
-    quote = connection.ops.quote_name
-    return (
-        f"{quote(AdverseEvent._meta.db_table)} ae LEFT JOIN {quote(Infusion._meta.db_table)} inf1"
-        " ON inf1.participant_id = ae.participant_id AND inf1.number = 1"
-    )
-
-
-def treatment_emergent_by_event() -> dict[int, bool]:
-    """{adverse event id: treatment-emergent} as the overview counts it (for the test that
-    holds it equal to the rule)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT ae.id, CASE WHEN {TREATMENT_EMERGENT_SQL} THEN 1 ELSE 0 END "
-            f"FROM {_events_with_infusion_1()}"
-        )
-        return {pk: bool(te) for pk, te in cursor.fetchall()}
-
-
-def _safety_rows(*, screened: int, treated: int) -> list[SafetyRow]:
-    """Participants by worst CTCAE grade and seriousness: all AEs, and treatment-emergent.
-
-    One query: the events summed per participant, then the participants counted per
-    (worst grade, worst treatment-emergent grade, any serious, any serious emergent).
-    """
-    te = TREATMENT_EMERGENT_SQL
-    per_participant = (
-        "SELECT ae.participant_id,"
-        " MAX(ae.ctcae_grade) AS worst,"
-        f" MAX(CASE WHEN {te} THEN ae.ctcae_grade END) AS worst_te,"
-        " MAX(CASE WHEN ae.serious THEN 1 ELSE 0 END) AS serious,"
-        f" MAX(CASE WHEN ae.serious AND {te} THEN 1 ELSE 0 END) AS serious_te,"
-        " COUNT(*) AS events,"
-        f" SUM(CASE WHEN {te} THEN 1 ELSE 0 END) AS events_te,"
-        " SUM(CASE WHEN ae.serious THEN 1 ELSE 0 END) AS sae,"
-        f" SUM(CASE WHEN ae.serious AND {te} THEN 1 ELSE 0 END) AS sae_te"
-        f" FROM {_events_with_infusion_1()} GROUP BY ae.participant_id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT worst, worst_te, serious, serious_te, COUNT(*), SUM(events),"
-            " SUM(events_te), SUM(sae), SUM(sae_te)"
-            f" FROM ({per_participant}) p GROUP BY worst, worst_te, serious, serious_te"
-        )
-        groups = cursor.fetchall()
-    worst_all: Counter = Counter()
-    worst_te: Counter = Counter()
-    serious_all = serious_te = events_all = events_te = sae_all = sae_te = 0
-    for worst, worst_emergent, serious, serious_emergent, n, events, emergent, sae, sae_e in groups:
-        worst_all[worst] += n
-        if worst_emergent is not None:
-            worst_te[worst_emergent] += n
-        serious_all += n if serious else 0
-        serious_te += n if serious_emergent else 0
-        events_all += events
-        events_te += emergent
-        sae_all += sae
-        sae_te += sae_e
+def _safety_rows(figures: Counter, *, screened: int, treated: int) -> list[SafetyRow]:
+    """Participants by worst CTCAE grade and seriousness: all AEs, and treatment-emergent."""
 
     def row(key: str, label: str, n_all: int, n_te: int) -> SafetyRow:
         return SafetyRow(key, label, n_all, share(n_all, screened), n_te, share(n_te, treated))
 
-    rows = [
-        row("any", _("Participants with any adverse event"), worst_all.total(), worst_te.total())
-    ]
-    for grade in range(protocol.CTCAE_GRADE_MIN, protocol.CTCAE_GRADE_MAX + 1):
+    grades = range(protocol.CTCAE_GRADE_MIN, protocol.CTCAE_GRADE_MAX + 1)
+    any_all = sum(figures[f.worst_key(g, emergent=False)] for g in grades)
+    any_te = sum(figures[f.worst_key(g, emergent=True)] for g in grades)
+    rows = [row("any", _("Participants with any adverse event"), any_all, any_te)]
+    for grade in grades:
         label = _("Worst grade %(grade)s") % {"grade": grade}
-        rows.append(row(f"grade{grade}", label, worst_all[grade], worst_te[grade]))
+        rows.append(
+            row(
+                f"grade{grade}",
+                label,
+                figures[f.worst_key(grade, emergent=False)],
+                figures[f.worst_key(grade, emergent=True)],
+            )
+        )
     rows.append(
-        row("serious", _("Participants with a serious adverse event"), serious_all, serious_te)
-    )
-    rows.append(
-        SafetyRow("events", _("Adverse events (events)"), events_all, None, events_te, None)
+        row(
+            "serious",
+            _("Participants with a serious adverse event"),
+            figures[f.AE_SERIOUS],
+            figures[f.AE_SERIOUS_TE],
+        )
     )
     rows.append(
         SafetyRow(
-            "serious_events", _("Serious adverse events (events)"), sae_all, None, sae_te, None
+            "events",
+            _("Adverse events (events)"),
+            figures[f.AE_EVENTS],
+            None,
+            figures[f.AE_EVENTS_TE],
+            None,
+        )
+    )
+    rows.append(
+        SafetyRow(
+            "serious_events",
+            _("Serious adverse events (events)"),
+            figures[f.AE_SAE],
+            None,
+            figures[f.AE_SAE_TE],
+            None,
         )
     )
     return rows
-
-
-def _visit_rows() -> tuple[dict[str, ComplianceRow], dict[str, CategoryRow]]:
-    """Visit compliance and the response at each follow-up visit, in one aggregate over the
-    visits' stored window status and response counters."""
-    compliance = {v.code: ComplianceRow(v.code, str(v.name)) for v in protocol.VISITS}
-    response_rows = {
-        code: CategoryRow(code, str(protocol.VISITS_BY_CODE[code].name)) for code in FOLLOW_UP_CODES
-    }
-    sums = {name: Sum(name) for name in VISIT_RESPONSE_FIELDS.values()}
-    for row in (
-        Visit.objects.order_by().values("code", "window_status").annotate(n=Count("id"), **sums)
-    ):
-        compliance[row["code"]].counts[row["window_status"]] += row["n"]
-        if row["code"] in response_rows:
-            counts = response_rows[row["code"]].counts
-            for category, name in VISIT_RESPONSE_FIELDS.items():
-                if row[name]:
-                    counts[category] += row[name]
-    return compliance, response_rows
 
 
 def trial_overview(
@@ -273,58 +214,55 @@ def trial_overview(
 ) -> Overview:
     """The trial's numbers: enrolment, visit compliance, response, safety, dose deviations.
 
+    Three queries whatever the size of the trial: the stored figures summed, one page of
+    responders, one page of deviating infusions (their totals are figures too).
     `responders_page` and `deviations_page` are the page numbers of the two lists."""
     today = today or timezone.localdate()
-    statuses: Counter = Counter()
-    enrolled = 0
-    for row in (
-        Participant.objects.order_by()
-        .values("status")
-        .annotate(n=Count("pk"), enrolled=Count("pk", filter=Q(enrolled_on__isnull=False)))
-    ):
-        statuses[row["status"]] += row["n"]
-        enrolled += row["enrolled"]
-    screened = statuses.total()
+    figures = f.figures_totals()
+    statuses = {s.value: figures[f.status_key(s.value)] for s in ParticipantStatus}
+    screened = sum(statuses.values())
+    enrolled = figures[f.ENROLLED]
     by_status = [
         CountRow(s.value, str(s.label), statuses[s.value], share(statuses[s.value], screened))
         for s in ParticipantStatus
     ]
 
-    compliance, response_rows = _visit_rows()
+    compliance = {v.code: ComplianceRow(v.code, str(v.name)) for v in protocol.VISITS}
+    for code, row in compliance.items():
+        for status in WINDOW_STATUS_ORDER:
+            if figures[f.visit_key(code, status)]:
+                row.counts[status] = figures[f.visit_key(code, status)]
+    response_rows = {
+        code: CategoryRow(code, str(protocol.VISITS_BY_CODE[code].name)) for code in FOLLOW_UP_CODES
+    }
+    for code, row in response_rows.items():
+        for category in response.CATEGORIES:
+            if figures[f.response_key(code, category)]:
+                row.counts[category] = figures[f.response_key(code, category)]
 
     # The treated: infusion 1 given; their best response as stored.
+    treated = figures[f.TREATED]
     best = CategoryRow("best", _("Best overall response"))
-    treated = 0
-    for row in (
-        Infusion.objects.filter(number=1)
-        .order_by()
-        .values("participant__stored_response__best_response")
-        .annotate(n=Count("pk"))
-    ):
-        treated += row["n"]
-        category = row["participant__stored_response__best_response"]
-        if category is not None:
-            best.counts[category] += row["n"]
+    for category in response.CATEGORIES:
+        if figures[f.best_key(category)]:
+            best.counts[category] = figures[f.best_key(category)]
 
     responders = Paginator(
         ParticipantResponse.objects.filter(response_start__isnull=False)
         .select_related("participant")
         .order_by("participant__subject_id"),
         LIST_PAGE_SIZE,
-    ).get_page(responders_page)
-
-    given = Infusion.objects.order_by().aggregate(
-        given=Count("pk"),
-        deviating=Count("pk", filter=Q(dose_deviation=True)),
-        participants=Count("participant", filter=Q(dose_deviation=True), distinct=True),
     )
+    responders.count = figures[f.RESPONDERS]  # known from the figures: no COUNT
+    responders_shown = responders.get_page(responders_page)
+
     deviating = Paginator(
         Infusion.objects.filter(dose_deviation=True)
         .select_related("participant")
         .order_by("participant__subject_id", "number"),
         LIST_PAGE_SIZE,
     )
-    deviating.count = given["deviating"]  # known from the aggregate: no second COUNT
+    deviating.count = figures[f.DEVIATIONS]
     deviations = deviating.get_page(deviations_page)
 
     total = ComplianceRow("all", _("All visits"))
@@ -352,16 +290,21 @@ def trial_overview(
         treated=treated,
         response_at_visits=response_list,
         best_response=best,
-        responders=[ResponderRow(participant=r.participant, summary=r) for r in responders],
-        responders_page=responders,
-        safety=_safety_rows(screened=screened, treated=treated),
-        infusions_given=given["given"],
+        responders=[ResponderRow(participant=r.participant, summary=r) for r in responders_shown],
+        responders_page=responders_shown,
+        safety=_safety_rows(figures, screened=screened, treated=treated),
+        infusions_given=figures[f.INFUSIONS],
         deviations=[
             DeviationRow(participant=i.participant, infusion=i, dose=infusion_dose(i))
             for i in deviations
         ],
         deviations_page=deviations,
-        deviation_count=given["deviating"],
-        deviation_participants=given["participants"],
+        deviation_count=figures[f.DEVIATIONS],
+        deviation_participants=figures[f.DEVIATING_PARTICIPANTS],
+        sdv=Progress(
+            total=figures[f.SDV_FORMS],
+            verified=figures[f.SDV_VERIFIED],
+            changed=figures[f.SDV_CHANGED],
+        ),
         chart=chart,
     )

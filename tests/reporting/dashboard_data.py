@@ -20,6 +20,7 @@ from infusions.dosing import dose_assess, planned_cells
 from infusions.models import Infusion
 from infusions.services import infusion_record
 from itp_trial import protocol
+from reporting.figures import figures_sync
 from safety.checks import checks_run
 from safety.models import AdverseEvent, ConcomitantMedication
 from safety.services import adverse_event_record, conmed_record
@@ -306,4 +307,5 @@ def bulk_participants(count: int, *, platelets_each: int = 3, today: date = TODA
         for p in participants
     )
     responses_sync([p.pk for p in participants])
+    figures_sync(participant_ids=[p.pk for p in participants])
     return participants

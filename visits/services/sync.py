@@ -17,7 +17,7 @@ from simple_history.utils import bulk_create_with_history
 from infusions.models import Infusion
 from itp_trial import protocol
 from itp_trial.locks import unlocked_participants
-from itp_trial.tasks import CHECKS_FOR_PARTICIPANT, task_enqueue_on_commit
+from itp_trial.tasks import CHECKS_FOR_PARTICIPANT, FIGURES_SYNC, task_enqueue_on_commit, task_run
 from subjects.models import Participant
 
 from .. import response, schedule
@@ -337,8 +337,9 @@ def _categories_store(model: Any, categories: list[tuple[int, str]]) -> None:
 
 
 def participant_changed(*, participant_id: int, today: date | None = None) -> None:
-    """After any write that may move an anchor or the response: resync the schedule and the
-    stored response, then queue the checks."""
+    """After any write that may move an anchor or the response: resync the schedule, the
+    stored response and the overview's figures (reporting.figures), then queue the checks."""
     schedule_sync(participant_ids=[participant_id], today=today)
     responses_sync([participant_id])
+    task_run(FIGURES_SYNC, participant_ids=[participant_id])
     task_enqueue_on_commit(CHECKS_FOR_PARTICIPANT, participant_id=participant_id)
