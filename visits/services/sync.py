@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import connection
 from django.utils import timezone
@@ -22,7 +22,7 @@ from subjects.models import Participant
 
 from .. import response, schedule
 from ..models import VISIT_RESPONSE_FIELDS, ParticipantResponse, PlateletCount, Visit
-from ..selectors import participants_with_schedule, schedule_input
+from ..selectors import schedule_input
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +47,11 @@ def schedule_sync(
 ) -> int:
     """Recompute the schedule and status of participants and store what changed.
 
-    Set-based: three reads per chunk of participants, then one UPDATE run per table over
-    the rows whose derived values moved, a chunk at a time (flat memory). With
-    `participant_ids` None, every participant is synced. Returns the number of visit rows
+    Set-based, from value rows (no model instance): one read of the participants, then per
+    SYNC_CHUNK participants one read each of their visits and infusions, and one UPDATE
+    ... FROM (VALUES ...) per table over the rows whose derived values moved (flat memory:
+    a chunk at a time). `schedule_derive` is the rule. With `participant_ids` None, every
+    participant is synced (the nightly full pass). Returns the number of visit rows
     updated. A locked casebook is left as it stands (and everyone under the database
     lock): a locked record refuses every write.
     """
@@ -57,58 +59,146 @@ def schedule_sync(
     queryset = unlocked_participants(Participant.objects.all(), field="")
     if participant_ids is not None:
         queryset = queryset.filter(pk__in=list(participant_ids))
-    visits_changed: list[Visit] = []
-    participants_changed: list[Any] = []
-    written = 0
-    for participant in participants_with_schedule(queryset).iterator(chunk_size=SYNC_CHUNK):
+    people = [
+        ScheduleParticipant(*row)
+        for row in queryset.order_by("pk").values_list(*ScheduleParticipant.FIELDS)
+    ]
+    return sum(
+        _schedule_chunk(people[start : start + SYNC_CHUNK], today=today)
+        for start in range(0, len(people), SYNC_CHUNK)
+    )
+
+
+SYNC_CHUNK = 2000  # participants read and written at a time
+
+
+@dataclass(slots=True)
+class ScheduleParticipant:
+    """What the schedule reads of a participant, and the status it writes."""
+
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "pk",
+        "planned_first_infusion_date",
+        "eligible",
+        "enrolled_on",
+        "treatment_discontinued_date",
+        "withdrawal_date",
+        "status",
+    )
+    pk: int
+    planned_first_infusion_date: date | None
+    eligible: bool | None
+    enrolled_on: date | None
+    treatment_discontinued_date: date | None
+    withdrawal_date: date | None
+    status: str
+
+
+@dataclass(slots=True)
+class ScheduleVisit:
+    """What the schedule reads of a visit (its entry) and writes (SCHEDULE_FIELDS)."""
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("pk", "code", "actual_date", "missed", *SCHEDULE_FIELDS)
+    pk: int
+    code: str
+    actual_date: date | None
+    missed: bool
+    target_date: date | None
+    window_start: date | None
+    window_end: date | None
+    provisional: bool
+    window_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleInfusion:
+    number: int
+    infusion_date: date
+
+
+def _schedule_chunk(people: list[ScheduleParticipant], *, today: date) -> int:
+    """schedule_sync for one chunk of participants: two reads, then at most one UPDATE per
+    table (per STATEMENT_PARAMETERS values)."""
+    ids = [p.pk for p in people]
+    visits: dict[int, list[ScheduleVisit]] = {pk: [] for pk in ids}
+    for participant_id, *row in (
+        Visit.objects.filter(participant_id__in=ids)
+        .order_by()
+        .values_list("participant_id", *ScheduleVisit.FIELDS)
+    ):
+        visits[participant_id].append(ScheduleVisit(*row))
+    infusions: dict[int, list[ScheduleInfusion]] = {pk: [] for pk in ids}
+    for participant_id, number, day in (
+        Infusion.objects.filter(participant_id__in=ids)
+        .order_by()
+        .values_list("participant_id", "number", "infusion_date")
+    ):
+        infusions[participant_id].append(ScheduleInfusion(number, day))
+    visits_changed: list[ScheduleVisit] = []
+    participants_changed: list[ScheduleParticipant] = []
+    for participant in people:
         changed, status = schedule_derive(
             participant,
-            visits=list(participant.visits.all()),
-            infusions=list(participant.infusions.all()),
+            visits=visits[participant.pk],
+            infusions=infusions[participant.pk],
             today=today,
         )
         visits_changed.extend(changed)
         if participant.status != status:
             participant.status = status
             participants_changed.append(participant)
-        if len(visits_changed) >= SYNC_CHUNK:
-            written += _store(visits_changed, participants_changed)
-            visits_changed, participants_changed = [], []
-    return written + _store(visits_changed, participants_changed)
+    return _store(visits_changed, participants_changed)
 
 
-SYNC_CHUNK = 2000
-
-
-def _store(visits: list[Visit], participants: list[Any]) -> int:
-    """The derived values that moved, one parameterised UPDATE run per table (a bulk_update's
-    CASE over thousands of rows costs more to build than to run); what is written is
-    dropped, so a full pass holds one chunk at a time."""
-    quote = connection.ops.quote_name
-    if visits:
-        columns = ", ".join(
-            f"{quote(Visit._meta.get_field(name).column)} = %s" for name in SCHEDULE_FIELDS
-        )
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"UPDATE {quote(Visit._meta.db_table)} SET {columns} WHERE id = %s",
-                [(*(getattr(v, f) for f in SCHEDULE_FIELDS), v.pk) for v in visits],
-            )
-    if participants:
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"UPDATE {quote(Participant._meta.db_table)} SET status = %s WHERE id = %s",
-                [(p.status, p.pk) for p in participants],
-            )
+def _store(visits: list[Any], participants: list[Any]) -> int:
+    """The derived values that moved (visits: their SCHEDULE_FIELDS, participants: their
+    status), one UPDATE ... FROM (VALUES ...) per table and STATEMENT_PARAMETERS values (a
+    bulk_update's CASE over thousands of rows costs more to build than to run, and an
+    UPDATE a row more to send). Takes model instances or the sync's value rows alike."""
+    _values_update(
+        Visit, SCHEDULE_FIELDS, [(v.pk, *(getattr(v, f) for f in SCHEDULE_FIELDS)) for v in visits]
+    )
+    _values_update(Participant, ("status",), [(p.pk, p.status) for p in participants])
     return len(visits)
 
 
+def _typed_row(model: Any, names: Iterable[str]) -> str:
+    """One row of placeholders for a VALUES list of `names` of `model`.
+
+    Typed on PostgreSQL, where a column of NULLs would otherwise be text; untyped on SQLite,
+    whose CAST to a date would turn it into a number.
+    """
+    names = list(names)
+    if connection.vendor != "postgresql":
+        return "(" + ", ".join(["%s"] * len(names)) + ")"
+    casts = (f"CAST(%s AS {model._meta.get_field(n).cast_db_type(connection)})" for n in names)
+    return "(" + ", ".join(casts) + ")"
+
+
+def _values_update(model: Any, names: tuple[str, ...], rows: list[tuple]) -> None:
+    """Set `names` of the rows of `model` given as (pk, *values): one UPDATE ... FROM
+    (VALUES ...) per STATEMENT_PARAMETERS values, none for no rows."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    sets = ", ".join(
+        f"{quote(model._meta.get_field(n).column)} = v.column{i}"
+        for i, n in enumerate(names, start=2)
+    )
+    _in_values_batches(
+        f"UPDATE {table} SET {sets} FROM (VALUES {{values}}) AS v "
+        f"WHERE {table}.{quote(model._meta.pk.column)} = v.column1",
+        _typed_row(model, (model._meta.pk.name, *names)),
+        rows,
+    )
+
+
 def schedule_derive(
-    participant: Any, *, visits: list[Visit], infusions: list[Any], today: date
-) -> tuple[list[Visit], str]:
+    participant: Any, *, visits: list[Any], infusions: list[Any], today: date
+) -> tuple[list[Any], str]:
     """The stored schedule of one participant brought in step with the engine (in memory):
     the visits whose derived values moved, and the participant's status. Pure: the sync and
-    the bulk import both store what it gives."""
+    the bulk import both store what it gives. Takes model instances (the import) or the
+    sync's value rows (`ScheduleParticipant`, `ScheduleVisit`, `ScheduleInfusion`)."""
     data = schedule_input(participant, visits=visits, infusions=infusions)
     computed = {s.code: s for s in schedule.schedule_compute(data, today=today)}
     changed = []
