@@ -37,6 +37,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from operator import attrgetter
+from typing import NamedTuple
 
 from itp_trial import protocol
 
@@ -47,15 +48,15 @@ NE = "NE"
 CATEGORIES: tuple[str, ...] = (CR, R, NR, NE)
 
 
-@dataclass(frozen=True)
-class PlateletSample:
+# A sample and an assessment are named tuples, not dataclasses: a nightly pass builds two
+# million of them, and a tuple is built in a third of the time of a frozen dataclass.
+class PlateletSample(NamedTuple):
     sample_date: date
     platelets: int
     bleeding_grade: int | None = None
 
 
-@dataclass(frozen=True)
-class Assessment:
+class Assessment(NamedTuple):
     sample: PlateletSample
     evaluable: bool
     category: str  # CR, R, NR or NE
@@ -228,7 +229,7 @@ def response_summarise(
             baseline=baseline,
             evaluable=evaluable,
         )
-        assessments.append(Assessment(sample=s, evaluable=evaluable, category=category))
+        assessments.append(Assessment(s, evaluable, category))
     evaluable_ones = [a for a in assessments if a.evaluable]
 
     r_run = _first_confirmed_run(evaluable_ones, R_OR_BETTER)

@@ -4,13 +4,14 @@ queue the checks after a write."""
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
 from typing import Any, ClassVar
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -27,6 +28,7 @@ from ..selectors import schedule_input
 logger = logging.getLogger(__name__)
 
 SCHEDULE_FIELDS = ("target_date", "window_start", "window_end", "provisional", "window_status")
+_schedule_values = attrgetter(*SCHEDULE_FIELDS)
 
 
 def schedule_create(*, participant_id: int, screening_date: date, user: Any) -> None:
@@ -175,9 +177,21 @@ def _typed_row(model: Any, names: Iterable[str]) -> str:
     return "(" + ", ".join(casts) + ")"
 
 
+# From this many rows, PostgreSQL takes an update's values by COPY: at 30,000 visits, COPY
+# and one UPDATE ... FROM took a third of the time of the same rows in VALUES lists (the
+# statement's text is built, sent and parsed with every value in it).
+COPY_FROM_ROWS = 2000
+
+
 def _values_update(model: Any, names: tuple[str, ...], rows: list[tuple]) -> None:
     """Set `names` of the rows of `model` given as (pk, *values): one UPDATE ... FROM
-    (VALUES ...) per STATEMENT_PARAMETERS values, none for no rows."""
+    (VALUES ...) per STATEMENT_PARAMETERS values, or from COPY for many rows on PostgreSQL;
+    nothing for no rows."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql" and len(rows) >= COPY_FROM_ROWS:
+        _copy_update(model, names, rows)
+        return
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     sets = ", ".join(
@@ -190,6 +204,25 @@ def _values_update(model: Any, names: tuple[str, ...], rows: list[tuple]) -> Non
         _typed_row(model, (model._meta.pk.name, *names)),
         rows,
     )
+
+
+def _copy_update(model: Any, names: tuple[str, ...], rows: list[tuple]) -> None:
+    """_values_update on PostgreSQL for many rows: COPY into a temporary table, then one
+    UPDATE ... FROM it; the table is dropped in the same (sub)transaction."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    fields = [model._meta.pk, *(model._meta.get_field(n) for n in names)]
+    temp = quote(f"sync_{model._meta.db_table}")
+    columns = ", ".join(f"{quote(f.column)} {f.cast_db_type(connection)}" for f in fields)
+    sets = ", ".join(f"{quote(f.column)} = t.{quote(f.column)}" for f in fields[1:])
+    key = quote(fields[0].column)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE {temp} ({columns}) ON COMMIT DROP")
+        with cursor.copy(f"COPY {temp} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(f"UPDATE {table} SET {sets} FROM {temp} AS t WHERE {table}.{key} = t.{key}")
+        cursor.execute(f"DROP TABLE {temp}")
 
 
 def schedule_derive(
@@ -205,7 +238,7 @@ def schedule_derive(
     for visit in visits:
         s = computed[visit.code]
         new = (s.target, s.window_start, s.window_end, s.provisional, s.status)
-        if tuple(getattr(visit, f) for f in SCHEDULE_FIELDS) != new:
+        if _schedule_values(visit) != new:
             for field, value in zip(SCHEDULE_FIELDS, new, strict=True):
                 setattr(visit, field, value)
             changed.append(visit)
@@ -273,24 +306,25 @@ class ResponseModels:
 def responses_store(ids: list[int], *, models: ResponseModels = ResponseModels()) -> int:
     """responses_sync for one chunk of participant ids, locks not consulted (a migration
     fills every participant's derived values); returns the response rows changed."""
-    counts: dict[int, list[tuple[int, date, int, int | None, str, int | None]]] = {
+    # (participant_id, sample_date, platelets, grade, id, response_category, visit_id)
+    counts: dict[int, list[tuple[int, date, int, int | None, int, str, int | None]]] = {
         pk: [] for pk in ids
     }
-    for participant_id, *row in (
+    for row in (
         models.platelet_count.objects.filter(participant_id__in=ids)
         .order_by("participant_id", "sample_date", "id")
         .values_list(
             "participant_id",
-            "id",
             "sample_date",
             "platelets",
             "who_bleeding_grade",
+            "id",
             "response_category",
             "visit_id",
         )
         .iterator(chunk_size=READ_BATCH)
     ):
-        counts[participant_id].append(tuple(row))
+        counts[row[0]].append(row)
     firsts = dict(
         models.infusion.objects.filter(participant_id__in=ids, number=1).values_list(
             "participant_id", "infusion_date"
@@ -311,14 +345,12 @@ def responses_store(ids: list[int], *, models: ResponseModels = ResponseModels()
 
     responses: list[tuple] = []
     categories: list[tuple[int, str]] = []
-    at_visits: dict[int, Counter] = {}
+    at_visits: dict[int, Counter] = defaultdict(Counter)
+    sample = response.PlateletSample
     for pk in ids:
         rows = counts[pk]
         summary = response.response_summarise(
-            (
-                response.PlateletSample(day, platelets, grade)
-                for _id, day, platelets, grade, _c, _v in rows
-            ),
+            (sample(row[1], row[2], row[3]) for row in rows),
             first_infusion=firsts.get(pk),
             rescue_starts=rescues.get(pk, ()),
         )
@@ -333,12 +365,12 @@ def responses_store(ids: list[int], *, models: ResponseModels = ResponseModels()
         if stored.get(pk) != values:
             responses.append((pk, *values))
         by_date = {a.sample.sample_date: a.category for a in summary.assessments}
-        for count_id, day, _platelets, _grade, current, visit_id in rows:
+        for _pk, day, _platelets, _grade, count_id, current, visit_id in rows:
             category = by_date.get(day, "")
             if category != current:
                 categories.append((count_id, category))
             if category and visit_id is not None:
-                at_visits.setdefault(visit_id, Counter())[category] += 1
+                at_visits[visit_id][category] += 1
 
     _responses_upsert(models.stored, responses)
     _categories_store(models.platelet_count, categories)
@@ -352,10 +384,11 @@ def _visit_counts_store(model: Any, ids: list[int], at_visits: dict[int, Counter
     UPDATE ... FROM (VALUES ...) (per STATEMENT_PARAMETERS values)."""
     fields = [VISIT_RESPONSE_FIELDS[c] for c in response.CATEGORIES]
     changed = []
+    none: Counter = Counter()
     for visit_id, *current in model.objects.filter(participant_id__in=ids).values_list(
         "id", *fields
     ):
-        found = at_visits.get(visit_id, Counter())
+        found = at_visits.get(visit_id, none)
         new = [found[c] for c in response.CATEGORIES]
         if new != current:
             changed.append((visit_id, *new))
