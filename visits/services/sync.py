@@ -263,7 +263,6 @@ RESPONSE_FIELDS = (
     "response_duration_days",
 )
 RESPONSE_CHUNK = 1000  # participants read and written at a time (flat memory)
-READ_BATCH = 5000  # rows read at a time
 # Parameters per INSERT or UPDATE ... (VALUES ...): under SQLite's limit of 32,766.
 STATEMENT_PARAMETERS = 30000
 
@@ -322,19 +321,21 @@ def responses_store(ids: list[int], *, models: ResponseModels = ResponseModels()
             "response_category",
             "visit_id",
         )
-        .iterator(chunk_size=READ_BATCH)
     ):
         counts[row[0]].append(row)
+    # No default ordering (by subject id, a join): the rows are keyed by participant.
     firsts = dict(
-        models.infusion.objects.filter(participant_id__in=ids, number=1).values_list(
-            "participant_id", "infusion_date"
-        )
+        models.infusion.objects.filter(participant_id__in=ids, number=1)
+        .order_by()
+        .values_list("participant_id", "infusion_date")
     )
     rescues: dict[int, list[date]] = {}
     # Through the participant's relation: the medication's app sits above this one.
-    for participant_id, start in models.participant.objects.filter(
-        pk__in=ids, conmeds__rescue=True
-    ).values_list("pk", "conmeds__start_date"):
+    for participant_id, start in (
+        models.participant.objects.filter(pk__in=ids, conmeds__rescue=True)
+        .order_by()
+        .values_list("pk", "conmeds__start_date")
+    ):
         rescues.setdefault(participant_id, []).append(start)
     stored = {
         row[0]: tuple(row[1:])
@@ -385,8 +386,8 @@ def _visit_counts_store(model: Any, ids: list[int], at_visits: dict[int, Counter
     fields = [VISIT_RESPONSE_FIELDS[c] for c in response.CATEGORIES]
     changed = []
     none: Counter = Counter()
-    for visit_id, *current in model.objects.filter(participant_id__in=ids).values_list(
-        "id", *fields
+    for visit_id, *current in (
+        model.objects.filter(participant_id__in=ids).order_by().values_list("id", *fields)
     ):
         found = at_visits.get(visit_id, none)
         new = [found[c] for c in response.CATEGORIES]
