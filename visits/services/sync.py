@@ -50,11 +50,11 @@ def schedule_sync(
     """Recompute the schedule and status of participants and store what changed.
 
     Set-based, from value rows (no model instance): one read of the participants, then per
-    SYNC_CHUNK participants one read each of their visits and infusions, and one UPDATE
-    ... FROM (VALUES ...) per table over the rows whose derived values moved (flat memory:
-    a chunk at a time). `schedule_derive` is the rule. With `participant_ids` None, every
-    participant is synced (the nightly full pass). Returns the number of visit rows
-    updated. A locked casebook is left as it stands (and everyone under the database
+    SYNC_CHUNK participants one read each of their visits and infusions, and one UPDATE per
+    table over the rows whose derived values moved, from VALUES or COPY (`_values_update`;
+    flat memory: a chunk at a time). `schedule_derive` is the rule. With `participant_ids`
+    None, every participant is synced (the nightly full pass). Returns the number of visit
+    rows updated. A locked casebook is left as it stands (and everyone under the database
     lock): a locked record refuses every write.
     """
     today = today or timezone.localdate()
@@ -120,7 +120,7 @@ class ScheduleInfusion:
 
 def _schedule_chunk(people: list[ScheduleParticipant], *, today: date) -> int:
     """schedule_sync for one chunk of participants: two reads, then at most one UPDATE per
-    table (per STATEMENT_PARAMETERS values)."""
+    table; returns the visit rows updated."""
     ids = [p.pk for p in people]
     visits: dict[int, list[ScheduleVisit]] = {pk: [] for pk in ids}
     for participant_id, *row in (
@@ -154,12 +154,10 @@ def _schedule_chunk(people: list[ScheduleParticipant], *, today: date) -> int:
 
 def _store(visits: list[Any], participants: list[Any]) -> int:
     """The derived values that moved (visits: their SCHEDULE_FIELDS, participants: their
-    status), one UPDATE ... FROM (VALUES ...) per table and STATEMENT_PARAMETERS values (a
-    bulk_update's CASE over thousands of rows costs more to build than to run, and an
-    UPDATE a row more to send). Takes model instances or the sync's value rows alike."""
-    _values_update(
-        Visit, SCHEDULE_FIELDS, [(v.pk, *(getattr(v, f) for f in SCHEDULE_FIELDS)) for v in visits]
-    )
+    status), one UPDATE per table (`_values_update`: a bulk_update's CASE over thousands of
+    rows costs more to build than to run, and an UPDATE a row more to send). Takes model
+    instances (the import) or the sync's value rows alike."""
+    _values_update(Visit, SCHEDULE_FIELDS, [(v.pk, *_schedule_values(v)) for v in visits])
     _values_update(Participant, ("status",), [(p.pk, p.status) for p in participants])
     return len(visits)
 
