@@ -263,6 +263,19 @@ def _record_raised(now: datetime) -> int:
     )
 
 
+def _jit_off() -> None:
+    """No JIT compilation for the rest of this transaction, on PostgreSQL.
+
+    The out-of-window flag's correlated subqueries (one per infusion visit) make the planner
+    cost its INSERT ... SELECT high enough at thousands of early and late visits to compile
+    it with full optimisation: 1.7 s of compiling for a statement that runs in milliseconds
+    (EXPLAIN ANALYZE at 1,000 participants). No statement of the checks gains from JIT.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+
+
 def _in(queryset: QuerySet, ids: list[int] | None, field: str = "participant_id") -> QuerySet:
     return queryset if ids is None else queryset.filter(**{f"{field}__in": ids})
 
@@ -298,6 +311,7 @@ def checks_run(
     visits = _in(Visit.objects.all(), ids)
     flags = _in(Flag.objects.all(), ids)
     with transaction.atomic():
+        _jit_off()
         # Time alone turns a pending visit overdue; nothing else about a visit moves without
         # a write, and every write resyncs its participant. A locked casebook is not
         # written; its flags are still raised (they are about the data, not part of it).

@@ -83,11 +83,12 @@ class Visit(ClinicalModel, VitalSigns):
     window_start = models.DateField(null=True, blank=True, editable=False)
     window_end = models.DateField(null=True, blank=True, editable=False)
     provisional = models.BooleanField(default=False, editable=False)
+    # No index of its own: the (window_status, window_end) index below serves every filter on
+    # it, and each index more is written on every resync of a visit's window.
     window_status = models.CharField(
         max_length=16,
         choices=WindowStatus.choices,
         default=WindowStatus.PENDING,
-        db_index=True,
         editable=False,
     )
 
