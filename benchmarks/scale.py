@@ -302,6 +302,7 @@ def child(mode: str) -> dict:
             )
         from safety.checks import checks_run
 
+        started = time.perf_counter()  # the pass, not the UPDATE that made it stale
         checks_run(full=True)
     else:
         from exchange.export import FileStats, dataset_bytes
