@@ -197,8 +197,7 @@ def import_files(
             bulk = BULK
         new = set_based.new_subjects(good("subjects")) if bulk else set()
         held = {name: set_based.split(good(name), new)[0] for name in IMPORT_ORDER}
-        if new:
-            set_based.apply(run, held, screening_dates=screening_dates)
+        finish = set_based.apply(run, held, screening_dates=screening_dates) if new else None
 
         def rest(name: str) -> list[ParsedRow]:
             return set_based.split(good(name), new)[1] if new else good(name)
@@ -222,6 +221,8 @@ def import_files(
         if result.issues or preview:
             transaction.set_rollback(True)
         else:
+            if finish is not None:
+                finish()  # the new participants' history: it locks the audit chain's head
             result.record = DataImport.objects.create(
                 imported_by=user if getattr(user, "is_authenticated", False) else None,
                 files=",".join(f"{name}.csv" for name in IMPORT_ORDER if name in parsed)[:300],
