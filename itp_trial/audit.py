@@ -262,37 +262,49 @@ class _SealedEntries:
         )
 
     def write(self, records: list[models.Model], *, seq: int, previous: str) -> tuple[int, str]:
-        """Write the records' entries from place seq + 1 on; the last place and hash."""
+        """Write the records' entries from place seq + 1 on; the last place and hash. On
+        PostgreSQL each entry goes to the COPY as soon as it is hashed, so that the server
+        stores one while the next is hashed."""
         label, plain = self.history._meta.label_lower, _PLAIN
-        rows = []
-        for record, entry_id in zip(records, _history_ids(self.history, len(records)), strict=True):
-            row, canonical = self.template.copy(), self.canonical.copy()
-            for i, value in zip(self.at_tracked, self.read(record), strict=True):
-                row[i] = value
-            for i, form in self.forms:
-                row[i] = form(row[i])
-            row[self.at_pk] = canonical[self.at_pk] = entry_id
-            for i in self.at_tracked:
-                value = row[i]
-                canonical[i] = value if type(value) in plain else canonical_value(value)
-            seq += 1
-            previous = canonical_hash(previous, label, seq, canonical)
-            row += [seq, previous]
-            rows.append(row)
+        ids = _history_ids(self.history, len(records))
         with connection.cursor() as cursor:
-            if connection.vendor != "postgresql":
-                cursor.executemany(
-                    self.sql,
-                    [
-                        [prep(v, connection) for prep, v in zip(self.prepare, row, strict=True)]
-                        for row in rows
-                    ],
-                )
+            if connection.vendor == "postgresql":
+                with cursor.copy(self.sql) as copy:
+                    for record, entry_id in zip(records, ids, strict=True):
+                        seq += 1
+                        row, previous = self._entry(record, entry_id, seq, previous, label, plain)
+                        copy.write_row(row)
                 return seq, previous
-            with cursor.copy(self.sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
+            rows = []
+            for record, entry_id in zip(records, ids, strict=True):
+                seq += 1
+                row, previous = self._entry(record, entry_id, seq, previous, label, plain)
+                rows.append([p(v, connection) for p, v in zip(self.prepare, row, strict=True)])
+            cursor.executemany(self.sql, rows)
         return seq, previous
+
+    def _entry(
+        self,
+        record: models.Model,
+        entry_id: int,
+        seq: int,
+        previous: str,
+        label: str,
+        plain: frozenset[type],
+    ) -> tuple[list[Any], str]:
+        """The entry's stored values and its hash."""
+        row, canonical = self.template.copy(), self.canonical.copy()
+        for i, value in zip(self.at_tracked, self.read(record), strict=True):
+            row[i] = value
+        for i, form in self.forms:
+            row[i] = form(row[i])
+        row[self.at_pk] = canonical[self.at_pk] = entry_id
+        for i in self.at_tracked:
+            value = row[i]
+            canonical[i] = value if type(value) in plain else canonical_value(value)
+        entry = canonical_hash(previous, label, seq, canonical)
+        row += [seq, entry]
+        return row, entry
 
 
 def history_write_sealed(
