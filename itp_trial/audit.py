@@ -269,7 +269,7 @@ class _SealedEntries:
         ids = _history_ids(self.history, len(records))
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
-                with cursor.copy(self.sql) as copy:
+                with connection.wrap_database_errors, cursor.copy(self.sql) as copy:
                     for record, entry_id in zip(records, ids, strict=True):
                         seq += 1
                         row, previous = self._entry(record, entry_id, seq, previous, label, plain)

@@ -486,7 +486,8 @@ def _copy(model: Any, objects: list[Any], *, keys: bool) -> None:
     read = attrgetter(*(f.attname for f in fields))
     quote = connection.ops.quote_name
     sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.copy(sql) as copy:
+    # The driver's errors as Django's (a unique key lost to another save: IntegrityError).
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.copy(sql) as copy:
         for obj in objects:
             for relation in relations:
                 related = relation.get_cached_value(obj, None)
@@ -733,8 +734,10 @@ def platelets_stored(run: Run, rows: Rows, *, write: bool = True) -> None:
 
 def split(rows: Rows, subject_ids: set[str]) -> tuple[list[ParsedRow], list[ParsedRow]]:
     """The rows of these participants, and the others."""
-    mine = [r for r in rows if r.values.get("subject_id") in subject_ids]
-    others = [r for r in rows if r.values.get("subject_id") not in subject_ids]
+    mine: list[ParsedRow] = []
+    others: list[ParsedRow] = []
+    for row in rows:
+        (mine if row.values.get("subject_id") in subject_ids else others).append(row)
     return mine, others
 
 
