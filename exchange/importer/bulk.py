@@ -448,7 +448,11 @@ def _new(model: Any, *, participant: Participant, **values: Any) -> Any:
     for name, value in values.items():
         row[at[name]] = value
     instance = model(*row)
-    instance.participant = participant
+    # The relation cached as its descriptor would (which also asks the database routers, of
+    # which there are none): the id is taken from it when the row is written.
+    relation = model._meta.get_field("participant")
+    relation.set_cached_value(instance, participant)
+    setattr(instance, relation.attname, participant.pk)
     return instance
 
 
