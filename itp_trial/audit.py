@@ -16,7 +16,9 @@ Three mechanisms, each reusable by any app (protocol section 8):
   number and `sha256(previous hash | entry)`; the head is kept in `AuditChainHead` and
   written into each export's manifest. Sealing runs once per committed transaction that
   wrote history, over all rows not yet sealed, a batch at a time (one SELECT and one UPDATE
-  per batch, however many rows a set-based writer inserted).
+  per batch, however many rows a set-based writer inserted). A set-based writer of new
+  records may instead write their history already sealed (`history_write_sealed`), the
+  same entries and hashes without the read-back and the UPDATE.
 
 Clinical records are never hard-deleted: the model and its querysets refuse it.
 """

@@ -9,10 +9,12 @@ records held in memory and judges each write with the services' own pure checks
 (`consent_check`, `enrolment_check`, `infusion_prepare`, `_visit_prepare`, ...), in the
 same dependency order, so a row is refused here exactly when the per-record path refuses
 it. When nothing is refused, each participant's schedule is derived once
-(`schedule_derive`), every table is written by `bulk_create` in batches, its history by one
-INSERT ... SELECT (`history_insert_select`), and the checks are queued once for the whole
-import. A constant number of queries per file, whatever its number of rows (one INSERT per
-table per BATCH rows).
+(`schedule_derive`) and its IWG response summarised once (`response_summarise`, stored as
+`responses_sync` stores it), every table is written in batches (on PostgreSQL by COPY, with
+ids taken from its sequence; elsewhere `bulk_create`), and, last in the transaction, its
+history is written already sealed into the audit chain (`history_write_sealed`: no read-back
+and UPDATE per entry) and the checks are queued once for the whole import. A constant number
+of queries per file, whatever its number of rows (one statement per table per BATCH rows).
 """
 
 from __future__ import annotations
