@@ -16,7 +16,9 @@ Three mechanisms, each reusable by any app (protocol section 8):
   number and `sha256(previous hash | entry)`; the head is kept in `AuditChainHead` and
   written into each export's manifest. Sealing runs once per committed transaction that
   wrote history, over all rows not yet sealed, a batch at a time (one SELECT and one UPDATE
-  per batch, however many rows a set-based writer inserted).
+  per batch, however many rows a set-based writer inserted). A set-based writer of new
+  records may instead write their history already sealed (`history_write_sealed`), the
+  same entries and hashes without the read-back and the UPDATE.
 
 Clinical records are never hard-deleted: the model and its querysets refuse it.
 """
@@ -26,10 +28,11 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
@@ -166,6 +169,190 @@ def history_insert_select(
     if count:
         audit_seal_on_commit()
     return count
+
+
+def ids_reserve(model: type[models.Model], count: int) -> list[int]:
+    """`count` new primary keys for `model`, taken from its sequence (PostgreSQL; one
+    query), for rows written by COPY whose ids other rows or the history must name."""
+    table, column = model._meta.db_table, model._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [connection.ops.quote_name(table), column, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _history_ids(history: type[models.Model], count: int) -> list[int]:
+    """Ids for new history rows: the sequence's on PostgreSQL; elsewhere (SQLite, which
+    serialises writers) the next after the highest used."""
+    if connection.vendor == "postgresql":
+        return ids_reserve(history, count)
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT MAX({quote(history._meta.pk.column)}) FROM {quote(history._meta.db_table)}"
+        )
+        highest = cursor.fetchone()[0] or 0
+        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [history._meta.db_table])
+        found = cursor.fetchone()
+    start = max(highest, found[0] if found else 0) + 1
+    return list(range(start, start + count))
+
+
+def _stored_form(field: models.Field) -> Any:
+    """How a value of `field` reads back from the database, for its hash before it is
+    written: a decimal with the column's places (60 kg is stored 60.0); others as they are."""
+    if isinstance(field, models.DecimalField):
+        places = Decimal(1).scaleb(-field.decimal_places)
+        return lambda value: None if value is None else Decimal(value).quantize(places)
+    return None
+
+
+@dataclass
+class _SealedEntries:
+    """How to write one model's history entries sealed: each entry is the template (the
+    values every entry of the write shares) with the record's tracked values and the
+    entry's own id put in, then its place and hash appended."""
+
+    history: type[models.Model]
+    template: list[Any]
+    at_pk: int
+    at_tracked: list[int]
+    read: Any  # the record's tracked values, in at_tracked's order
+    forms: list[tuple[int, Any]]
+    sql: str
+    prepare: list[Any]  # elsewhere than PostgreSQL: each column's value as the driver takes it
+
+    def __post_init__(self) -> None:
+        # The template's values, canonical once (entry_hash's form, for the hash).
+        self.canonical = [canonical_value(v) for v in self.template]
+
+    @classmethod
+    def plan(cls, model: type[models.Model], given: Mapping[str, Any]) -> _SealedEntries:
+        history = model.history.model
+        names = _data_fields(history)
+        tracked = {
+            history._meta.get_field(f.name).attname: f.attname for f in history.tracked_fields
+        }
+        at_tracked = [i for i, name in enumerate(names) if name in tracked]
+        forms = [
+            (i, form)
+            for i in at_tracked
+            if (form := _stored_form(history._meta.get_field(names[i]))) is not None
+        ]
+        quote = connection.ops.quote_name
+        column = {f.attname: f.column for f in history._meta.concrete_fields}
+        quoted = ", ".join(quote(column[name]) for name in (*names, "audit_seq", "audit_hash"))
+        table = quote(history._meta.db_table)
+        if connection.vendor == "postgresql":
+            sql = f"COPY {table} ({quoted}) FROM STDIN"
+        else:
+            sql = f"INSERT INTO {table} ({quoted}) VALUES ({', '.join(['%s'] * (len(names) + 2))})"
+        return cls(
+            history=history,
+            template=[given.get(name) for name in names],
+            at_pk=names.index(history._meta.pk.attname),
+            at_tracked=at_tracked,
+            read=attrgetter(*(tracked[names[i]] for i in at_tracked)),
+            forms=forms,
+            sql=sql,
+            prepare=[
+                history._meta.get_field(name).get_db_prep_save
+                for name in (*names, "audit_seq", "audit_hash")
+            ],
+        )
+
+    def write(self, records: list[models.Model], *, seq: int, previous: str) -> tuple[int, str]:
+        """Write the records' entries from place seq + 1 on; the last place and hash. On
+        PostgreSQL each entry goes to the COPY as soon as it is hashed, so that the server
+        stores one while the next is hashed."""
+        label, plain = self.history._meta.label_lower, _PLAIN
+        ids = _history_ids(self.history, len(records))
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                with connection.wrap_database_errors, cursor.copy(self.sql) as copy:
+                    for record, entry_id in zip(records, ids, strict=True):
+                        seq += 1
+                        row, previous = self._entry(record, entry_id, seq, previous, label, plain)
+                        copy.write_row(row)
+                return seq, previous
+            rows = []
+            for record, entry_id in zip(records, ids, strict=True):
+                seq += 1
+                row, previous = self._entry(record, entry_id, seq, previous, label, plain)
+                rows.append([p(v, connection) for p, v in zip(self.prepare, row, strict=True)])
+            cursor.executemany(self.sql, rows)
+        return seq, previous
+
+    def _entry(
+        self,
+        record: models.Model,
+        entry_id: int,
+        seq: int,
+        previous: str,
+        label: str,
+        plain: frozenset[type],
+    ) -> tuple[list[Any], str]:
+        """The entry's stored values and its hash."""
+        row, canonical = self.template.copy(), self.canonical.copy()
+        for i, value in zip(self.at_tracked, self.read(record), strict=True):
+            row[i] = value
+        for i, form in self.forms:
+            row[i] = form(row[i])
+        row[self.at_pk] = canonical[self.at_pk] = entry_id
+        for i in self.at_tracked:
+            value = row[i]
+            canonical[i] = value if type(value) in plain else canonical_value(value)
+        entry = canonical_hash(previous, label, seq, canonical)
+        row += [seq, entry]
+        return row, entry
+
+
+def history_write_sealed(
+    *,
+    records: Iterable[tuple[type[models.Model], Iterable[models.Model]]],
+    history_type: str,
+    reason: str,
+    at: datetime,
+    user_id: int | None = None,
+    batch: int = 5000,
+) -> int:
+    """Record the history of records just written set-based, each entry sealed as it is
+    written: its place in the chain and its hash computed here, then the rows given to
+    PostgreSQL by COPY (elsewhere one INSERT run per batch). The same entries and hashes as
+    `history_insert_select` followed by `audit_seal`, without reading the rows back and
+    updating each one. The chain head is locked from here to the commit, as `audit_seal`
+    locks it: call it last in the transaction. Returns the entries written.
+
+    `records`: (model, its saved instances), read a batch at a time (no history model
+    instance is built)."""
+    # The same two statements whether the head exists or not (the import's queries do not
+    # depend on what was there before it).
+    AuditChainHead.objects.bulk_create([AuditChainHead(pk=1)], ignore_conflicts=True)
+    head = AuditChainHead.objects.select_for_update().get(pk=1)
+    seq, previous, written = head.seq, head.hash, 0
+    given = {
+        "history_date": at,
+        "history_type": history_type,
+        "history_change_reason": reason,
+        "history_user_id": user_id,
+    }
+    for model, instances in records:
+        entries = _SealedEntries.plan(model, given)
+        pending: list[models.Model] = []
+        for instance in instances:
+            pending.append(instance)
+            if len(pending) == batch:
+                seq, previous = entries.write(pending, seq=seq, previous=previous)
+                written, pending = written + len(pending), []
+        if pending:
+            seq, previous = entries.write(pending, seq=seq, previous=previous)
+            written += len(pending)
+    if written:
+        head.seq, head.hash, head.sealed_at = seq, previous, timezone.now()
+        head.save()
+    return written
 
 
 def history_recorded_ids(
@@ -414,13 +601,23 @@ def canonical_value(value: Any) -> Any:
     return value
 
 
-def entry_hash(previous: str, label: str, seq: int, row: tuple[Any, ...]) -> str:
+# Values canonical_value returns as they are: not passed to it (a call per value is most of
+# the cost of hashing a set-based write's history).
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
+def entry_hash(previous: str, label: str, seq: int, row: Sequence[Any]) -> str:
     """sha256 of the previous hash and the entry's table, place and every stored value."""
+    plain = _PLAIN
+    return canonical_hash(
+        previous, label, seq, [v if type(v) in plain else canonical_value(v) for v in row]
+    )
+
+
+def canonical_hash(previous: str, label: str, seq: int, values: list[Any]) -> str:
+    """entry_hash of a row whose values are already canonical (`canonical_value`)."""
     body = json.dumps(
-        [previous, label, seq, [canonical_value(v) for v in row]],
-        ensure_ascii=False,
-        separators=(",", ":"),
-        default=str,
+        [previous, label, seq, values], ensure_ascii=False, separators=(",", ":"), default=str
     )
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 

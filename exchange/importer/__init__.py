@@ -196,12 +196,13 @@ def import_files(
         if bulk is None:
             bulk = BULK
         new = set_based.new_subjects(good("subjects")) if bulk else set()
-        held = {name: set_based.split(good(name), new)[0] for name in IMPORT_ORDER}
-        if new:
-            set_based.apply(run, held, screening_dates=screening_dates)
+        # Each file's good rows split once: the new participants' (held) and the others'.
+        parts = {name: set_based.split(good(name), new) for name in IMPORT_ORDER}
+        held = {name: mine for name, (mine, _others) in parts.items()}
+        finish = set_based.apply(run, held, screening_dates=screening_dates) if new else None
 
         def rest(name: str) -> list[ParsedRow]:
-            return set_based.split(good(name), new)[1] if new else good(name)
+            return parts[name][1]
 
         people = rest("subjects")
         subjects.subjects_screen(run, people, screening_dates=screening_dates)
@@ -222,6 +223,8 @@ def import_files(
         if result.issues or preview:
             transaction.set_rollback(True)
         else:
+            if finish is not None:
+                finish()  # the new participants' history: it locks the audit chain's head
             result.record = DataImport.objects.create(
                 imported_by=user if getattr(user, "is_authenticated", False) else None,
                 files=",".join(f"{name}.csv" for name in IMPORT_ORDER if name in parsed)[:300],

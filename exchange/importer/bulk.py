@@ -9,28 +9,37 @@ records held in memory and judges each write with the services' own pure checks
 (`consent_check`, `enrolment_check`, `infusion_prepare`, `_visit_prepare`, ...), in the
 same dependency order, so a row is refused here exactly when the per-record path refuses
 it. When nothing is refused, each participant's schedule is derived once
-(`schedule_derive`), every table is written by `bulk_create` in batches, its history by one
-INSERT ... SELECT (`history_insert_select`), and the checks are queued once for the whole
-import. A constant number of queries per file, whatever its number of rows (one INSERT per
-table per BATCH rows).
+(`schedule_derive`) and its IWG response summarised once (`response_summarise`, stored as
+`responses_sync` stores it), every table is written in batches (on PostgreSQL by COPY, with
+ids taken from its sequence; elsewhere `bulk_create`), and, last in the transaction, its
+history is written already sealed into the audit chain (`history_write_sealed`: no read-back
+and UPDATE per entry) and the checks are queued once for the whole import. A constant number
+of queries per file, whatever its number of rows (one statement per table per BATCH rows).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from operator import attrgetter
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models.fields import AutoFieldMixin
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from infusions.models import Infusion
 from infusions.services import assign_fields, clean_fields_into, infusion_prepare
 from itp_trial import protocol
-from itp_trial.audit import CONCURRENT_SAVE, history_insert_select
+from itp_trial.audit import (
+    CONCURRENT_SAVE,
+    history_insert_select,
+    history_write_sealed,
+    ids_reserve,
+)
 from itp_trial.locks import lock_write_check, participants_write_check
 from itp_trial.tasks import CHECKS_FOR_PARTICIPANTS, task_enqueue_on_commit
 from reporting.figures import figures_sync
@@ -49,7 +58,8 @@ from subjects.services import (
     screening_date_check,
     withdrawal_check,
 )
-from visits.models import PlateletCount, Visit
+from visits.models import VISIT_RESPONSE_FIELDS, ParticipantResponse, PlateletCount, Visit
+from visits.response import PlateletSample, response_summarise
 from visits.selectors import participants_with_schedule, schedule_input
 from visits.services.entry import Held, _visit_prepare, platelet_check, visit_missed_check
 from visits.services.fields import PLATELET_FIELDS
@@ -62,6 +72,7 @@ from .run import Run, given_values
 
 BATCH = 5000
 Rows = Sequence[ParsedRow]
+Finish = Callable[[], None] | None
 
 
 @dataclass
@@ -298,7 +309,7 @@ class HeldStore(clinical.RecordStore, subjects.SubjectStore):
         )
         found = person.counts.get(day)
         count, code = found if found else (None, protocol.UNSCHEDULED_VISIT_CODE)
-        count = count or PlateletCount(participant=participant, sample_date=day)
+        count = count or _new(PlateletCount, participant=participant, sample_date=day)
         count.platelets, count.who_bleeding_grade = value, grade
         if visit is not None:
             count.visit, code = visit, visit.code
@@ -406,7 +417,8 @@ def _screen(
         store.people[subject_id] = Person(
             participant=participant,
             visits={
-                d.code: Visit(
+                d.code: _new(
+                    Visit,
                     participant=participant,
                     code=d.code,
                     actual_date=state["day"] if d.kind == protocol.KIND_SCREENING else None,
@@ -417,33 +429,81 @@ def _screen(
     return subject_seq, number_seq
 
 
+_DEFAULTS: dict[Any, tuple[list[Any], dict[str, int], list[tuple[int, Any]]]] = {}
+
+
+def _new(model: Any, *, participant: Participant, **values: Any) -> Any:
+    """A new `model` instance of the participant with these field values, the others their
+    defaults, as `model(participant=..., **values)` gives it: built from its values in
+    field order (a hundred thousand counts are built this way; keyword arguments cost
+    twice as much)."""
+    if model not in _DEFAULTS:
+        fields = model._meta.concrete_fields
+        _DEFAULTS[model] = (
+            [None if callable(f.default) else f.get_default() for f in fields],
+            {f.attname: i for i, f in enumerate(fields)},
+            [(i, f) for i, f in enumerate(fields) if callable(f.default)],
+        )
+    defaults, at, calls = _DEFAULTS[model]
+    row = defaults.copy()
+    for i, default in calls:
+        row[i] = default.get_default()
+    for name, value in values.items():
+        row[at[name]] = value
+    instance = model(*row)
+    # The relation cached as its descriptor would (which also asks the database routers, of
+    # which there are none): the id is taken from it when the row is written.
+    relation = model._meta.get_field("participant")
+    relation.set_cached_value(instance, participant)
+    setattr(instance, relation.attname, participant.pk)
+    return instance
+
+
 def _in_batches(model: Any, objects: list[Any], *, keys: bool = True) -> None:
-    """Insert the objects. Without `keys` (no other row refers to them by their id),
-    PostgreSQL is given them by COPY, as tuples (a bulk_create costs more to build its
-    statement than to run it); with them, or elsewhere, bulk_create in batches."""
-    if not keys and connection.vendor == "postgresql":
-        _copy(model, objects)
+    """Insert the objects, their ids set. PostgreSQL is given them by COPY, as tuples (a
+    bulk_create costs more to build its statement than to run it), with ids taken from the
+    table's sequence beforehand when other rows or the history name them (`keys`);
+    elsewhere bulk_create in batches."""
+    if connection.vendor != "postgresql":
+        for start in range(0, len(objects), BATCH):
+            model.objects.bulk_create(objects[start : start + BATCH])
         return
     for start in range(0, len(objects), BATCH):
-        model.objects.bulk_create(objects[start : start + BATCH])
+        _copy(model, objects[start : start + BATCH], keys=keys)
 
 
-def _copy(model: Any, objects: list[Any]) -> None:
+def _copy(model: Any, objects: list[Any], *, keys: bool) -> None:
     """COPY the objects' rows into the model's table: each field's value as bulk_create
     would save it (pre_save: defaults and automatic dates; the ids of related objects
     inserted before), adapted by the driver."""
     if not objects:
         return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    meta = model._meta
+    auto_pk = meta.pk.auto_created or isinstance(meta.pk, AutoFieldMixin)
+    fields = [f for f in meta.concrete_fields if keys or not f.primary_key or not auto_pk]
+    if keys and auto_pk:
+        for obj, pk in zip(objects, ids_reserve(model, len(objects)), strict=True):
+            obj.pk = pk
+    relations = [f for f in fields if f.many_to_one or f.one_to_one]
+    automatic = [
+        (i, f)
+        for i, f in enumerate(fields)
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+    ]
+    read = attrgetter(*(f.attname for f in fields))
     quote = connection.ops.quote_name
-    sql = (
-        f"COPY {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        "FROM STDIN"
-    )
-    with connection.cursor() as cursor, cursor.copy(sql) as copy:
+    sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
+    # The driver's errors as Django's (a unique key lost to another save: IntegrityError).
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.copy(sql) as copy:
         for obj in objects:
-            obj._prepare_related_fields_for_save(operation_name="bulk_create")
-            copy.write_row([f.pre_save(obj, True) for f in fields])
+            for relation in relations:
+                related = relation.get_cached_value(obj, None)
+                if related is not None:
+                    setattr(obj, relation.attname, related.pk)
+            row = list(read(obj))
+            for i, f in automatic:
+                row[i] = f.pre_save(obj, True)
+            copy.write_row(row)
             obj._state.adding = False
 
 
@@ -452,12 +512,48 @@ def _ids_in_batches(ids: list[int]) -> Iterable[list[int]]:
         yield ids[start : start + BATCH]
 
 
-def _write(run: Run, store: HeldStore, sequences: tuple[int, int]) -> list[int]:
-    """Everything held, written set-based: each schedule derived once, one INSERT per table
-    (per BATCH rows), its history by INSERT ... SELECT, the sequences moved once."""
+def _response(person: Person) -> ParticipantResponse:
+    """The participant's IWG response by the rule (`response_summarise`), stored as
+    `responses_sync` stores it: each count's category, each visit's counters of its counts
+    by category and the response row, set on the held records before they are written (a
+    test holds the two equal)."""
+    first = person.infusions.get(1)
+    counts = sorted((count for count, _code in person.counts.values()), key=_sample_date)
+    summary = response_summarise(
+        (PlateletSample(c.sample_date, c.platelets, c.who_bleeding_grade) for c in counts),
+        first_infusion=first.infusion_date if first is not None else None,
+        rescue_starts=[c.start_date for c in person.conmeds.values() if c.rescue],
+    )
+    by_date = {a.sample.sample_date: a.category for a in summary.assessments}
+    for count in counts:
+        count.response_category = category = by_date.get(count.sample_date, "")
+        if category and count.visit is not None:
+            name = VISIT_RESPONSE_FIELDS[category]
+            setattr(count.visit, name, getattr(count.visit, name) + 1)
+    return ParticipantResponse(
+        participant=person.participant,
+        baseline_platelets=summary.baseline,
+        best_response=summary.best_response,
+        time_to_response_days=summary.time_to_response_days,
+        response_start=summary.response_start,
+        response_lost_on=summary.response_lost_on,
+        response_duration_days=summary.response_duration_days,
+    )
+
+
+def _sample_date(count: PlateletCount) -> date:
+    return count.sample_date
+
+
+def _write(run: Run, store: HeldStore, sequences: tuple[int, int]) -> Finish:
+    """Everything held, written set-based: each schedule derived and each response
+    summarised once, in memory; one COPY (or INSERT) per table per BATCH rows; the
+    sequences moved once. Returns what is left for the end of the import's transaction:
+    the history of every record written, already sealed (`history_write_sealed`), and
+    the checks queued."""
     people = list(store.people.values())
     if not people:
-        return []
+        return None
     for person in people:
         _changed, person.participant.status = schedule_derive(
             person.participant,
@@ -465,62 +561,47 @@ def _write(run: Run, store: HeldStore, sequences: tuple[int, int]) -> list[int]:
             infusions=list(person.infusions.values()),
             today=run.today,
         )
-    _in_batches(Participant, [p.participant for p in people])
-    ids = [p.participant.pk for p in people]
-    _in_batches(Visit, [v for p in people for v in p.visits.values()])
-    _in_batches(
-        EligibilityAnswer,
-        [
-            EligibilityAnswer(participant=p.participant, criterion=code, met=met)
-            for p in people
-            for code, met in p.answers.items()
-        ],
-        keys=False,
-    )
-    _in_batches(Infusion, [i for p in people for i in p.infusions.values()])
-    # Nothing refers to these by id (their history is recorded by participant).
-    counts = [c for p in people for c, _code in p.counts.values()]
-    _in_batches(PlateletCount, counts, keys=False)
-    _in_batches(AdverseEvent, [e for p in people for e in p.events.values()], keys=False)
-    conmeds = [c for p in people for c in p.conmeds.values()]
-    _in_batches(ConcomitantMedication, conmeds, keys=False)
-    responses_sync(ids)
-    figures_sync(participant_ids=ids)  # the overview's stored figures
-
-    at = timezone.now()
-    user_id = run.user.pk if getattr(run.user, "is_authenticated", False) else None
-    reason = run.reason or _("Imported")
-    for chunk in _ids_in_batches(ids):
-        history_insert_select(
-            model=Participant,
-            queryset=Participant.objects.filter(pk__in=chunk),
-            history_type="+",
-            reason=reason,
-            at=at,
-            user_id=user_id,
-        )
-        for model in (
-            Visit,
+    responses = [_response(person) for person in people]
+    tables: list[tuple[Any, list[Any]]] = [
+        (Participant, [p.participant for p in people]),
+        (Visit, [v for p in people for v in p.visits.values()]),
+        (
             EligibilityAnswer,
-            Infusion,
-            PlateletCount,
-            AdverseEvent,
-            ConcomitantMedication,
-        ):
-            history_insert_select(
-                model=model,
-                queryset=model.objects.filter(participant_id__in=chunk),
-                history_type="+",
-                reason=reason,
-                at=at,
-                user_id=user_id,
-            )
+            [
+                EligibilityAnswer(participant=p.participant, criterion=code, met=met)
+                for p in people
+                for code, met in p.answers.items()
+            ],
+        ),
+        (Infusion, [i for p in people for i in p.infusions.values()]),
+        (PlateletCount, [c for p in people for c, _code in p.counts.values()]),
+        (AdverseEvent, [e for p in people for e in p.events.values()]),
+        (ConcomitantMedication, [c for p in people for c in p.conmeds.values()]),
+    ]
+    for model, objects in tables:
+        _in_batches(model, objects)
+    _in_batches(ParticipantResponse, responses, keys=False)
     subject_seq, number_seq = sequences
     for name, value in (("subject_id", subject_seq), ("screening_number", number_seq)):
         SequenceCounter.objects.get_or_create(name=name)
         SequenceCounter.objects.filter(name=name, value__lt=value).update(value=value)
-    task_enqueue_on_commit(CHECKS_FOR_PARTICIPANTS, participant_ids=ids)
-    return ids
+    ids = [p.participant.pk for p in people]
+    figures_sync(participant_ids=ids)  # the overview's stored figures
+
+    def finish() -> None:
+        """Their history, sealed as written (it locks the chain head until the commit), and
+        the checks queued once for them all."""
+        history_write_sealed(
+            records=tables,
+            history_type="+",
+            reason=run.reason or _("Imported"),
+            at=timezone.now(),
+            user_id=run.user.pk if getattr(run.user, "is_authenticated", False) else None,
+            batch=BATCH,
+        )
+        task_enqueue_on_commit(CHECKS_FOR_PARTICIPANTS, participant_ids=ids)
+
+    return finish
 
 
 class StoredStore(HeldStore):
@@ -662,14 +743,18 @@ def platelets_stored(run: Run, rows: Rows, *, write: bool = True) -> None:
 
 def split(rows: Rows, subject_ids: set[str]) -> tuple[list[ParsedRow], list[ParsedRow]]:
     """The rows of these participants, and the others."""
-    mine = [r for r in rows if r.values.get("subject_id") in subject_ids]
-    others = [r for r in rows if r.values.get("subject_id") not in subject_ids]
+    mine: list[ParsedRow] = []
+    others: list[ParsedRow] = []
+    for row in rows:
+        (mine if row.values.get("subject_id") in subject_ids else others).append(row)
     return mine, others
 
 
-def apply(run: Run, rows: dict[str, list[ParsedRow]], *, screening_dates: dict[str, Any]) -> None:
+def apply(run: Run, rows: dict[str, list[ParsedRow]], *, screening_dates: dict[str, Any]) -> Finish:
     """Judge the new participants' rows (`rows`: by dataset) and, when nothing in the run is
-    refused, write them. In the per-record path's dependency order, through its row rules."""
+    refused, write them. In the per-record path's dependency order, through its row rules.
+    Returns what the caller runs last in its transaction, before the commit (see `_write`):
+    None when nothing was written."""
     store = HeldStore(run)
     people = rows.get("subjects", [])
     sequences = _screen(run, store, people, screening_dates=screening_dates)
@@ -682,8 +767,9 @@ def apply(run: Run, rows: dict[str, list[ParsedRow]], *, screening_dates: dict[s
     clinical.conmeds_apply(run, rows.get("conmeds", []), store)
     clinical.adverse_events_apply(run, rows.get("adverse_events", []), store)
     subjects.subjects_withdraw(run, people, store)
-    if not run.issues:
-        _write(run, store, sequences)
+    if run.issues:
+        return None
+    return _write(run, store, sequences)
 
 
 __all__ = [

@@ -162,6 +162,60 @@ def test_both_paths_store_the_same_records_from_the_same_rows(study_files):
         assert recorded == ids, model
 
 
+@pytest.mark.django_db
+def test_the_bulk_path_seals_its_history_and_stores_the_response_as_the_sync_would(
+    study_files, django_capture_on_commit_callbacks
+):
+    """Its history is written already sealed: the chain verifies, entry by entry, over the
+    study's every kind of value (dates, times, decimals, aware datetimes); and the stored
+    response it sets before writing is what responses_sync computes from the stored rows."""
+    from itp_trial.audit import audit_seal, audit_verify
+    from visits.models import ParticipantResponse
+    from visits.services.sync import responses_sync
+
+    user = _importer()
+    audit_seal()  # the study's own entries (its commits are not run in this test)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = import_files(files=_renumbered(study_files, 1), user=user, reason="R", bulk=True)
+    assert result.applied, result.issues[:3]
+    audit_seal()  # the flags the checks raised after the commit
+    verified = audit_verify()
+    assert verified.ok, verified.problem
+    assert verified.unsealed == 0
+    assert verified.entries == verified.head_seq > 0
+
+    people = Participant.objects.filter(subject_id__startswith="ITP-1")
+    responses = list(
+        ParticipantResponse.objects.filter(participant__in=people)
+        .order_by("participant_id")
+        .values_list()
+    )
+    assert len(responses) == people.count()
+
+    def derived() -> tuple[list, list]:
+        counts = PlateletCount.objects.filter(participant__in=people).order_by("pk")
+        visits = Visit.objects.filter(participant__in=people).order_by("pk")
+        return (
+            list(counts.values_list("pk", "response_category")),
+            list(
+                visits.values_list("pk", "response_cr", "response_r", "response_nr", "response_ne")
+            ),
+        )
+
+    before = derived()
+    assert any(category for _pk, category in before[0])
+    assert responses_sync(list(people.values_list("pk", flat=True))) == 0
+    assert derived() == before
+    assert (
+        list(
+            ParticipantResponse.objects.filter(participant__in=people)
+            .order_by("participant_id")
+            .values_list()
+        )
+        == responses
+    )
+
+
 # Bad rows, each added to the renumbered study: file, row (a dict of cells), the column
 # refused. Each is a class of bad input the per-record path refuses.
 def _bad_cases(files: dict[str, str]) -> dict[str, tuple[str, dict[str, str], str]]:

@@ -66,6 +66,8 @@ def model_field(name: str) -> Any:
 def range_error(name: str, value: Any) -> str | None:
     """The message for a number outside its accepted range (units shown), else None."""
     low, high = value_ranges()[name]
+    if value is None or low <= value <= high:
+        return None  # the field, for the message's label, looked up only when refused
     return range_message(model_field(name), value, low, high, UNITS.get(name, ""))
 
 
