@@ -35,7 +35,7 @@ from visits.models import PlateletCount, Visit
 from .audit_trail_sql import (
     HistorySql,
     copy_blocks,
-    history_copy_sql,
+    history_select_sql,
     iso_date,
     iso_utc,
     sql_ready,
@@ -368,7 +368,7 @@ def audit_trail_bytes(
     writer.writerow(header)
     yield block(buffer.getvalue().encode(), 0)
     for audited in AUDITED:
-        sql = history_copy_sql(audited, skipped=_SKIPPED, shown_as=_SHOWN_AS, actions=ACTIONS)
+        sql = history_select_sql(audited, skipped=_SKIPPED, shown_as=_SHOWN_AS, actions=ACTIONS)
         for data, rows in copy_blocks(sql, size=BLOCK_SIZE):
             yield block(data, rows)
     buffer.seek(0)
