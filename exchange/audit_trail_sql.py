@@ -1,17 +1,18 @@
 """The audit trail's history rows written by PostgreSQL: the diff and the finished CSV.
 
 The same rows, byte for byte, as `exchange.audit_trail` yields and `exchange.export`
-writes (a test feeds awkward values through both), but computed where the rows are: one
-`COPY (SELECT ...) TO STDOUT (FORMAT csv)` per history table, in the order the Python path
-reads it (record, time, history id). A record's previous version is `LAG() OVER` the
-record's versions; a change is unpivoted into one row per changed field by a LATERAL list
-that PostgreSQL evaluates only for a change with a previous version. Every value is
-formatted as `cells.cell` formats it (Y/N, ISO dates, date-times in the site's zone,
-numbers as stored) and neutralised as `cells.neutralise` does; PostgreSQL's CSV quoting is
-the csv module's minimal quoting, so only the line ends are Python's (CR LF for LF).
+writes (a test feeds awkward values and histories through both), but computed where the
+rows are: one `COPY (SELECT ...) TO STDOUT (FORMAT csv)` per history table, read in the
+Python path's order (record, time, history id) off an index in that order. A version's
+previous version is the row before it in that index, looked up only where it is needed;
+a change is unpivoted into one row per changed field by a LATERAL list that PostgreSQL
+evaluates only for a change with a previous version. Every value is formatted as
+`cells.cell` formats it (Y/N, ISO dates, date-times in the site's zone, numbers as stored)
+and neutralised as `cells.neutralise` does; PostgreSQL's CSV quoting is the csv module's
+minimal quoting, so only the line ends are Python's (CR LF for LF).
 
-Python then does no per-value work: at 10,000 participants the export is bound by the
-server, as a plain COPY of the history tables is.
+Python then does no per-value work: the export is bound by the server, as a plain COPY of
+the history tables is.
 """
 
 from __future__ import annotations
@@ -63,10 +64,10 @@ def neutralised(expression: str) -> str:
     """SQL for `cells.neutralise` of a text expression: a formula gets a leading quote, and
     a text that is quotes before a formula one more (leading quotes are skipped: the
     Python rule's recursion)."""
-    risky = _literal("".join(FORMULA_STARTS) + QUOTE)
+    risky = ", ".join(str(ord(c)) for c in (*FORMULA_STARTS, QUOTE))
     rest = f"ltrim({expression}, {_literal(QUOTE)})"
     return (
-        f"CASE WHEN strpos({risky}, left({expression}, 1)) > 0"
+        f"CASE WHEN ascii({expression}) IN ({risky})"
         f" AND {rest} ~ {_literal('^' + _FORMULA_CLASS)}"
         f" AND {rest} !~ {_number_pattern()}"
         f" THEN {_literal(QUOTE)} || {expression} ELSE {expression} END"
@@ -246,11 +247,18 @@ def history_select_sql(
     joins.append(
         f"LEFT JOIN LATERAL (SELECT {iso_datetime('h.history_date')} AS at OFFSET 0) t ON true"
     )
-    joins.append(
-        f"LEFT JOIN LATERAL (SELECT * FROM {table} p WHERE ({audited.sql.previous})"
-        " AND p.id = h.id AND (p.history_date, p.history_id) < (h.history_date, h.history_id)"
-        " ORDER BY p.history_date DESC, p.history_id DESC LIMIT 1) p ON true"
+    earlier = (
+        f"FROM {table} p WHERE p.id = h.id"
+        " AND (p.history_date, p.history_id) < (h.history_date, h.history_id)"
     )
+    last = "ORDER BY p.history_date DESC, p.history_id DESC LIMIT 1"
+    # Where only a change needs its previous version, the change's list reads it (one
+    # subquery a row rescanned, not two); where the action reads it, it is joined.
+    joined = audited.sql.previous != HistorySql.previous
+    if joined:
+        joins.append(
+            f"LEFT JOIN LATERAL (SELECT * {earlier} AND ({audited.sql.previous}) {last}) p ON true"
+        )
     changes = []
     names: list[str] = []
     for f in tracked:
@@ -285,17 +293,21 @@ def history_select_sql(
     # The list is evaluated under a one-time filter, only for such a change (OFFSET 0 keeps
     # the planner from pulling it up into the join, where it would be evaluated for all).
     diffed = "h.history_type = '~' AND p.history_id IS NOT NULL"
+    listed = diffed if joined else "h.history_type = '~'"
+    if not joined:  # a change that lists nothing: none earlier, or nothing changed
+        diffed = f"h.history_type = '~' AND EXISTS (SELECT 1 {earlier})"
     values = ",\n    ".join(
         f"({n}, {_literal(column)}, {changed}, {old_text}, {new_text})"
         for n, (column, changed, old_text, new_text) in enumerate(changes, start=1)
     )
     if not values:
         values = "(0, NULL::text, false, NULL::text, NULL::text)"
-    looked_up = f"(SELECT {', '.join(names) or 'NULL'} OFFSET 0) s"
+    looked_up = f"LATERAL (SELECT {', '.join(names) or 'NULL'} OFFSET 0) s"
+    read = "" if joined else f"(SELECT * {earlier} {last}) p, "
     joins.append(
-        f"LEFT JOIN LATERAL (SELECT v.n, v.field, v.old, v.new FROM {looked_up},\n"
+        f"LEFT JOIN LATERAL (SELECT v.n, v.field, v.old, v.new FROM {read}{looked_up},\n"
         f"  LATERAL (VALUES\n    {values}\n"
-        f"  ) v(n, field, changed, old, new) WHERE {diffed} AND v.changed OFFSET 0) x ON true"
+        f"  ) v(n, field, changed, old, new) WHERE {listed} AND v.changed OFFSET 0) x ON true"
     )
     created = neutralised(audited.sql.created) if audited.sql.created else "NULL::text"
     record = audited.sql.record
