@@ -27,7 +27,7 @@ from django.utils import timezone
 from itp_trial import protocol
 from itp_trial.audit import audit_head
 
-from . import datasets
+from . import audit_trail, datasets
 from .cells import ColumnFormat, cell, column_format, format_value, formatted
 from .models import DataExport
 from .rows import ROWS
@@ -101,8 +101,10 @@ def _block(buffer: io.StringIO, stats: FileStats) -> bytes:
 def dataset_bytes(name: str, *, stats: FileStats, today: date | None = None) -> Iterator[bytes]:
     """One dataset of the contract as CSV blocks."""
     dataset = datasets.DATASETS_BY_NAME[name]
-    rows = ROWS[name](today=today or timezone.localdate())
     formats = [column_format(c.type) for c in dataset.columns]
+    if name == datasets.AUDIT_TRAIL.name and audit_trail.audit_trail_in_sql():
+        return audit_trail.audit_trail_bytes(header=dataset.header, formats=formats, stats=stats)
+    rows = ROWS[name](today=today or timezone.localdate())
     return csv_bytes(dataset.header, rows, stats=stats, formats=formats)
 
 
