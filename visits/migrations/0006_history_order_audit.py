@@ -8,7 +8,10 @@ the export's, so it is created here by name on both databases.
 
 from django.db import migrations
 
-TABLES = ("infusions_historicalinfusion",)
+TABLES = (
+    "visits_historicalvisit",
+    "visits_historicalplateletcount",
+)
 
 
 def _name(table: str) -> str:
@@ -16,7 +19,7 @@ def _name(table: str) -> str:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("infusions", "0004_i11_dose_tolerance")]
+    dependencies = [("visits", "0005_visit_window_status_one_index_fullpass")]
 
     operations = [
         migrations.RunSQL(

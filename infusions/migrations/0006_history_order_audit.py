@@ -8,10 +8,7 @@ the export's, so it is created here by name on both databases.
 
 from django.db import migrations
 
-TABLES = (
-    "visits_historicalvisit",
-    "visits_historicalplateletcount",
-)
+TABLES = ("infusions_historicalinfusion",)
 
 
 def _name(table: str) -> str:
@@ -19,7 +16,7 @@ def _name(table: str) -> str:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("visits", "0004_15a_visit_response_counts")]
+    dependencies = [("infusions", "0005_i15_infusion_deviating_overview")]
 
     operations = [
         migrations.RunSQL(
