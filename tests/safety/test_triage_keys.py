@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from exchange.export import study_directory
 from exchange.importer import IMPORT_ORDER, import_files
@@ -154,3 +155,22 @@ def test_the_bulk_import_keeps_the_keys_in_step(
     new = Flag.objects.exclude(pk__in=before).filter(participant__subject_id__startswith="ITP-7")
     assert new.exists()
     assert_in_step()
+
+
+def test_the_worklist_lists_the_open_flags_in_triage_order(client, coordinator):
+    # The browser test (tests/browser/test_triage.py) without a browser: the same morning,
+    # the lines of the open-flags panel in the order the page gives them.
+    morning(coordinator)
+    client.force_login(coordinator)
+
+    html = client.get(reverse("visits:worklist")).content.decode()
+
+    panel = html[html.index('data-testid="open-flags"') :]
+    lines = re.findall(r'<span class="flag-line" data-kind="(\w+)" data-severity="(\w+)">', panel)
+    open_flags = sorted(Flag.objects.filter(FLAG_OPEN).select_related(), key=triage_key)
+    assert [kind for kind, _severity in lines] == [f.kind for f in open_flags]
+    assert lines[0] == (FlagKind.SAE_REPORT_OVERDUE, "critical")
+    overdue = re.findall(r'data-testid="overdue-by">([^<]+)<', panel)
+    assert overdue[0].startswith("SAE report overdue by 6 h")
+    # Each participant's visit overdue by 20 days, then each one's by 2 days.
+    assert overdue[1:5] == ["overdue by 20 days"] * 2 + ["overdue by 2 days"] * 2
