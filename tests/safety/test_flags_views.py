@@ -112,13 +112,17 @@ def test_it_says_when_no_participant_has_the_typed_id(client, monitor):
 
 
 def test_it_paginates(client, monitor):
-    flags_for(20)  # 60 flags, 50 a page
+    from safety.views.flags import FLAGS_PER_PAGE
+
+    flags_for(20)  # 60 flags
     client.force_login(monitor)
 
     first = client.get(FLAGS_URL)
     second = client.get(FLAGS_URL, {"page": 2})
+    last = client.get(FLAGS_URL, {"page": 60 // FLAGS_PER_PAGE + 1})
 
-    assert len(first.context["page"]) == 50 and len(second.context["page"]) == 10
+    assert len(first.context["page"]) == len(second.context["page"]) == FLAGS_PER_PAGE
+    assert len(last.context["page"]) == 60 % FLAGS_PER_PAGE
     assert not shown(first) & shown(second)
     assert "page=2" in first.content.decode()
 
