@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import Model, QuerySet
 from django.urls import reverse
 from django.utils.functional import cached_property
@@ -64,6 +65,27 @@ class BoundedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        found = self.object_list.order_by()[: self.bound + 1].count()
+        return self.counted(self.object_list.order_by()[: self.bound + 1].count())
+
+    def counted(self, found: int) -> int:
+        """Take `found` (the rows up to bound + 1, counted elsewhere) as the count."""
         self.more = found > self.bound
+        self.__dict__["count"] = found
         return found
+
+
+def bounded_counts(paginators: dict[str, BoundedPaginator]) -> None:
+    """Count the lists of several BoundedPaginators in one query (a scalar subquery each)."""
+    if not paginators:
+        return
+    parts, params = [], []
+    for paginator in paginators.values():
+        limited = paginator.object_list.order_by().values("pk")[: paginator.bound + 1]
+        sql, values = limited.query.sql_with_params()
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS counted_{len(parts)})")
+        params += values
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        found = cursor.fetchone()
+    for paginator, number in zip(paginators.values(), found, strict=True):
+        paginator.counted(number)

@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.utils.translation import get_language, ngettext
 
 from itp_trial import protocol
-from itp_trial.paging import BoundedPaginator, row_url, rows_chosen
+from itp_trial.paging import BoundedPaginator, bounded_counts, row_url, rows_chosen
 from visits.models import Visit, WindowStatus
 
 # Up to three sections a page, each worked from the top: 25 rows each, as the participant
@@ -95,8 +95,8 @@ def worklist(
 
     Overdue is judged from the stored window against `today` rather than from the stored
     status, so a window that closed since the last background run is already shown.
-    `pages` gives the page number wanted per section (overdue, in_window, due); six
-    queries in all (a count and a page of each section), whatever the number of
+    `pages` gives the page number wanted per section (overdue, in_window, due); four
+    queries in all (the counts, then a page of each section), whatever the number of
     participants. Each count reads at most `itp_trial.paging.COUNT_AHEAD` rows past the
     page shown: beyond, the section says "more than".
     """
@@ -116,10 +116,14 @@ def worklist(
     language = get_language()
     participant_url = row_url("subjects:detail")
     edit_url, missed_url = row_url("visits:edit"), row_url("visits:missed")
+    paginators = {
+        key: BoundedPaginator(queryset, per_page, number=wanted.get(key))
+        for key, queryset in sections.items()
+    }
+    bounded_counts(paginators)  # the three counts in one query
     found, rows = {}, {}
     for key, queryset in sections.items():
-        number = wanted.get(key)
-        page = BoundedPaginator(queryset, per_page, number=number).get_page(number)
+        page = paginators[key].get_page(wanted.get(key))
         bottom = (page.number - 1) * per_page
         # The page chosen from the narrow rows, then read with its participants.
         page.object_list = rows_chosen(queryset[bottom : bottom + per_page], _ROWS)
