@@ -13,19 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
-from django.db.models import (
-    Case,
-    DateField,
-    DateTimeField,
-    F,
-    IntegerField,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Value,
-    When,
-)
+from django.db import connection
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy, gettext_noop, ngettext
@@ -145,7 +134,8 @@ _NO_DATE = date(1, 1, 2)
 
 def triage_keys_sync(*, flags: QuerySet) -> int:
     """Store the triage key of `flags` where it is not what their records say now: one
-    UPDATE, of the flags whose key moved only (the number updated).
+    UPDATE ... FROM a SELECT of the flags whose key moved, joined to their event and visit
+    (the number updated).
 
     The key is the rank of the kind, the awareness time of the flag's adverse event and the
     window end of its visit: the columns `triage_key` reads from the loaded records. An
@@ -154,39 +144,50 @@ def triage_keys_sync(*, flags: QuerySet) -> int:
     The model is read from `flags`, so that a migration can call it with its own models.
     """
     model = flags.model
-    events = model._meta.get_field("adverse_event").related_model
-    visits = model._meta.get_field("visit").related_model
     current = {
         "triage_rank": Case(
             *[When(kind=kind, then=Value(rank)) for kind, rank in _RANK.items()],
             default=Value(OTHER_RANK),
             output_field=IntegerField(),
         ),
-        "triage_aware_at": Subquery(
-            events.objects.filter(pk=OuterRef("adverse_event_id")).values("awareness_at")[:1],
-            output_field=DateTimeField(),
-        ),
-        "triage_window_end": Subquery(
-            visits.objects.filter(pk=OuterRef("visit_id")).values("window_end")[:1],
-            output_field=DateField(),
-        ),
+        "triage_aware_at": F("adverse_event__awareness_at"),
+        "triage_window_end": F("visit__window_end"),
     }
     nothing = {"triage_aware_at": _NO_TIME, "triage_window_end": _NO_DATE}
     compared = {}
     for name, expression in current.items():
-        if name in nothing:
-            empty = Value(nothing[name])
-            compared[f"{name}_was"] = Coalesce(F(name), empty)
-            compared[f"{name}_now"] = Coalesce(expression, empty)
+        empty = nothing.get(name)
+        if empty is None:
+            compared[f"{name}_was"], compared[f"{name}_now"] = F(name), expression
         else:
-            compared[f"{name}_was"] = F(name)
-            compared[f"{name}_now"] = expression
+            compared[f"{name}_was"] = Coalesce(F(name), Value(empty))
+            compared[f"{name}_now"] = Coalesce(expression, Value(empty))
     moved = Q()
     for name in current:
         moved |= Q(**{f"{name}_was__lt": F(f"{name}_now")})
         moved |= Q(**{f"{name}_was__gt": F(f"{name}_now")})
-    stale = flags.alias(**compared).filter(moved).values("pk")
-    return model.objects.filter(pk__in=stale).update(**current)
+    stale = (
+        flags.order_by()
+        .alias(**compared)
+        .filter(moved)
+        .annotate(moved_id=F("pk"), **{f"new_{name}": value for name, value in current.items()})
+        .values_list("moved_id", *(f"new_{name}" for name in current))
+    )
+    sql, params = stale.query.sql_with_params()
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    assignments = ", ".join(
+        f"{quote(model._meta.get_field(name).column)} = moved.{quote(f'new_{name}')}"
+        for name in current
+    )
+    with connection.cursor() as cursor:
+        # UPDATE ... FROM: PostgreSQL, and SQLite from 3.33.
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM ({sql}) AS moved "
+            f"WHERE {table}.{quote(model._meta.pk.column)} = moved.{quote('moved_id')}",
+            params,
+        )
+        return max(cursor.rowcount, 0)
 
 
 @dataclass(frozen=True)
