@@ -129,6 +129,13 @@ class Visit(ClinicalModel, VitalSigns):
                 condition=models.Q(window_status__in=[WindowStatus.PENDING, WindowStatus.OVERDUE]),
                 name="visit_open_window_end",
             ),
+            # The worklist's visits due soon: those whose window opens in the next days.
+            models.Index(
+                fields=["window_start"],
+                include=["window_end", "participant"],
+                condition=models.Q(window_status__in=[WindowStatus.PENDING, WindowStatus.OVERDUE]),
+                name="visit_open_window_start",
+            ),
         ]
 
     def __str__(self) -> str:
