@@ -65,6 +65,7 @@ from . import flag_text
 from .casebook import casebook_hashes, latest_signatures
 from .models import AdverseEvent, Flag, FlagKind
 from .rules import sae_report_due
+from .triage import triage_keys_sync
 
 logger = logging.getLogger(__name__)
 
@@ -417,6 +418,10 @@ def checks_run(
 
         stale = signature_flags_sync(participant_ids=ids, now=now, record=False)
         counts[FlagKind.SIGNATURE_STALE].update(stale)
+
+        # The new flags' triage keys, and those of flags whose visit window or event
+        # awareness moved with the writes that set off this run.
+        triage_keys_sync(flags=flags)
 
         _record_raised(now)
 

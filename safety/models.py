@@ -117,6 +117,15 @@ class AdverseEvent(ClinicalModel):
                 name="ae_grade_range",
             ),
         ]
+        indexes = [
+            # The SAE report clocks still running (safety.triage.sae_clocks_running), on
+            # every worklist: the few unreported serious events, not every event.
+            models.Index(
+                fields=["awareness_at", "id"],
+                condition=models.Q(serious=True, reported_at__isnull=True),
+                name="ae_sae_unreported",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.participant_id} AE{self.ae_number} {self.term}"
@@ -219,8 +228,19 @@ class Flag(VersionedModel):
     )
     acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
     acknowledgement_comment = models.TextField(_("comment"), blank=True)
+    # The triage order of safety.triage, stored so that a page of open flags in that order
+    # is the first entries of an index rather than a sort of every open flag. Derived and
+    # recomputable (no history, no version): the rank of the kind, the event's awareness
+    # (an SAE report flag) and the visit's window end (a visit flag), as `triage_key` reads
+    # them from the records; `safety.checks.triage_keys_sync` keeps them in step on every
+    # checks run, which follows every write.
+    triage_rank = models.PositiveSmallIntegerField(db_default=9, editable=False)  # OTHER_RANK
+    triage_aware_at = models.DateTimeField(null=True, blank=True, editable=False)
+    triage_window_end = models.DateField(null=True, blank=True, editable=False)
 
-    history = AuditedHistory()
+    history = AuditedHistory(
+        excluded_fields=["triage_rank", "triage_aware_at", "triage_window_end"]
+    )
 
     class Meta:
         ordering = ["-raised_at", "id"]
@@ -261,6 +281,14 @@ class Flag(VersionedModel):
             # is the index's first entries, whatever the planner knows of the table.
             models.Index(
                 fields=["-raised_at", "-id"], condition=FLAG_OPEN, name="flag_open_raised_at"
+            ),
+            # The open flags in triage order (safety.triage.triage_order): the worklist's
+            # first flags are the index's first entries. PostgreSQL's ascending b-tree puts
+            # NULLs last, as the order asks.
+            models.Index(
+                fields=["triage_rank", "triage_aware_at", "triage_window_end", "raised_at", "id"],
+                condition=FLAG_OPEN,
+                name="flag_open_triage",
             ),
         ]
 

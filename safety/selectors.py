@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
-from itp_trial.paging import rows_chosen
+from itp_trial.paging import COUNT_AHEAD, rows_chosen
 
 from .models import (
     FLAG_OPEN,
@@ -102,14 +102,19 @@ def open_flags_summary(
     *, participant_ids: Iterable[int] | None = None, limit: int = 20
 ) -> dict[str, Any]:
     """The context of templates/safety/_open_flags.html and _sae_clocks.html: the first
-    `limit` open flags in triage order, the count of all of them, and the SAE report clocks
+    `limit` open flags in triage order, the count of all of them (up to COUNT_AHEAD, with
+    `open_flags_more` when there are more), and the SAE report clocks
     still running (three queries). The first `limit` are chosen in a narrow subquery (the
     flags and what triage orders them by); only those are read with their records."""
     ids = list(participant_ids) if participant_ids is not None else None
     first = triage_order(_open_flags(ids))[:limit]
+    # Counted up to COUNT_AHEAD: the whole trial's open flags can be 100,000 rows, too many
+    # to count on every request; beyond, the panel says "more than".
+    counted = _open_flags(ids).order_by()[: COUNT_AHEAD + 1].count()
     return {
         "open_flags": rows_chosen(first, triage_order(flag_rows())),
-        "open_flags_count": open_flags_count(participant_ids=ids),
+        "open_flags_count": min(counted, COUNT_AHEAD),
+        "open_flags_more": counted > COUNT_AHEAD,
         "sae_clocks": sae_clocks_running(participant_ids=ids),
     }
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
-from django.db.models import Case, F, IntegerField, QuerySet, Value, When
+from django.db import connection
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import get_language, gettext_lazy, gettext_noop, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from itp_trial import protocol
 
@@ -23,12 +26,13 @@ from . import rules
 from .models import AdverseEvent, Flag, FlagKind
 
 CRITICAL, HIGH, MODERATE, LOW = "critical", "high", "moderate", "low"
-SEVERITY_LABELS = {
-    CRITICAL: gettext_lazy("critical"),
-    HIGH: gettext_lazy("high"),
-    MODERATE: gettext_lazy("moderate"),
-    LOW: gettext_lazy("low"),
+_SEVERITY_WORDS = {
+    CRITICAL: gettext_noop("critical"),
+    HIGH: gettext_noop("high"),
+    MODERATE: gettext_noop("moderate"),
+    LOW: gettext_noop("low"),
 }
+SEVERITY_LABELS = {severity: gettext_lazy(word) for severity, word in _SEVERITY_WORDS.items()}
 # A visit overdue this long is of high severity; less, moderate.
 OVERDUE_HIGH_DAYS = 7
 
@@ -54,6 +58,7 @@ _RANK = {
     FlagKind.DOSE_DEVIATION: 3,
     FlagKind.OUT_OF_WINDOW: 4,
 }
+OTHER_RANK = 9
 
 
 def duration_text(value: timedelta) -> str:
@@ -67,9 +72,24 @@ def duration_text(value: timedelta) -> str:
 
 
 def days_text(days: int) -> str:
-    from django.utils.translation import ngettext
+    return _days_in(get_language(), days)
 
+
+# A list page shows fifty flags, each with the same few words: each word is translated once
+# per language (the catalogues do not change while the process runs).
+@lru_cache(maxsize=1024)
+def _word_in(language: str | None, message: str) -> str:
+    return _(message)  # `language` is the active one: it is only the cache's key
+
+
+@lru_cache(maxsize=1024)
+def _days_in(language: str | None, days: int) -> str:
     return ngettext("%(n)s day", "%(n)s days", days) % {"n": days}
+
+
+def word(message: str) -> str:
+    """`message` (a literal marked for translation) in the active language, cached."""
+    return _word_in(get_language(), message)
 
 
 def triage_key(flag: Flag) -> tuple:
@@ -77,7 +97,7 @@ def triage_key(flag: Flag) -> tuple:
     event, visit = flag.adverse_event, flag.visit
     far = datetime.max.replace(tzinfo=UTC)
     return (
-        _RANK.get(flag.kind, 9),
+        triage_rank(flag.kind),
         event.awareness_at if event is not None and event.awareness_at else far,
         visit.window_end if visit is not None and visit.window_end else date.max,
         flag.raised_at,
@@ -85,22 +105,89 @@ def triage_key(flag: Flag) -> tuple:
     )
 
 
+def triage_rank(kind: str) -> int:
+    """The triage rank of a flag kind: lower first."""
+    return _RANK.get(kind, OTHER_RANK)
+
+
 def triage_order(flags: QuerySet[Flag]) -> QuerySet[Flag]:
     """Flags in triage order: SAE report flags (the longest overdue first), overdue visits by
-    how long overdue, then the rest by kind, oldest first."""
-    return flags.annotate(
-        triage_rank=Case(
-            *[When(kind=kind, then=Value(rank)) for kind, rank in _RANK.items()],
-            default=Value(9),
-            output_field=IntegerField(),
-        )
-    ).order_by(
+    how long overdue, then the rest by kind, oldest first.
+
+    The order of `triage_key`, read from the key stored on each flag (`triage_keys_sync`),
+    so that the open flags' first page is the first entries of the `flag_open_triage` index.
+    """
+    return flags.order_by(
         "triage_rank",
-        F("adverse_event__awareness_at").asc(nulls_last=True),
-        F("visit__window_end").asc(nulls_last=True),
+        F("triage_aware_at").asc(nulls_last=True),
+        F("triage_window_end").asc(nulls_last=True),
         "raised_at",
         "pk",
     )
+
+
+# Only compared with, never stored: a value no record has, standing for NULL, so that the
+# stored and the current key compare NULL-safely on every backend.
+_NO_TIME = datetime(1, 1, 2, tzinfo=UTC)
+_NO_DATE = date(1, 1, 2)
+
+
+def triage_keys_sync(*, flags: QuerySet) -> int:
+    """Store the triage key of `flags` where it is not what their records say now: one
+    UPDATE ... FROM a SELECT of the flags whose key moved, joined to their event and visit
+    (the number updated).
+
+    The key is the rank of the kind, the awareness time of the flag's adverse event and the
+    window end of its visit: the columns `triage_key` reads from the loaded records. An
+    event's awareness or a visit's window can move with any write to the participant, and
+    every such write is followed by a checks run, which calls this for its participants.
+    The model is read from `flags`, so that a migration can call it with its own models.
+    """
+    model = flags.model
+    current = {
+        "triage_rank": Case(
+            *[When(kind=kind, then=Value(rank)) for kind, rank in _RANK.items()],
+            default=Value(OTHER_RANK),
+            output_field=IntegerField(),
+        ),
+        "triage_aware_at": F("adverse_event__awareness_at"),
+        "triage_window_end": F("visit__window_end"),
+    }
+    nothing = {"triage_aware_at": _NO_TIME, "triage_window_end": _NO_DATE}
+    compared = {}
+    for name, expression in current.items():
+        empty = nothing.get(name)
+        if empty is None:
+            compared[f"{name}_was"], compared[f"{name}_now"] = F(name), expression
+        else:
+            compared[f"{name}_was"] = Coalesce(F(name), Value(empty))
+            compared[f"{name}_now"] = Coalesce(expression, Value(empty))
+    moved = Q()
+    for name in current:
+        moved |= Q(**{f"{name}_was__lt": F(f"{name}_now")})
+        moved |= Q(**{f"{name}_was__gt": F(f"{name}_now")})
+    stale = (
+        flags.order_by()
+        .alias(**compared)
+        .filter(moved)
+        .annotate(moved_id=F("pk"), **{f"new_{name}": value for name, value in current.items()})
+        .values_list("moved_id", *(f"new_{name}" for name in current))
+    )
+    sql, params = stale.query.sql_with_params()
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    assignments = ", ".join(
+        f"{quote(model._meta.get_field(name).column)} = moved.{quote(f'new_{name}')}"
+        for name in current
+    )
+    with connection.cursor() as cursor:
+        # UPDATE ... FROM: PostgreSQL, and SQLite from 3.33.
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM ({sql}) AS moved "
+            f"WHERE {table}.{quote(model._meta.pk.column)} = moved.{quote('moved_id')}",
+            params,
+        )
+        return max(cursor.rowcount, 0)
 
 
 @dataclass(frozen=True)
@@ -128,7 +215,7 @@ def flag_view(flag: Flag, *, now: datetime | None = None, today: date | None = N
         return FlagView(
             flag=flag,
             severity=LOW,
-            severity_label=str(SEVERITY_LABELS[LOW]),
+            severity_label=word(_SEVERITY_WORDS[LOW]),
             icon=KIND_ICONS.get(flag.kind, OTHER_KIND_ICON),
             overdue_by="",
             open_for="",
@@ -145,17 +232,17 @@ def flag_view(flag: Flag, *, now: datetime | None = None, today: date | None = N
         days = (today - visit.window_end).days if visit and visit.window_end else None
         severity = HIGH if days is not None and days >= OVERDUE_HIGH_DAYS else MODERATE
         if days is not None and days > 0:
-            overdue_by = _("overdue by %(days)s") % {"days": days_text(days)}
+            overdue_by = word(gettext_noop("overdue by %(days)s")) % {"days": days_text(days)}
     elif flag.kind == FlagKind.OUT_OF_WINDOW:
         severity = LOW
     open_days = (today - timezone.localdate(flag.raised_at)).days
     return FlagView(
         flag=flag,
         severity=severity,
-        severity_label=str(SEVERITY_LABELS[severity]),
+        severity_label=word(_SEVERITY_WORDS[severity]),
         icon=KIND_ICONS.get(flag.kind, OTHER_KIND_ICON),
         overdue_by=overdue_by,
-        open_for=_("open for %(days)s") % {"days": days_text(max(open_days, 0))},
+        open_for=word(gettext_noop("open for %(days)s")) % {"days": days_text(max(open_days, 0))},
     )
 
 

@@ -119,7 +119,25 @@ class Visit(ClinicalModel, VitalSigns):
         constraints = [
             models.UniqueConstraint(fields=["participant", "code"], name="visit_unique_code"),
         ]
-        indexes = [models.Index(fields=["window_status", "window_end"])]
+        indexes = [
+            models.Index(fields=["window_status", "window_end"]),
+            # The worklist's open visits in its order (reporting.selectors.worklist): a page
+            # is the index's first entries of a range, and a section's count reads the
+            # index alone (the window's start is in it).
+            models.Index(
+                fields=["window_end", "participant", "id"],
+                include=["window_start"],
+                condition=models.Q(window_status__in=[WindowStatus.PENDING, WindowStatus.OVERDUE]),
+                name="visit_open_window_end",
+            ),
+            # The worklist's visits due soon: those whose window opens in the next days.
+            models.Index(
+                fields=["window_start"],
+                include=["window_end", "participant"],
+                condition=models.Q(window_status__in=[WindowStatus.PENDING, WindowStatus.OVERDUE]),
+                name="visit_open_window_start",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.participant_id} {self.code}"

@@ -83,13 +83,79 @@ def test_its_queries_do_not_grow_with_the_participants_and_it_pages(as_coordinat
     assert len(worklist.overdue) == WORKLIST_PER_PAGE
     html = response.content.decode()
     assert "?overdue=2" in html
-    last = as_coordinator.get(reverse("visits:worklist"), {"overdue": 4, "due": 2})
+    pages = -(-200 // WORKLIST_PER_PAGE)
+    last = as_coordinator.get(reverse("visits:worklist"), {"overdue": pages, "due": 2})
     shown = last.context["worklist"]
-    assert len(shown.overdue) == 200 - 3 * WORKLIST_PER_PAGE
+    assert len(shown.overdue) == 200 - (pages - 1) * WORKLIST_PER_PAGE
     assert shown.pages["due"].number == 2
     # Every overdue visit appears on exactly one page.
     seen = []
-    for number in range(1, 5):
+    for number in range(1, pages + 1):
         page = as_coordinator.get(reverse("visits:worklist"), {"overdue": number})
         seen += [v.pk for v in page.context["worklist"].overdue]
     assert len(seen) == len(set(seen)) == 200
+
+
+def test_it_counts_a_long_section_only_so_far_and_says_so(as_coordinator, coordinator, monkeypatch):
+    import importlib
+
+    from itp_trial import paging
+    from safety import selectors as flag_selectors
+    from safety.checks import checks_run
+    from visits.models import Visit
+
+    # A long backlog, made small: the counts stop 3 rows past the page shown.
+    monkeypatch.setattr(paging, "COUNT_AHEAD", 3)
+    monkeypatch.setattr(flag_selectors, "COUNT_AHEAD", 3)
+    worklist_module = importlib.import_module("reporting.selectors.worklist")
+    monkeypatch.setattr(worklist_module, "WORKLIST_PER_PAGE", 2)
+    from tests.factories import enrolled_in_the_past
+
+    participant = enrolled_in_the_past(coordinator)
+    checks_run(participant_ids=[participant.pk])
+    expected = Visit.objects.filter(
+        participant=participant, window_end__lt=today(), window_status__in=("pending", "overdue")
+    ).order_by("window_end", "participant_id", "id")
+    overdue = expected.count()
+    assert overdue > 3 + 2
+
+    url = reverse("visits:worklist")
+    response = as_coordinator.get(url, {"overdue": 1})
+    page = response.context["worklist"].pages["overdue"]
+    assert (page.paginator.more, page.paginator.bound) == (True, 3)
+    assert len(page.object_list) == 2 and page.has_next()
+    html = response.content.decode()
+    assert "Page 1 of at least 2" in html
+    assert 'title="more than 3">3+</span>' in html
+    assert response.context["open_flags_more"] is True
+    assert "More than 3 open flags in all." in html
+
+    # Each page counts ahead of itself: the last page is reached, and counted exactly.
+    last = (overdue + 1) // 2
+    response = as_coordinator.get(url, {"overdue": last})
+    page = response.context["worklist"].pages["overdue"]
+    assert page.number == last
+    assert (page.paginator.more, page.paginator.count) == (False, overdue)
+    assert not page.has_next()
+    assert f"Page {last} of {last}" in response.content.decode()
+    # The rows read through the pages are every overdue visit, in the worklist's order.
+    seen = []
+    for number in range(1, last + 1):
+        seen += as_coordinator.get(url, {"overdue": number}).context["worklist"].overdue
+    assert [v.pk for v in seen] == [v.pk for v in expected]
+
+
+def test_it_builds_each_row_with_its_links(as_coordinator, coordinator):
+    overdue = enrolled(coordinator, planned=today() - days(10))
+
+    response = as_coordinator.get(reverse("visits:worklist"))
+
+    rows = {r.visit.code: r for r in response.context["worklist"].rows["overdue"]}
+    v2, infusion = rows["V2"], rows[protocol.INFUSION_VISIT_CODES[1]]
+    assert v2.participant_url == reverse("subjects:detail", args=[overdue.pk])
+    assert v2.edit_url == reverse("visits:edit", args=[v2.visit.pk])
+    assert v2.missed_url == reverse("visits:missed", args=[v2.visit.pk])
+    assert (infusion.infusion, infusion.missed_url) == (True, "")
+    assert v2.overdue_by == f"{v2.visit.overdue_days} days"
+    html = response.content.decode()
+    assert f'href="{v2.missed_url}"' in html and "Record infusion" in html

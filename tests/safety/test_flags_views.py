@@ -112,13 +112,17 @@ def test_it_says_when_no_participant_has_the_typed_id(client, monitor):
 
 
 def test_it_paginates(client, monitor):
-    flags_for(20)  # 60 flags, 50 a page
+    from safety.views.flags import FLAGS_PER_PAGE
+
+    flags_for(20)  # 60 flags
     client.force_login(monitor)
 
     first = client.get(FLAGS_URL)
     second = client.get(FLAGS_URL, {"page": 2})
+    last = client.get(FLAGS_URL, {"page": 60 // FLAGS_PER_PAGE + 1})
 
-    assert len(first.context["page"]) == 50 and len(second.context["page"]) == 10
+    assert len(first.context["page"]) == len(second.context["page"]) == FLAGS_PER_PAGE
+    assert len(last.context["page"]) == 60 % FLAGS_PER_PAGE
     assert not shown(first) & shown(second)
     assert "page=2" in first.content.decode()
 
@@ -313,3 +317,50 @@ def test_its_icons_are_drawn_by_an_installed_font_not_only_by_an_emoji_font():
             check=True,
         ).stdout.splitlines()
         assert [f for f in found if "emoji" not in f.lower()], f"{icon} U+{ord(icon):04X}"
+
+
+def test_it_counts_a_long_list_only_so_far_and_says_so(client, investigator, monkeypatch):
+    from itp_trial import paging
+    from safety.views import flags
+
+    monkeypatch.setattr(paging, "COUNT_AHEAD", 4)
+    monkeypatch.setattr(flags, "FLAGS_PER_PAGE", 2)
+    first = flags_for(3)[0]  # nine open flags, three each
+    client.force_login(investigator)
+
+    response = client.get(FLAGS_URL)
+
+    paginator = response.context["page"].paginator
+    assert (paginator.more, paginator.bound) == (True, 4)
+    html = response.content.decode()
+    assert "More than 4 flags" in html
+    assert len(response.context["rows"]) == 2
+    assert "Page 1 of at least 3" in html
+    # Filtered to one participant, the count is small enough to be exact.
+    subject_id = Participant.objects.get(pk=first).subject_id
+    response = client.get(FLAGS_URL, {"participant": subject_id})
+    assert response.context["page"].paginator.more is False
+    assert "3 flags" in response.content.decode()
+    assert "Page 1 of 2" in response.content.decode()
+
+
+def test_each_row_is_the_flag_as_every_page_shows_it(client, investigator):
+    flags_for(1)
+    deviation = a_flag(FlagKind.OUT_OF_WINDOW)
+    overdue = a_flag(FlagKind.OVERDUE)
+    client.force_login(investigator)
+
+    html = client.get(FLAGS_URL).content.decode()
+
+    # The acknowledge form of a deviation, posting its version back to the page.
+    assert f'action="{ack_url(deviation)}"' in html
+    assert f'action="{ack_url(overdue)}"' not in html  # resolves itself: no form
+    assert 'data-kind="overdue" data-severity="high"' in html  # long overdue by now
+    assert f'href="{reverse("subjects:detail", args=[overdue.participant_id])}"' in html
+    # The same line as the participant's page and the dashboard show (the flag_line tag).
+    from django.template import engines
+
+    tag = engines["django"].from_string("{% load flags %}{% flag_line flag %}")
+    line = tag.render({"flag": Flag.objects.get(pk=overdue.pk)})
+    assert line.startswith('<span class="flag-line" data-kind="overdue"')
+    assert line in html
