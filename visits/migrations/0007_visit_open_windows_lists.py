@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('subjects', '0007_i14b_signoffs_to_signatures'),
-        ('visits', '0004_15a_visit_response_counts'),
+        ('visits', '0006_history_order_audit'),
     ]
 
     operations = [

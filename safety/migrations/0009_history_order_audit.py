@@ -22,7 +22,7 @@ def _name(table: str) -> str:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("safety", "0006_i15d_flag_open_raised_at")]
+    dependencies = [("safety", "0008_ae_sae_unreported_lists")]
 
     operations = [
         migrations.RunSQL(
