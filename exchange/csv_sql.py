@@ -49,13 +49,17 @@ from . import datasets
 
 # cells.FORMULA_STARTS after any number of quotes (E'' turns \t and \r into the characters).
 _FORMULA_LIKE = r"E'^''*[-=+@\t\r]'"
+# cells._RISKY_FIRST as character codes.
+_RISKY_CODES = ", ".join(str(ord(c)) for c in "=+-@\t\r'")
 _NUMBER = r"'^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$'"
 
 
 def text_cell(expr: str) -> str:
     """`cells.neutralise` of a text, NULL when empty."""
+    # ascii() first: the first character's code is cheap, a pattern match is not.
     return (
-        f"NULLIF(CASE WHEN ({expr}) ~ {_FORMULA_LIKE} AND ltrim({expr}, '''') !~ {_NUMBER} "
+        f"NULLIF(CASE WHEN ascii({expr}) IN ({_RISKY_CODES}) "
+        f"AND ({expr}) ~ {_FORMULA_LIKE} AND ltrim({expr}, '''') !~ {_NUMBER} "
         f"THEN '''' || ({expr}) ELSE ({expr}) END, '')"
     )
 

@@ -497,8 +497,12 @@ def flags_rows(*, today: date) -> Iterator[Row]:
 
 def signatures_rows(*, today: date) -> Iterator[Row]:
     """The signatures as the standards read them (exchange.standards.review)."""
+    from subjects.models import Signature
+
     from .standards.review import signatures
 
+    if not Signature.objects.exists():  # none yet: one query, not the states of none
+        return
     for signed in signatures().values():
         for s in signed:
             yield _ordered(
@@ -550,6 +554,8 @@ def queries_rows(*, today: date) -> Iterator[Row]:
     from safety.models import DataQuery
     from safety.review_export import record_keys
 
+    if not DataQuery.objects.exists():  # none yet: one query, not the look-ups of none
+        return
     keys = record_keys(DataQuery.objects.all())
     queryset = (
         DataQuery.objects.select_related("participant", "raised_by", "answered_by", "closed_by")
@@ -587,6 +593,8 @@ def sdv_rows(*, today: date) -> Iterator[Row]:
     from safety.review_export import record_keys, record_versions
 
     verified = Verification.objects.all()
+    if not verified.exists():  # none yet: one query, not the look-ups of none
+        return
     keys, versions = record_keys(verified), record_versions(verified)
     queryset = Verification.objects.select_related("participant", "verified_by").order_by(
         "participant__subject_id", "target_kind", "object_id"
