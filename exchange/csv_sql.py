@@ -71,39 +71,41 @@ def number_cell(expr: str) -> str:
 
 
 def date_cell(expr: str) -> str:
-    return f"to_char({expr}, 'YYYY-MM-DD')"
+    """ISO: a date's own output under the session's DateStyle ISO (`SESSION`)."""
+    return f"({expr})::text"
 
 
 def time_cell(expr: str) -> str:
     """`time.isoformat()`: the microseconds only when there are some."""
-    return (
-        f"to_char({expr}, 'HH24:MI:SS') || "
-        f"CASE WHEN to_char({expr}, 'US') <> '000000' THEN '.' || to_char({expr}, 'US') "
-        "ELSE '' END"
-    )
+    return f"replace(to_char({expr}, 'HH24:MI:SS.US'), '.000000', '')"
 
 
 def boolean_cell(expr: str) -> str:
-    return f"CASE WHEN {expr} THEN 'Y' WHEN NOT {expr} THEN 'N' END"
+    # CASE expr WHEN: the expression is evaluated once, not once per branch.
+    return f"CASE {expr} WHEN true THEN 'Y' WHEN false THEN 'N' END"
 
 
 def datetime_cell(expr: str) -> str:
-    """`timezone.localtime(value).isoformat()` in the zone given as the parameter `zone`:
-    the local clock, its microseconds when there are some, and the offset as +HH:MM (with
-    :SS when the offset has seconds)."""
+    """`timezone.localtime(value).isoformat()` in the session's time zone, which `SESSION`
+    sets to the site's (the parameter `zone`): the local clock, its microseconds when there
+    are some, and the offset as +HH:MM, with :SS when the offset has seconds (local mean
+    time, before the zones were standardised), which to_char cannot write: that rare case
+    is spelt out."""
     local = f"(({expr}) AT TIME ZONE %(zone)s)"
-    offset = f"extract(epoch FROM {local} - (({expr}) AT TIME ZONE 'UTC'))::int"
-    return (
-        f"CASE WHEN ({expr}) IS NOT NULL THEN "
+    offset = f"extract(timezone FROM {expr})::int"
+    exact = (
         f"to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
         f"CASE WHEN to_char({local}, 'US') <> '000000' THEN '.' || to_char({local}, 'US') "
         "ELSE '' END || "
         f"CASE WHEN {offset} < 0 THEN '-' ELSE '+' END || "
         f"lpad((abs({offset}) / 3600)::text, 2, '0') || ':' || "
         f"lpad((mod(abs({offset}), 3600) / 60)::text, 2, '0') || "
-        f"CASE WHEN mod(abs({offset}), 60) <> 0 "
-        f"THEN ':' || lpad(mod(abs({offset}), 60)::text, 2, '0') ELSE '' END "
-        "END"
+        f"':' || lpad(mod(abs({offset}), 60)::text, 2, '0')"
+    )
+    return (
+        f"CASE WHEN mod({offset}, 60) = 0 "
+        f"THEN replace(to_char({expr}, 'YYYY-MM-DD\"T\"HH24:MI:SS.USTZH:TZM'), '.000000', '') "
+        f"WHEN ({expr}) IS NOT NULL THEN {exact} END"
     )
 
 
@@ -422,8 +424,19 @@ SELECTS: dict[str, Callable[[], Select]] = {
 }
 
 
+# The session a COPY runs in, set for its transaction only (`set_config(..., true)`) and
+# rolled back with it: the cells' output functions assume the ISO DateStyle and the site's
+# zone; JIT compilation costs seconds per statement here and gains nothing on expressions
+# this simple; a sort of a large dataset stays in memory.
+SESSION = (
+    "SELECT set_config('DateStyle', 'ISO, YMD', true), set_config('TimeZone', %(zone)s, true), "
+    "set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"
+)
+
+
 def copy_statement(name: str, *, today: date) -> tuple[str, dict[str, Any]]:
-    """The COPY of one dataset's finished cells (no header) and its parameters."""
+    """The COPY of one dataset's finished cells (no header) and its parameters, which are
+    also SESSION's, to be run first in the same transaction."""
     sql = SELECTS[name]().sql(datasets.DATASETS_BY_NAME[name])
     params = {"today": today, "zone": timezone.get_current_timezone_name()}
     return f"COPY ({sql}) TO STDOUT (FORMAT csv)", params

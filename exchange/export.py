@@ -116,14 +116,21 @@ def dataset_bytes(
         in_database = connection.vendor == "postgresql" and name in csv_sql.SELECTS
     if in_database:
         statement, params = csv_sql.copy_statement(name, today=today)
-        return copied_bytes(dataset.header, statement, params, stats=stats)
+        return copied_bytes(
+            dataset.header, statement, params, stats=stats, session=csv_sql.SESSION
+        )
     rows = ROWS[name](today=today)
     formats = [column_format(c.type) for c in dataset.columns]
     return csv_bytes(dataset.header, rows, stats=stats, formats=formats)
 
 
 def copied_bytes(
-    header: Sequence[str], statement: str, params: dict[str, Any], *, stats: FileStats
+    header: Sequence[str],
+    statement: str,
+    params: dict[str, Any],
+    *,
+    stats: FileStats,
+    session: str = "",
 ) -> Iterator[bytes]:
     """The header, then what a `COPY ... TO STDOUT (FORMAT csv)` writes, in blocks of about
     BLOCK_SIZE, counted and hashed as `csv_bytes` does.
@@ -131,22 +138,30 @@ def copied_bytes(
     PostgreSQL hands over one row at a time, each ending with LF; the csv module ends a row
     with CRLF. A block whose rows hold no other line feed is turned over at once; a block
     with a line feed inside a (quoted) cell, a row at a time.
+
+    The COPY runs in a transaction (a savepoint inside one) after `session`, a statement
+    with the same parameters that sets what the COPY needs for that transaction only; the
+    transaction is rolled back at the end, a read having nothing to keep, and the settings
+    go with it.
     """
     buffer = io.StringIO()
     csv.writer(buffer).writerow(header)
     yield _block(buffer, stats)
-    connection.ensure_connection()
-    with connection.cursor() as wrapper, wrapper.cursor.copy(statement, params) as copy:
-        rows: list[Any] = []
-        size = 0
-        for row in copy:
-            rows.append(row)
-            size += len(row)
-            if size >= BLOCK_SIZE:
+    with transaction.atomic(), connection.cursor() as wrapper:
+        if session:
+            wrapper.execute(session, params)
+        with wrapper.cursor.copy(statement, params) as copy:
+            rows: list[Any] = []
+            size = 0
+            for row in copy:
+                rows.append(row)
+                size += len(row)
+                if size >= BLOCK_SIZE:
+                    yield _rows_block(rows, stats)
+                    rows, size = [], 0
+            if rows:
                 yield _rows_block(rows, stats)
-                rows, size = [], 0
-        if rows:
-            yield _rows_block(rows, stats)
+        transaction.set_rollback(True)
 
 
 def _rows_block(rows: list[Any], stats: FileStats) -> bytes:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from exchange import csv_sql
@@ -78,13 +78,17 @@ AWKWARD_TEXTS = [
 def _sql_cells(kind: str, values: list[object], sql_type: str) -> list[str | None]:
     """Each value through csv_sql's formatting of `kind`, in one query."""
     formatted = csv_sql.CELLS[kind]("v.x")
-    with connection.cursor() as cursor:
+    params = {"values": values, "zone": timezone.get_current_timezone_name()}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(csv_sql.SESSION, params)  # as the export runs them
         cursor.execute(
             f"SELECT {formatted} FROM unnest(%(values)s::{sql_type}[]) WITH ORDINALITY "
             "AS v(x, n) ORDER BY v.n",
-            {"values": values, "zone": timezone.get_current_timezone_name()},
+            params,
         )
-        return [row[0] for row in cursor.fetchall()]
+        cells = [row[0] for row in cursor.fetchall()]
+        transaction.set_rollback(True)
+    return cells
 
 
 def _python_cells(values: list[object]) -> list[str | None]:
