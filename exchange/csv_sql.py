@@ -182,6 +182,17 @@ class Select:
         return f"SELECT {cells} {self.source}"
 
 
+def _ranked_participants() -> str:
+    """The participants with their rank in subject order: a dataset is sorted on this whole
+    number rather than on the subject's text, whose comparison under the database's
+    collation is what made the sort of a large dataset slow. The same order, the
+    subject_id being unique."""
+    return (
+        f"(SELECT id, subject_id, row_number() OVER (ORDER BY subject_id) AS rank "
+        f"FROM {_table(Participant)})"
+    )
+
+
 def _subjects() -> Select:
     p, r = "p", "r"
     age = age_years(f"{p}.birth_date", f"{p}.consent_date")
@@ -219,8 +230,8 @@ def _eligibility() -> Select:
     order = _case("e.criterion", {c.code: i for i, c in enumerate(protocol.CRITERIA)})
     return Select(
         f"FROM {_table(EligibilityAnswer)} e "
-        f"JOIN {_table(Participant)} p ON p.id = e.participant_id "
-        f"ORDER BY p.subject_id, {order}",
+        f"JOIN {_ranked_participants()} p ON p.id = e.participant_id "
+        f"ORDER BY p.rank, {order}",
         {
             "subject_id": "p.subject_id",
             "criterion": "e.criterion",
@@ -253,12 +264,12 @@ def _visits() -> Select:
     )
     crf = {name: f"v.{name}" for name in (*_visit_crf(), "version")}
     return Select(
-        f"FROM {_table(Visit)} v JOIN {_table(Participant)} p ON p.id = v.participant_id "
+        f"FROM {_table(Visit)} v JOIN {_ranked_participants()} p ON p.id = v.participant_id "
         f"LEFT JOIN {_table(Infusion)} i ON i.participant_id = v.participant_id "
         f"AND i.number = {_case('v.code', numbers)} "
         f"{_first_infusion('i1', 'v.participant_id')} "
         f"WHERE v.code IN ({_codes(codes)}) "
-        f"ORDER BY p.subject_id, {_case('v.code', codes)}",
+        f"ORDER BY p.rank, {_case('v.code', codes)}",
         {
             "subject_id": "p.subject_id",
             "visit_code": "v.code",
@@ -285,8 +296,8 @@ def _infusions() -> Select:
     from .rows import INFUSION_CRF_FIELDS
 
     return Select(
-        f"FROM {_table(Infusion)} i JOIN {_table(Participant)} p ON p.id = i.participant_id "
-        "ORDER BY p.subject_id, i.number",
+        f"FROM {_table(Infusion)} i JOIN {_ranked_participants()} p ON p.id = i.participant_id "
+        "ORDER BY p.rank, i.number",
         {
             "subject_id": "p.subject_id",
             "infusion_number": "i.number",
@@ -323,11 +334,12 @@ def _platelets() -> Select:
         f"FROM {_table(ConcomitantMedication)} WHERE rescue GROUP BY participant_id"
     )
     return Select(
-        f"FROM {_table(PlateletCount)} c JOIN {_table(Participant)} p ON p.id = c.participant_id "
+        f"FROM {_table(PlateletCount)} c "
+        f"JOIN {_ranked_participants()} p ON p.id = c.participant_id "
         f"LEFT JOIN {_table(Visit)} v ON v.id = c.visit_id "
         f"{_first_infusion('i1', 'c.participant_id')} "
         f"LEFT JOIN ({rescue}) r ON r.participant_id = c.participant_id "
-        "ORDER BY p.subject_id, c.sample_date",
+        "ORDER BY p.rank, c.sample_date",
         {
             "subject_id": "p.subject_id",
             "sample_date": "c.sample_date",
@@ -348,10 +360,10 @@ def _adverse_events() -> Select:
         "relationship action_taken outcome awareness_at reported_at version"
     ).split()
     return Select(
-        f"FROM {_table(AdverseEvent)} a JOIN {_table(Participant)} p ON p.id = a.participant_id "
+        f"FROM {_table(AdverseEvent)} a JOIN {_ranked_participants()} p ON p.id = a.participant_id "
         f"LEFT JOIN {_table(Infusion)} ri ON ri.id = a.related_infusion_id "
         f"{_first_infusion('i1', 'a.participant_id')} "
-        "ORDER BY p.subject_id, a.ae_number",
+        "ORDER BY p.rank, a.ae_number",
         {
             "subject_id": "p.subject_id",
             **{name: f"a.{name}" for name in own},
@@ -373,8 +385,8 @@ def _conmeds() -> Select:
     own = "drug indication start_date end_date rescue dose version".split()
     return Select(
         f"FROM {_table(ConcomitantMedication)} m "
-        f"JOIN {_table(Participant)} p ON p.id = m.participant_id "
-        "ORDER BY p.subject_id, m.start_date, m.drug",
+        f"JOIN {_ranked_participants()} p ON p.id = m.participant_id "
+        "ORDER BY p.rank, m.start_date, m.drug",
         {"subject_id": "p.subject_id", **{name: f"m.{name}" for name in own}},
     )
 
@@ -388,12 +400,12 @@ def _flags() -> Select:
         f"ELSE '{FlagStatus.OPEN.value}' END"
     )
     return Select(
-        f"FROM {_table(Flag)} f JOIN {_table(Participant)} p ON p.id = f.participant_id "
+        f"FROM {_table(Flag)} f JOIN {_ranked_participants()} p ON p.id = f.participant_id "
         f"LEFT JOIN {_table(Visit)} v ON v.id = f.visit_id "
         f"LEFT JOIN {_table(Infusion)} i ON i.id = f.infusion_id "
         f"LEFT JOIN {_table(AdverseEvent)} a ON a.id = f.adverse_event_id "
         f"LEFT JOIN {_table(get_user_model())} u ON u.id = f.acknowledged_by_id "
-        "ORDER BY p.subject_id, f.raised_at, f.id",
+        "ORDER BY p.rank, f.raised_at, f.id",
         {
             "subject_id": "p.subject_id",
             "kind": "f.kind",
