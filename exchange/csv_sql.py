@@ -32,7 +32,7 @@ as a placeholder.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -85,12 +85,23 @@ def boolean_cell(expr: str) -> str:
     return f"CASE {expr} WHEN true THEN 'Y' WHEN false THEN 'N' END"
 
 
-def datetime_cell(expr: str) -> str:
+# Since 1973 every zone's offset is whole minutes, which to_char's TZH:TZM writes: a
+# cheap comparison spares the recent date-times the look-up of their offset's seconds.
+_WHOLE_MINUTE_OFFSETS = "TIMESTAMPTZ '1973-01-01 00:00:00+00'"
+
+
+def datetime_cell(expr: str, *, to_second: bool = False) -> str:
     """`timezone.localtime(value).isoformat()` in the session's time zone, which `SESSION`
     sets to the site's (the parameter `zone`): the local clock, its microseconds when there
-    are some, and the offset as +HH:MM, with :SS when the offset has seconds (local mean
-    time, before the zones were standardised), which to_char cannot write: that rare case
-    is spelt out."""
+    are some (none `to_second`, as `rows._to_second`), and the offset as +HH:MM, with :SS
+    when the offset has seconds (local mean time, before the zones were standardised),
+    which to_char cannot write: that rare case is spelt out."""
+    clock = "HH24:MI:SS" if to_second else "HH24:MI:SS.US"
+    fast = f"to_char({expr}, 'YYYY-MM-DD\"T\"{clock}TZH:TZM')"
+    if not to_second:
+        fast = f"replace({fast}, '.000000', '')"
+    if to_second:
+        expr = f"date_trunc('second', {expr})"
     local = f"(({expr}) AT TIME ZONE %(zone)s)"
     offset = f"extract(timezone FROM {expr})::int"
     exact = (
@@ -103,9 +114,8 @@ def datetime_cell(expr: str) -> str:
         f"':' || lpad(mod(abs({offset}), 60)::text, 2, '0')"
     )
     return (
-        f"CASE WHEN mod({offset}, 60) = 0 "
-        f"THEN replace(to_char({expr}, 'YYYY-MM-DD\"T\"HH24:MI:SS.USTZH:TZM'), '.000000', '') "
-        f"WHEN ({expr}) IS NOT NULL THEN {exact} END"
+        f"CASE WHEN ({expr}) >= {_WHOLE_MINUTE_OFFSETS} OR mod({offset}, 60) = 0 "
+        f"THEN {fast} WHEN ({expr}) IS NOT NULL THEN {exact} END"
     )
 
 
@@ -176,9 +186,13 @@ class Select:
 
     source: str  # FROM ... [WHERE ...] ORDER BY ...
     columns: Mapping[str, str]
+    cells: Mapping[str, str] = field(default_factory=dict)  # columns written here already
 
     def sql(self, dataset: datasets.Dataset) -> str:
-        cells = ", ".join(CELLS[c.type](self.columns[c.name]) for c in dataset.columns)
+        cells = ", ".join(
+            self.cells[c.name] if c.name in self.cells else CELLS[c.type](self.columns[c.name])
+            for c in dataset.columns
+        )
         return f"SELECT {cells} {self.source}"
 
 
@@ -412,14 +426,15 @@ def _flags() -> Select:
             "visit_code": (
                 f"COALESCE(v.code, {_case('i.number::text', infusion_codes, quoted_values=True)})"
             ),
-            "raised_at": "date_trunc('second', f.raised_at)",
-            "resolved_at": "date_trunc('second', f.resolved_at)",
             "status": status,
             "detail": "f.detail",
             "ae_number": "a.ae_number",
-            "acknowledged_at": "date_trunc('second', f.acknowledged_at)",
             "acknowledged_by": "u.username",
             "acknowledgement_comment": "f.acknowledgement_comment",
+        },
+        {
+            name: datetime_cell(f"f.{name}", to_second=True)
+            for name in ("raised_at", "resolved_at", "acknowledged_at")
         },
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 from itertools import cycle
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,7 @@ from django.utils import timezone
 from exchange import csv_sql
 from exchange.cells import cell
 from exchange.export import FileStats, dataset_bytes
+from exchange.rows import _to_second
 from infusions.models import Infusion
 from itp_trial.roles import COORDINATOR, INVESTIGATOR
 from safety.checks import checks_run
@@ -75,9 +77,11 @@ AWKWARD_TEXTS = [
 ]
 
 
-def _sql_cells(kind: str, values: list[object], sql_type: str) -> list[str | None]:
-    """Each value through csv_sql's formatting of `kind`, in one query."""
-    formatted = csv_sql.CELLS[kind]("v.x")
+def _sql_cells(
+    kind: str, values: list[object], sql_type: str, formatting=None
+) -> list[str | None]:
+    """Each value through csv_sql's formatting of `kind` (or `formatting`), in one query."""
+    formatted = (formatting or csv_sql.CELLS[kind])("v.x")
     params = {"values": values, "zone": timezone.get_current_timezone_name()}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(csv_sql.SESSION, params)  # as the export runs them
@@ -113,6 +117,10 @@ def test_a_date_time_is_written_as_python_writes_it(zone):
     ]
     with timezone.override(zone):
         assert _sql_cells("datetime", values, "timestamptz") == _python_cells(values)
+        to_second = partial(csv_sql.datetime_cell, to_second=True)
+        assert _sql_cells("datetime", values, "timestamptz", to_second) == _python_cells(
+            [_to_second(v) for v in values]
+        )
 
 
 def test_dates_times_decimals_numbers_and_flags_are_written_as_python_writes_them():
