@@ -458,6 +458,18 @@ def _flags() -> Select:
     )
 
 
+# The table whose records are each dataset's rows: none there, no rows (and no COPY).
+SOURCES: dict[str, Any] = {
+    "subjects": Participant,
+    "eligibility": EligibilityAnswer,
+    "visits": Visit,
+    "infusions": Infusion,
+    "platelets": PlateletCount,
+    "adverse_events": AdverseEvent,
+    "conmeds": ConcomitantMedication,
+    "flags": Flag,
+}
+
 SELECTS: dict[str, Callable[[], Select]] = {
     "subjects": _subjects,
     "eligibility": _eligibility,

@@ -30,7 +30,7 @@ from itp_trial.audit import audit_head
 from . import csv_sql, datasets
 from .cells import ColumnFormat, cell, column_format, format_value, formatted
 from .models import DataExport
-from .rows import ROWS
+from .rows import ROWS, none_in
 
 BLOCK_SIZE = 64 * 1024
 BATCH_ROWS = 500  # rows formatted together, a column at a time
@@ -114,6 +114,8 @@ def dataset_bytes(
     today = today or timezone.localdate()
     if in_database is None:
         in_database = connection.vendor == "postgresql" and name in csv_sql.SELECTS
+    if in_database and none_in(csv_sql.SOURCES[name]):  # one query, not a COPY's setting up
+        return csv_bytes(dataset.header, iter(()), stats=stats)
     if in_database:
         statement, params = csv_sql.copy_statement(name, today=today)
         return copied_bytes(dataset.header, statement, params, stats=stats, session=csv_sql.SESSION)

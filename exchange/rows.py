@@ -495,7 +495,7 @@ def flags_rows(*, today: date) -> Iterator[Row]:
         ]
 
 
-def _none(*models: Any) -> bool:
+def none_in(*models: Any) -> bool:
     """Whether these tables are all empty, in one plain query: a dataset of records not
     yet made (often all of them, early in a study) then costs what a COPY of an empty table
     does, not the compiling and cursors of the querysets that would read them."""
@@ -510,7 +510,7 @@ def signatures_rows(*, today: date) -> Iterator[Row]:
     """The signatures as the standards read them (exchange.standards.review)."""
     from subjects.models import Signature
 
-    if _none(Signature):  # none yet: one query, not the states of none (nor their imports)
+    if none_in(Signature):  # none yet: one query, not the states of none (nor their imports)
         return
     from .standards.review import signatures
 
@@ -551,7 +551,7 @@ def locks_rows(*, today: date) -> Iterator[Row]:
             },
         )
 
-    if _none(DatabaseLock, CasebookLock):  # none yet: one query, not two cursors
+    if none_in(DatabaseLock, CasebookLock):  # none yet: one query, not two cursors
         return
     database = DatabaseLock.objects.select_related("locked_by", "unlocked_by")
     for lock in database.order_by("locked_at", "id").iterator(chunk_size=CHUNK_SIZE):
@@ -566,7 +566,7 @@ def locks_rows(*, today: date) -> Iterator[Row]:
 def queries_rows(*, today: date) -> Iterator[Row]:
     from safety.models import DataQuery
 
-    if _none(DataQuery):  # none yet: one query, not the look-ups of none
+    if none_in(DataQuery):  # none yet: one query, not the look-ups of none
         return
     from safety.review_export import record_keys
 
@@ -605,7 +605,7 @@ def queries_rows(*, today: date) -> Iterator[Row]:
 def sdv_rows(*, today: date) -> Iterator[Row]:
     from safety.models import Verification
 
-    if _none(Verification):  # none yet: one query, not the look-ups of none
+    if none_in(Verification):  # none yet: one query, not the look-ups of none
         return
     from safety.review_export import record_keys, record_versions
 
