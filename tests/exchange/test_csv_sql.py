@@ -77,9 +77,7 @@ AWKWARD_TEXTS = [
 ]
 
 
-def _sql_cells(
-    kind: str, values: list[object], sql_type: str, formatting=None
-) -> list[str | None]:
+def _sql_cells(kind: str, values: list[object], sql_type: str, formatting=None) -> list[str | None]:
     """Each value through csv_sql's formatting of `kind` (or `formatting`), in one query."""
     formatted = (formatting or csv_sql.CELLS[kind])("v.x")
     params = {"values": values, "zone": timezone.get_current_timezone_name()}
