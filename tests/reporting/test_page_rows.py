@@ -160,3 +160,52 @@ def test_the_rows_in_python_are_the_templates_rows(client, personas, coordinator
                             role,
                             tag,
                         )
+
+
+def test_the_page_loads_a_participant_as_the_prefetches_did(coordinator, django_assert_num_queries):
+    from django.db.models import Prefetch
+
+    from reporting.selectors.common import open_flags_prefetch, participant_for_page
+    from safety.models import AdverseEvent
+    from subjects.models import EligibilityAnswer, Participant
+    from visits.models import PlateletCount
+    from visits.selectors import participants_with_schedule
+
+    with time_machine.travel(at(TODAY, 12), tick=False):
+        followed = dashboard_participant(coordinator)
+    prefetched = (
+        participants_with_schedule(Participant.objects.filter(pk=followed.pk))
+        .select_related("stored_response")
+        .prefetch_related(
+            Prefetch("platelet_counts", queryset=PlateletCount.objects.order_by("sample_date")),
+            Prefetch(
+                "eligibility_answers", queryset=EligibilityAnswer.objects.order_by("criterion")
+            ),
+            Prefetch("adverse_events", queryset=AdverseEvent.objects.order_by("ae_number")),
+            "conmeds",
+            open_flags_prefetch(),
+        )
+        .get()
+    )
+    with django_assert_num_queries(8):  # the participant, six relations, the open flags
+        loaded = participant_for_page(followed.pk)
+    with django_assert_num_queries(0):  # everything below is read from what is loaded
+        assert loaded == prefetched
+        assert loaded.stored_response == prefetched.stored_response
+        for name in (
+            "visits",
+            "infusions",
+            "platelet_counts",
+            "eligibility_answers",
+            "adverse_events",
+            "conmeds",
+        ):
+            rows = list(getattr(loaded, name).all())
+            assert [(r.pk, r.version) for r in rows] == [
+                (r.pk, r.version) for r in getattr(prefetched, name).all()
+            ], name
+            assert all(r.participant is loaded for r in rows), name
+        assert [f.pk for f in loaded.open_flags] == [f.pk for f in prefetched.open_flags]
+        assert loaded.open_flags, "the participant has open flags to compare"
+        assert all(f.participant is loaded for f in loaded.open_flags)
+    assert participant_for_page(0) is None
