@@ -9,11 +9,18 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 
 from infusions.dosing import stored_dose as infusion_dose  # noqa: F401  (the one dose read)
-from safety.models import FLAG_OPEN, AdverseEvent, Flag, QueryTarget
+from infusions.models import Infusion
+from safety.models import (
+    FLAG_OPEN,
+    AdverseEvent,
+    ConcomitantMedication,
+    Flag,
+    QueryTarget,
+)
 from safety.triage import SaeClockView, sae_clock_view, triage_key
-from subjects.models import Participant
+from subjects.models import EligibilityAnswer, Participant
 from visits import response
-from visits.models import ParticipantResponse
+from visits.models import ParticipantResponse, PlateletCount, Visit
 from visits.selectors import (
     participant_response,
     participants_with_outcomes,
@@ -80,6 +87,43 @@ def stored_summary(participant: Participant, counts: Iterable[Any]) -> response.
         response_lost_on=stored.response_lost_on,
         response_duration_days=stored.response_duration_days,
     )
+
+
+def participant_for_page(participant_id: int) -> Participant | None:
+    """One participant with everything its record page and dashboard read, as
+    participants_with_schedule and the pages' prefetches leave it (`participant.visits.all()`
+    and the others, `participant.open_flags`): one query for the participant and its stored
+    response, one per relation.
+
+    A query per relation filtered by the participant, not prefetch_related: for one
+    participant its machinery (the IN filter over the instances, matching the rows back)
+    costs more than the rows themselves. tests/reporting/test_page_rows.py holds the two
+    loads equal."""
+    participant = (
+        Participant.objects.select_related("stored_response").filter(pk=participant_id).first()
+    )
+    if participant is None:
+        return None
+    related = {
+        "visits": Visit.objects.all(),
+        "infusions": Infusion.objects.order_by("number"),
+        "platelet_counts": PlateletCount.objects.order_by("sample_date"),
+        "eligibility_answers": EligibilityAnswer.objects.order_by("criterion"),
+        "adverse_events": AdverseEvent.objects.order_by("ae_number"),
+        "conmeds": ConcomitantMedication.objects.all(),
+    }
+    cache = participant.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, queryset in related.items():
+        # The related manager's own filter: each row's `participant` is this instance, and
+        # `participant.<name>.all()` returns the rows read here, as a prefetch leaves them.
+        rows = getattr(participant, name)._apply_rel_filters(queryset)
+        rows._fetch_all()
+        rows._prefetch_done = True
+        cache[name] = rows
+    participant.open_flags = list(Flag.objects.filter(FLAG_OPEN, participant=participant))
+    for flag in participant.open_flags:
+        flag.participant = participant
+    return participant
 
 
 def open_flags_prefetch() -> Prefetch:

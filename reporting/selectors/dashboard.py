@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,18 +19,18 @@ from itp_trial import protocol
 from safety.models import AdverseEvent, Flag
 from safety.rules import SaeClock, is_treatment_emergent
 from safety.triage import SaeClockView, sae_clock_view
-from subjects.models import EligibilityAnswer, Participant
+from subjects.models import Participant
 from subjects.rules import age_years
 from visits import response
-from visits.models import PlateletCount, WindowStatus
+from visits.models import WindowStatus
 from visits.schedule import ScheduledVisit, study_day
-from visits.selectors import participant_schedule, participants_with_schedule, rescue_conmeds
+from visits.selectors import participant_schedule, rescue_conmeds
 
 from .common import (
     PLATELET_PAGE_SIZE,
     infusion_dose,
     open_flags_of,
-    open_flags_prefetch,
+    participant_for_page,
     review_records,
     stored_summary,
 )
@@ -233,20 +232,7 @@ def participant_dashboard(
     # What participants_for_pages reads, less its second read of infusion 1 (the infusions
     # are all here) and the AEs' infusions (not shown); with the eligibility answers (for the
     # SDV progress) and the open flags. One query each: a round trip costs more than its rows.
-    queryset = (
-        participants_with_schedule(Participant.objects.filter(pk=participant_id))
-        .select_related("stored_response")
-        .prefetch_related(
-            Prefetch("platelet_counts", queryset=PlateletCount.objects.order_by("sample_date")),
-            "conmeds",
-            Prefetch("adverse_events", queryset=AdverseEvent.objects.order_by("ae_number")),
-            Prefetch(
-                "eligibility_answers", queryset=EligibilityAnswer.objects.order_by("criterion")
-            ),
-            open_flags_prefetch(),
-        )
-    )
-    participant = queryset.first()
+    participant = participant_for_page(participant_id)
     if participant is None:
         return None
 

@@ -13,22 +13,21 @@ from datetime import date, datetime
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Prefetch
 from django.utils import timezone
 
 from itp_trial import protocol
-from safety.models import AdverseEvent, Flag
+from safety.models import Flag
 from safety.triage import SaeClockView
 from subjects import rules
-from subjects.models import EligibilityAnswer, Participant
+from subjects.models import Participant
 from visits import response, schedule
 from visits.models import PlateletCount, Visit, WindowStatus
-from visits.selectors import participant_schedule, participants_with_schedule
+from visits.selectors import participant_schedule
 
 from .common import (
     PLATELET_PAGE_SIZE,
     open_flags_of,
-    open_flags_prefetch,
+    participant_for_page,
     review_records,
     sae_clocks_of,
     stored_summary,
@@ -90,20 +89,7 @@ def participant_page(
     platelet table a page (`counts_page`) at a time. Its adverse events, medication and open
     flags are read here too: the flags and SAE clocks panels and the review panel take them
     from the loaded records rather than querying again."""
-    queryset = (
-        participants_with_schedule(Participant.objects.filter(pk=participant_id))
-        .select_related("stored_response")
-        .prefetch_related(
-            Prefetch("platelet_counts", queryset=PlateletCount.objects.order_by("sample_date")),
-            Prefetch(
-                "eligibility_answers", queryset=EligibilityAnswer.objects.order_by("criterion")
-            ),
-            Prefetch("adverse_events", queryset=AdverseEvent.objects.order_by("ae_number")),
-            "conmeds",
-            open_flags_prefetch(),
-        )
-    )
-    participant = queryset.first()
+    participant = participant_for_page(participant_id)
     if participant is None:
         return None
     visits = {v.code: v for v in participant.visits.all()}
