@@ -105,7 +105,13 @@ def worklist(
     visits = _open_visits()
     sections = {
         "overdue": visits.filter(window_end__lt=today),
-        "in_window": visits.filter(window_start__lte=today, window_end__gte=today),
+        # A window open today started at most WINDOW_DAYS_MAX days ago: the bound keeps the
+        # read to the windows opened lately, not every future visit of the study.
+        "in_window": visits.filter(
+            window_start__gte=today - timedelta(days=protocol.WINDOW_DAYS_MAX),
+            window_start__lte=today,
+            window_end__gte=today,
+        ),
         # A window ends on or after its start: the bound on its end lets the index's range
         # start at today.
         "due": visits.filter(
