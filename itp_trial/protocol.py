@@ -252,6 +252,13 @@ HEIGHT_RANGE_CM = (Decimal("80"), Decimal("230"))
 CHECKS_HOURLY_MINUTE = 5  # the hourly run, at this minute past each hour
 CHECKS_NIGHTLY_HOUR = 2  # the nightly full pass and digest, at this hour (site time)
 WORKLIST_DUE_DAYS = 14  # the worklist shows visits due within this many days
+# The widest visit window (its last day minus its first), over the windows the schedule
+# gives (VISITS and DISCONTINUATION_WINDOWS): a window open today started at most this many
+# days ago, which bounds the worklist's read of the windows open now.
+WINDOW_DAYS_MAX = max(
+    [definition.minus + definition.plus for definition in VISITS]
+    + [minus + plus for _offset, minus, plus in DISCONTINUATION_WINDOWS.values()]
+)
 
 # Investigator signature (protocol section 8, 21 CFR 11.50): the meanings an investigator
 # may give a signature, as code and the sentence shown with it. A study team may change them.

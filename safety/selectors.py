@@ -98,6 +98,29 @@ def open_flags_count(*, participant_ids: Iterable[int] | None = None) -> int:
     return _open_flags(ids).count()
 
 
+# What the open-flags panel shows of a flag (safety/_open_flags.html: `flag_line`, the
+# detail) and no more: the six tables' every column made planning that join cost more than
+# running it (about 7 ms against 0.4 ms at 100,000 flags). An open flag has no
+# acknowledgement, so the user who acknowledged is not read.
+_PANEL_ROWS = Flag.objects.select_related("participant", "visit", "infusion", "adverse_event").only(
+    "kind",
+    "participant_id",
+    "visit_id",
+    "infusion_id",
+    "adverse_event_id",
+    "detail",
+    "raised_at",
+    "resolved_at",
+    "acknowledged_at",
+    "participant__subject_id",
+    "visit__code",
+    "visit__window_end",
+    "infusion__number",
+    "adverse_event__ae_number",
+    "adverse_event__awareness_at",
+)
+
+
 def open_flags_summary(
     *, participant_ids: Iterable[int] | None = None, limit: int = 20
 ) -> dict[str, Any]:
@@ -112,7 +135,7 @@ def open_flags_summary(
     # to count on every request; beyond, the panel says "more than".
     counted = _open_flags(ids).order_by()[: COUNT_AHEAD + 1].count()
     return {
-        "open_flags": rows_chosen(first, triage_order(flag_rows())),
+        "open_flags": rows_chosen(first, triage_order(_PANEL_ROWS)),
         "open_flags_count": min(counted, COUNT_AHEAD),
         "open_flags_more": counted > COUNT_AHEAD,
         "sae_clocks": sae_clocks_running(participant_ids=ids),

@@ -96,8 +96,8 @@ def worklist(
     Overdue is judged from the stored window against `today` rather than from the stored
     status, so a window that closed since the last background run is already shown.
     `pages` gives the page number wanted per section (overdue, in_window, due); four
-    queries in all (the counts, then a page of each section), whatever the number of
-    participants. Each count reads at most `itp_trial.paging.COUNT_AHEAD` rows past the
+    queries at most (the counts, then a page of each section not empty), whatever the
+    number of participants. Each count reads at most `itp_trial.paging.COUNT_AHEAD` rows past the
     page shown: beyond, the section says "more than".
     """
     per_page = per_page or WORKLIST_PER_PAGE
@@ -105,7 +105,13 @@ def worklist(
     visits = _open_visits()
     sections = {
         "overdue": visits.filter(window_end__lt=today),
-        "in_window": visits.filter(window_start__lte=today, window_end__gte=today),
+        # A window open today started at most WINDOW_DAYS_MAX days ago: the bound keeps the
+        # read to the windows opened lately, not every future visit of the study.
+        "in_window": visits.filter(
+            window_start__gte=today - timedelta(days=protocol.WINDOW_DAYS_MAX),
+            window_start__lte=today,
+            window_end__gte=today,
+        ),
         # A window ends on or after its start: the bound on its end lets the index's range
         # start at today.
         "due": visits.filter(
@@ -125,8 +131,13 @@ def worklist(
     for key, queryset in sections.items():
         page = paginators[key].get_page(wanted.get(key))
         bottom = (page.number - 1) * per_page
-        # The page chosen from the narrow rows, then read with its participants.
-        page.object_list = rows_chosen(queryset[bottom : bottom + per_page], _ROWS)
+        # The page chosen from the narrow rows, then read with its participants; an empty
+        # section (counted so above) is not read again.
+        page.object_list = (
+            rows_chosen(queryset[bottom : bottom + per_page], _ROWS)
+            if paginators[key].count > bottom
+            else []
+        )
         found[key] = page
         section_rows = []
         for visit in page.object_list:

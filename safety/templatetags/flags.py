@@ -8,15 +8,18 @@ of the page. Pages that build their rows in Python call `flag_line_html` with th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from django import template
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language, gettext_noop
+
+from itp_trial.paging import row_url
 
 from ..models import FlagKind
 from ..triage import SAE_CLOCK_ICON, FlagView, flag_view, word
@@ -27,6 +30,12 @@ register = template.Library()
 @lru_cache(maxsize=64)
 def _kind_labels_in(language: str | None) -> dict[str, str]:
     return {value: str(label) for value, label in FlagKind.choices}
+
+
+@lru_cache(maxsize=16)
+def _participant_url(prefix: str, urlconf: object) -> Callable[[int], str]:
+    # Reversed once per URL configuration, not once per line (a panel shows twenty).
+    return row_url("subjects:detail")
 
 
 def flag_line_html(view: FlagView, *, show_participant: bool = False) -> SafeString:
@@ -44,7 +53,7 @@ def flag_line_html(view: FlagView, *, show_participant: bool = False) -> SafeStr
     who = (
         format_html(
             '<a href="{}"><strong>{}</strong></a>',
-            reverse("subjects:detail", args=[flag.participant_id]),
+            _participant_url(get_script_prefix(), get_urlconf())(flag.participant_id),
             flag.participant.subject_id,
         )
         if show_participant

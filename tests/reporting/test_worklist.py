@@ -159,3 +159,42 @@ def test_it_builds_each_row_with_its_links(as_coordinator, coordinator):
     assert v2.overdue_by == f"{v2.visit.overdue_days} days"
     html = response.content.decode()
     assert f'href="{v2.missed_url}"' in html and "Record infusion" in html
+
+
+def test_no_window_the_schedule_gives_is_wider_than_the_in_window_bound():
+    # The in-window section reads only windows opened in the last WINDOW_DAYS_MAX days:
+    # every window of every schedule (given as planned, discontinued early, nothing given)
+    # must fit in it.
+    from visits.schedule import ScheduleInput, schedule_compute
+
+    planned = date(2026, 3, 2)
+    given = {1: planned, 2: planned + days(7)}
+    inputs = [
+        ScheduleInput(planned, {}, {}),
+        ScheduleInput(planned, given, {}),
+        ScheduleInput(planned, given, {}, treatment_discontinued=planned + days(10)),
+        ScheduleInput(planned, {}, {}, treatment_discontinued=planned + days(3)),
+    ]
+    widths = [
+        (visit.window_end - visit.window_start).days
+        for data in inputs
+        for visit in schedule_compute(data, today=planned + days(400))
+        if visit.window_start is not None
+    ]
+    assert widths and max(widths) == protocol.WINDOW_DAYS_MAX
+
+
+def test_it_shows_in_window_the_widest_window_on_its_last_day(as_coordinator):
+    from tests.factories import schedules_bulk
+    from visits.models import Visit
+
+    (participant_id,) = schedules_bulk(
+        participants=1, visits={"V5-M6": ("pending", 0)}, today=today()
+    )
+    Visit.objects.filter(participant_id=participant_id, code="V5-M6").update(
+        window_start=today() - days(protocol.WINDOW_DAYS_MAX)
+    )
+
+    worklist = as_coordinator.get(reverse("visits:worklist")).context["worklist"]
+
+    assert [(v.participant_id, v.code) for v in worklist.in_window] == [(participant_id, "V5-M6")]

@@ -364,3 +364,35 @@ def test_each_row_is_the_flag_as_every_page_shows_it(client, investigator):
     line = tag.render({"flag": Flag.objects.get(pk=overdue.pk)})
     assert line.startswith('<span class="flag-line" data-kind="overdue"')
     assert line in html
+
+
+def test_the_open_flags_panel_reads_what_it_shows_in_its_own_queries(rf, coordinator):
+    # A flag about a visit (overdue), an infusion (dose deviation) and an adverse event
+    # (SAE report overdue): the panel's narrow read holds what each line shows, so drawing
+    # them reads nothing more.
+    from tests.factories import adverse_event_onset, infused
+
+    today = timezone.localdate()
+    participant = enrolled(
+        coordinator, today=today - timedelta(days=30), planned=today - timedelta(days=20)
+    )
+    given = infused(coordinator, participant, 1, actual=1, today=today)
+    adverse_event_onset(coordinator, participant, infusion=given, serious=True)
+    checks_run()
+    kinds = set(Flag.objects.values_list("kind", flat=True))
+    assert {FlagKind.OVERDUE, FlagKind.DOSE_DEVIATION, FlagKind.SAE_REPORT_OVERDUE} <= kinds
+    request = rf.get("/")
+    request.user = coordinator
+    summary = open_flags_summary(participant_ids=[participant.pk])
+    records = ("safety_flag", "subjects_participant", "visits_visit", "infusions_")
+    records += ("safety_adverseevent",)
+
+    with CaptureQueriesContext(connection) as queries:
+        html = render_to_string("safety/_open_flags.html", summary, request=request)
+
+    # The panel's `perms` may read the user's groups; no flag or record is read again.
+    again = [q["sql"] for q in queries if any(table in q["sql"] for table in records)]
+    assert again == []
+    assert html.count('data-testid="open-flag"') == Flag.objects.filter(resolved_at=None).count()
+    assert "V3-INF1" in html and "AE 1" in html and "SAE report overdue by" in html
+    assert participant.subject_id in html
