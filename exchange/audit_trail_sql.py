@@ -17,10 +17,8 @@ the history tables is.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,49 +27,10 @@ from django.db import connection, models
 from django.utils import timezone
 from psycopg.pq import TransactionStatus
 
-from .cells import FORMULA_STARTS, QUOTE, cell
+from .cells import cell, neutralise_sql, sql_literal
 
-# The Python path's rule (cells._NUMBER: \d is any Unicode decimal digit there).
-_FORMULA_CLASS = "[" + "".join("\\-" if c == "-" else c for c in FORMULA_STARTS) + "]"
-
-
-@cache
-def _digit_class() -> str:
-    """A PostgreSQL bracket expression of exactly the characters Python's `\\d` matches."""
-    ranges: list[list[int]] = []
-    for code in range(sys.maxunicode + 1):
-        if chr(code).isdecimal():
-            if ranges and ranges[-1][1] == code - 1:
-                ranges[-1][1] = code
-            else:
-                ranges.append([code, code])
-    return "[" + "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges) + "]"
-
-
-def _literal(text: str) -> str:
-    if "\x00" in text:
-        raise ValueError("A NUL cannot be written into SQL.")
-    return "'" + text.replace("'", "''") + "'"
-
-
-@cache
-def _number_pattern() -> str:
-    d = _digit_class()
-    return _literal(f"^[+-]?(?:{d}+(?:\\.{d}*)?|\\.{d}+)(?:[eE][+-]?{d}+)?$")
-
-
-def neutralised(expression: str) -> str:
-    """SQL for `cells.neutralise` of a text expression: a formula gets a leading quote, and
-    a text that is quotes before a formula one more (leading quotes are skipped: the
-    Python rule's recursion)."""
-    risky = ", ".join(str(ord(c)) for c in (*FORMULA_STARTS, QUOTE))
-    rest = f"ltrim({expression}, {_literal(QUOTE)})"
-    return (
-        f"CASE WHEN ascii({expression}) IN ({risky})"
-        f" AND {rest} ~ {_literal('^' + _FORMULA_CLASS)}"
-        f" AND {rest} !~ {_number_pattern()}"
-        f" THEN {_literal(QUOTE)} || {expression} ELSE {expression} END"
-    )
+_literal = sql_literal
+neutralised = neutralise_sql
 
 
 def iso_datetime(expression: str) -> str:

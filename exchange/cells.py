@@ -21,8 +21,9 @@ from django.utils import timezone
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
-# ASCII digits only, as a spreadsheet reads a number (and as exchange.csv_sql's pattern).
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# ASCII digits only, as a spreadsheet reads a number. The same pattern in SQL below.
+NUMBER_PATTERN = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_NUMBER = re.compile(NUMBER_PATTERN)
 
 
 def is_number(text: str) -> bool:
@@ -45,6 +46,29 @@ def neutralise(text: str) -> str:
     if not text or text[0] not in _RISKY_FIRST:
         return text
     return QUOTE + text if _needs_quote(text) else text
+
+
+def sql_literal(text: str) -> str:
+    """A text as a standard SQL string literal (for the SQL written by the exports)."""
+    if "\x00" in text:
+        raise ValueError("A NUL cannot be written into SQL.")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def neutralise_sql(expression: str) -> str:
+    """`neutralise` in PostgreSQL, for the exports the database writes: a formula gets a
+    leading quote, and a text that is quotes before a formula one more (leading quotes are
+    skipped: the Python rule's recursion). The first character's code is tested first: a
+    pattern match is dearer. Tests hold it equal to `neutralise` on awkward texts."""
+    risky = ", ".join(str(ord(c)) for c in _RISKY_FIRST)
+    starts = "[" + "".join("\\-" if c == "-" else c for c in FORMULA_STARTS) + "]"
+    rest = f"ltrim({expression}, {sql_literal(QUOTE)})"
+    return (
+        f"CASE WHEN ascii({expression}) IN ({risky})"
+        f" AND {rest} ~ {sql_literal('^' + starts)}"
+        f" AND {rest} !~ {sql_literal('^' + NUMBER_PATTERN + '$')}"
+        f" THEN {sql_literal(QUOTE)} || {expression} ELSE {expression} END"
+    )
 
 
 def unneutralise(text: str) -> str:

@@ -47,22 +47,12 @@ from subjects.models import EligibilityAnswer, Participant
 from visits.models import ParticipantResponse, PlateletCount, Visit, WindowStatus
 
 from . import datasets
-
-# cells.FORMULA_STARTS after any number of quotes (E'' turns \t and \r into the characters).
-_FORMULA_LIKE = r"E'^''*[-=+@\t\r]'"
-# cells._RISKY_FIRST as character codes.
-_RISKY_CODES = ", ".join(str(ord(c)) for c in "=+-@\t\r'")
-_NUMBER = r"'^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$'"
+from .cells import neutralise_sql
 
 
 def text_cell(expr: str) -> str:
     """`cells.neutralise` of a text, NULL when empty."""
-    # ascii() first: the first character's code is cheap, a pattern match is not.
-    return (
-        f"NULLIF(CASE WHEN ascii({expr}) IN ({_RISKY_CODES}) "
-        f"AND ({expr}) ~ {_FORMULA_LIKE} AND ltrim({expr}, '''') !~ {_NUMBER} "
-        f"THEN '''' || ({expr}) ELSE ({expr}) END, '')"
-    )
+    return f"NULLIF({neutralise_sql(f'({expr})')}, '')"
 
 
 def number_cell(expr: str) -> str:
