@@ -47,8 +47,12 @@ from itp_trial.audit import (
     ids_reserve,
 )
 from itp_trial.locks import lock_write_check, participants_write_check
-from itp_trial.tasks import CHECKS_FOR_PARTICIPANTS, task_enqueue_on_commit
-from reporting.figures import figures_sync
+from itp_trial.tasks import (
+    CHECKS_FOR_PARTICIPANTS,
+    FIGURES_SYNC,
+    task_enqueue_on_commit,
+    task_run,
+)
 from safety.models import AdverseEvent, ConcomitantMedication
 from safety.services import CONMED_DATA_FIELDS, adverse_event_prepare, conmed_errors
 from subjects.models import EligibilityAnswer, Participant, SequenceCounter
@@ -620,7 +624,8 @@ def _write(run: Run, store: HeldStore, *, seal: bool) -> list[int]:
         _in_batches(model, objects)
     _in_batches(ParticipantResponse, responses, keys=False)
     ids = [p.participant.pk for p in people]
-    figures_sync(participant_ids=ids)  # the overview's stored figures
+    # The overview's stored figures (reporting.figures, a layer above: by its task's name).
+    task_run(FIGURES_SYNC, participant_ids=ids)
     if seal:
         history_write_sealed(
             records=tables,
@@ -766,7 +771,8 @@ def platelets_stored(run: Run, rows: Rows, *, write: bool = True) -> None:
             participants.append(participant)
     schedule_store(visits, participants)
     responses_sync(ids)
-    figures_sync(participant_ids=ids)  # the overview's stored figures
+    # The overview's stored figures (reporting.figures, a layer above: by its task's name).
+    task_run(FIGURES_SYNC, participant_ids=ids)
     task_enqueue_on_commit(CHECKS_FOR_PARTICIPANTS, participant_ids=ids)
 
 
