@@ -59,7 +59,10 @@ __all__ = [
 @dataclass
 class ImportResult:
     issues: list[Issue] = field(default_factory=list)
+    # Every row's outcome; without `outcomes` (import_files) the changed rows' only, the
+    # others counted in `tally` (per file and action, refused rows left out).
     outcomes: list[Outcome] = field(default_factory=list)
+    tally: dict[str, Counter] = field(default_factory=dict)
     applied: bool = False
     record: DataImport | None = None
 
@@ -79,6 +82,8 @@ class ImportResult:
         for outcome in self.outcomes:
             if (outcome.file, outcome.row) not in refused:
                 result.setdefault(outcome.file, Counter())[outcome.action] += 1
+        for file, counted in self.tally.items():
+            result.setdefault(file, Counter()).update(counted)
         for file, _row in refused:
             result.setdefault(file, Counter())[REFUSED] += 1
         actions = (NEW, CHANGED, UNCHANGED)
@@ -148,6 +153,8 @@ def import_files(
     upload_name: str = "",
     today: date | None = None,
     bulk: bool | None = None,
+    outcomes: bool = True,
+    chunk: int | None = None,
 ) -> ImportResult:
     """Import contract files ({dataset name: content}) as `user`, all or nothing.
 
@@ -155,8 +162,11 @@ def import_files(
     `reason_later` (a preview whose confirmation will ask for it) a change needing a reason
     is not refused for want of one. A confirmed import is recorded as a DataImport.
     `bulk` (default BULK): the participants new to the database are judged and written
-    set-based, by the same rules (exchange.importer.bulk); False: every row through the
-    per-record services.
+    set-based, by the same rules (exchange.importer.bulk), `chunk` participants at a time
+    (default bulk.CHUNK); False: every row through the per-record services. Without
+    `outcomes` (a caller that shows the counts and the refusals only), the outcome of a
+    new or unchanged row is counted, not kept: the memory an import of new participants
+    needs stays flat as its rows grow.
     """
     today = today or timezone.localdate()
     result = ImportResult()
@@ -177,11 +187,14 @@ def import_files(
         for row in rows:
             result.issues.extend(row.issues)
         parsed[name] = rows
+    rows = []  # the last file's are held in `parsed` only: dropped as they are written
 
     def good(name: str) -> list[ParsedRow]:
         return [row for row in parsed.get(name, []) if row.ok]
 
-    run = Run(user=user, reason=reason, today=today, reason_later=reason_later)
+    run = Run(
+        user=user, reason=reason, today=today, reason_later=reason_later, keep_outcomes=outcomes
+    )
     for row in parsed.get("subjects", []):
         if not row.ok and "subject_id" in row.values:
             run.refused_subjects[row.values["subject_id"]] = row
@@ -199,10 +212,27 @@ def import_files(
         # Each file's good rows split once: the new participants' (held) and the others'.
         parts = {name: set_based.split(good(name), new) for name in IMPORT_ORDER}
         held = {name: mine for name, (mine, _others) in parts.items()}
-        finish = set_based.apply(run, held, screening_dates=screening_dates) if new else None
+        others = {name: theirs for name, (_mine, theirs) in parts.items()}
+        # The held rows' only references are now `held`'s, which the bulk path drops as it
+        # writes them, chunk by chunk.
+        given = [name for name in IMPORT_ORDER if name in parsed]
+        del parts
+        parsed.clear()
+        finish = (
+            set_based.apply(
+                run,
+                held,
+                screening_dates=screening_dates,
+                seal=not (preview or result.issues),
+                chunk=chunk,
+            )
+            if new
+            else None
+        )
+        del held
 
         def rest(name: str) -> list[ParsedRow]:
-            return parts[name][1]
+            return others[name]
 
         people = rest("subjects")
         subjects.subjects_screen(run, people, screening_dates=screening_dates)
@@ -219,15 +249,17 @@ def import_files(
         clinical.adverse_events_apply(run, rest("adverse_events"))
         subjects.subjects_withdraw(run, people)
         result.issues.extend(run.issues)
+        run.fold()
         result.outcomes = run.outcomes
+        result.tally = run.tally
         if result.issues or preview:
             transaction.set_rollback(True)
         else:
             if finish is not None:
-                finish()  # the new participants' history: it locks the audit chain's head
+                finish()  # the new participants' sequences moved and checks queued
             result.record = DataImport.objects.create(
                 imported_by=user if getattr(user, "is_authenticated", False) else None,
-                files=",".join(f"{name}.csv" for name in IMPORT_ORDER if name in parsed)[:300],
+                files=",".join(f"{name}.csv" for name in given)[:300],
                 reason=run.reason,
                 summary={
                     "source": source,

@@ -11,10 +11,16 @@ same dependency order, so a row is refused here exactly when the per-record path
 it. When nothing is refused, each participant's schedule is derived once
 (`schedule_derive`) and its IWG response summarised once (`response_summarise`, stored as
 `responses_sync` stores it), every table is written in batches (on PostgreSQL by COPY, with
-ids taken from its sequence; elsewhere `bulk_create`), and, last in the transaction, its
-history is written already sealed into the audit chain (`history_write_sealed`: no read-back
-and UPDATE per entry) and the checks are queued once for the whole import. A constant number
-of queries per file, whatever its number of rows (one statement per table per BATCH rows).
+ids taken from its sequence; elsewhere `bulk_create`), and its history is written already
+sealed into the audit chain (`history_write_sealed`: no read-back and UPDATE per entry); the
+checks are queued once for the whole import.
+
+The participants are judged and written CHUNK at a time, with their rows of every file, in
+the import's one transaction: the memory held does not grow with the file (the rows of a
+chunk and its records are dropped once written). A refusal stops the writing, not the
+judging: every refusal of the file is reported, and the transaction is rolled back. A
+constant number of queries per chunk, whatever its number of rows (one statement per table
+per BATCH rows): per file, they grow with the participants by one chunk's per CHUNK.
 """
 
 from __future__ import annotations
@@ -41,8 +47,12 @@ from itp_trial.audit import (
     ids_reserve,
 )
 from itp_trial.locks import lock_write_check, participants_write_check
-from itp_trial.tasks import CHECKS_FOR_PARTICIPANTS, task_enqueue_on_commit
-from reporting.figures import figures_sync
+from itp_trial.tasks import (
+    CHECKS_FOR_PARTICIPANTS,
+    FIGURES_SYNC,
+    task_enqueue_on_commit,
+    task_run,
+)
 from safety.models import AdverseEvent, ConcomitantMedication
 from safety.services import CONMED_DATA_FIELDS, adverse_event_prepare, conmed_errors
 from subjects.models import EligibilityAnswer, Participant, SequenceCounter
@@ -71,6 +81,9 @@ from .parse import ParsedRow
 from .run import Run, given_values
 
 BATCH = 5000
+# New participants judged and written at a time, with their rows of every file: the
+# memory an import needs does not grow with its participants beyond this.
+CHUNK = 500
 Rows = Sequence[ParsedRow]
 Finish = Callable[[], None] | None
 
@@ -354,24 +367,53 @@ class HeldStore(clinical.RecordStore, subjects.SubjectStore):
         person.conmeds[key] = conmed
 
 
+@dataclass
+class Numbering:
+    """The identifiers across the chunks of one import: the screening numbers taken (stored
+    or given to a participant judged before) and the two sequences' values so far."""
+
+    taken: set[str]
+    subject_seq: int
+    number_seq: int
+
+    @classmethod
+    def start(cls, rows: Rows) -> Numbering:
+        """Read once for the whole file (two queries)."""
+        numbers = {r.values["screening_number"] for r in rows if r.values.get("screening_number")}
+        taken = set(
+            Participant.objects.filter(screening_number__in=numbers).values_list(
+                "screening_number", flat=True
+            )
+        )
+        counters = dict(
+            SequenceCounter.objects.filter(name__in=("subject_id", "screening_number")).values_list(
+                "name", "value"
+            )
+        )
+        return cls(taken, counters.get("subject_id", 0), counters.get("screening_number", 0))
+
+    def store(self) -> None:
+        """The sequences moved once, after the file (the identifiers it gives move them, as
+        on the per-record path)."""
+        for name, value in (
+            ("subject_id", self.subject_seq),
+            ("screening_number", self.number_seq),
+        ):
+            SequenceCounter.objects.get_or_create(name=name)
+            SequenceCounter.objects.filter(name=name, value__lt=value).update(value=value)
+
+
 def _screen(
-    run: Run, store: HeldStore, rows: Rows, *, screening_dates: dict[str, Any]
-) -> tuple[int, int]:
-    """participant_screen's rules for each new participant, in memory; the sequences' values
-    after the file (the identifiers it gives move them, as on the per-record path)."""
-    numbers = {r.values["screening_number"] for r in rows if r.values.get("screening_number")}
-    taken = set(
-        Participant.objects.filter(screening_number__in=numbers).values_list(
-            "screening_number", flat=True
-        )
-    )
-    counters = dict(
-        SequenceCounter.objects.filter(name__in=("subject_id", "screening_number")).values_list(
-            "name", "value"
-        )
-    )
-    subject_seq = counters.get("subject_id", 0)
-    number_seq = counters.get("screening_number", 0)
+    run: Run,
+    store: HeldStore,
+    rows: Rows,
+    *,
+    screening_dates: dict[str, Any],
+    numbering: Numbering,
+) -> None:
+    """participant_screen's rules for each new participant, in memory, in file order; the
+    identifiers they take counted in `numbering`."""
+    taken = numbering.taken
     for row in rows:
         subject_id = row.values["subject_id"]
         new = subjects.adults_not_applicable(given_values(row, subjects.SUBJECT_RAW))
@@ -383,7 +425,7 @@ def _screen(
             row: ParsedRow = row,
             subject_id: str = subject_id,
             data: Any = data,
-            number_seq: int = number_seq,
+            number_seq: int = numbering.number_seq,
             state: dict[str, Any] = state,
         ) -> None:
             participant = Participant(**data)
@@ -412,7 +454,8 @@ def _screen(
             run.refused_subjects[subject_id] = row
             continue
         participant = state["participant"]
-        subject_seq, number_seq = max(subject_seq, state["n"]), state["seq"]
+        numbering.subject_seq = max(numbering.subject_seq, state["n"])
+        numbering.number_seq = state["seq"]
         taken.add(participant.screening_number)
         store.people[subject_id] = Person(
             participant=participant,
@@ -426,7 +469,6 @@ def _screen(
                 for d in protocol.VISITS
             },
         )
-    return subject_seq, number_seq
 
 
 _DEFAULTS: dict[Any, tuple[list[Any], dict[str, int], list[tuple[int, Any]]]] = {}
@@ -545,15 +587,15 @@ def _sample_date(count: PlateletCount) -> date:
     return count.sample_date
 
 
-def _write(run: Run, store: HeldStore, sequences: tuple[int, int]) -> Finish:
-    """Everything held, written set-based: each schedule derived and each response
+def _write(run: Run, store: HeldStore, *, seal: bool) -> list[int]:
+    """The chunk's participants, written set-based: each schedule derived and each response
     summarised once, in memory; one COPY (or INSERT) per table per BATCH rows; the
-    sequences moved once. Returns what is left for the end of the import's transaction:
-    the history of every record written, already sealed (`history_write_sealed`), and
-    the checks queued."""
+    overview's figures synced; with `seal` (not a preview), their history written already
+    sealed (`history_write_sealed`: the first chunk's locks the chain head, held to the
+    commit). Returns their ids."""
     people = list(store.people.values())
     if not people:
-        return None
+        return []
     for person in people:
         _changed, person.participant.status = schedule_derive(
             person.participant,
@@ -581,16 +623,10 @@ def _write(run: Run, store: HeldStore, sequences: tuple[int, int]) -> Finish:
     for model, objects in tables:
         _in_batches(model, objects)
     _in_batches(ParticipantResponse, responses, keys=False)
-    subject_seq, number_seq = sequences
-    for name, value in (("subject_id", subject_seq), ("screening_number", number_seq)):
-        SequenceCounter.objects.get_or_create(name=name)
-        SequenceCounter.objects.filter(name=name, value__lt=value).update(value=value)
     ids = [p.participant.pk for p in people]
-    figures_sync(participant_ids=ids)  # the overview's stored figures
-
-    def finish() -> None:
-        """Their history, sealed as written (it locks the chain head until the commit), and
-        the checks queued once for them all."""
+    # The overview's stored figures (reporting.figures, a layer above: by its task's name).
+    task_run(FIGURES_SYNC, participant_ids=ids)
+    if seal:
         history_write_sealed(
             records=tables,
             history_type="+",
@@ -599,9 +635,7 @@ def _write(run: Run, store: HeldStore, sequences: tuple[int, int]) -> Finish:
             user_id=run.user.pk if getattr(run.user, "is_authenticated", False) else None,
             batch=BATCH,
         )
-        task_enqueue_on_commit(CHECKS_FOR_PARTICIPANTS, participant_ids=ids)
-
-    return finish
+    return ids
 
 
 class StoredStore(HeldStore):
@@ -737,7 +771,8 @@ def platelets_stored(run: Run, rows: Rows, *, write: bool = True) -> None:
             participants.append(participant)
     schedule_store(visits, participants)
     responses_sync(ids)
-    figures_sync(participant_ids=ids)  # the overview's stored figures
+    # The overview's stored figures (reporting.figures, a layer above: by its task's name).
+    task_run(FIGURES_SYNC, participant_ids=ids)
     task_enqueue_on_commit(CHECKS_FOR_PARTICIPANTS, participant_ids=ids)
 
 
@@ -750,14 +785,81 @@ def split(rows: Rows, subject_ids: set[str]) -> tuple[list[ParsedRow], list[Pars
     return mine, others
 
 
-def apply(run: Run, rows: dict[str, list[ParsedRow]], *, screening_dates: dict[str, Any]) -> Finish:
-    """Judge the new participants' rows (`rows`: by dataset) and, when nothing in the run is
-    refused, write them. In the per-record path's dependency order, through its row rules.
-    Returns what the caller runs last in its transaction, before the commit (see `_write`):
-    None when nothing was written."""
-    store = HeldStore(run)
+def _by_participant(rows: dict[str, list[ParsedRow]]) -> dict[str, dict[str, list[ParsedRow]]]:
+    """The rows grouped by participant, then by dataset, each in file order; the given lists
+    emptied (the groups are the only reference left, dropped chunk by chunk)."""
+    grouped: dict[str, dict[str, list[ParsedRow]]] = {}
+    for name, given in rows.items():
+        for row in given:
+            grouped.setdefault(row.values["subject_id"], {}).setdefault(name, []).append(row)
+        given.clear()
+    return grouped
+
+
+def apply(
+    run: Run,
+    rows: dict[str, list[ParsedRow]],
+    *,
+    screening_dates: dict[str, Any],
+    seal: bool = True,
+    chunk: int | None = None,
+) -> Finish:
+    """Judge the new participants' rows (`rows`: by dataset; the lists are consumed) and,
+    while nothing in the run is refused, write them: CHUNK participants at a time (their
+    rows of every file), so that memory does not grow with the file. Each chunk in the
+    per-record path's dependency order, through its row rules; the participants in the
+    order of subjects.csv (the enrolment count and the sequences run across the chunks in
+    that order, as over the whole file). After a refusal the later chunks are still
+    judged, every refusal reported, but not written: the caller rolls the transaction back.
+    With `seal` (not a preview) each chunk's history is written sealed as it goes.
+
+    Returns what the caller runs last in its transaction, before the commit: the sequences
+    moved and the checks queued once for all; None when nothing was written."""
+    chunk = chunk or CHUNK
     people = rows.get("subjects", [])
-    sequences = _screen(run, store, people, screening_dates=screening_dates)
+    order = list(dict.fromkeys(row.values["subject_id"] for row in people))
+    numbering = Numbering.start(people)
+    grouped = _by_participant(rows)
+    store = HeldStore(run)
+    written: list[int] = []
+    for start in range(0, len(order), chunk):
+        part: dict[str, list[ParsedRow]] = {}
+        for subject_id in order[start : start + chunk]:
+            for name, given in grouped.pop(subject_id, {}).items():
+                part.setdefault(name, []).extend(given)
+        for given in part.values():
+            given.sort(key=_row_number)
+        store.people = {}
+        _judge(run, store, part, screening_dates=screening_dates, numbering=numbering)
+        if not run.issues:
+            written += _write(run, store, seal=seal)
+        run.fold()  # the chunk's outcomes counted, kept only as the caller asked
+    store.people = {}
+    if run.issues or not written:
+        return None
+
+    def finish() -> None:
+        numbering.store()
+        task_enqueue_on_commit(CHECKS_FOR_PARTICIPANTS, participant_ids=written)
+
+    return finish
+
+
+def _row_number(row: ParsedRow) -> int:
+    return row.row
+
+
+def _judge(
+    run: Run,
+    store: HeldStore,
+    rows: dict[str, list[ParsedRow]],
+    *,
+    screening_dates: dict[str, Any],
+    numbering: Numbering,
+) -> None:
+    """One chunk's rows, in the per-record path's dependency order, through its row rules."""
+    people = rows.get("subjects", [])
+    _screen(run, store, people, screening_dates=screening_dates, numbering=numbering)
     subjects.eligibility_apply(run, rows.get("eligibility", []), store)
     subjects.subjects_enrol(run, people, store)
     clinical.infusions_apply(run, rows.get("infusions", []), store)
@@ -767,13 +869,11 @@ def apply(run: Run, rows: dict[str, list[ParsedRow]], *, screening_dates: dict[s
     clinical.conmeds_apply(run, rows.get("conmeds", []), store)
     clinical.adverse_events_apply(run, rows.get("adverse_events", []), store)
     subjects.subjects_withdraw(run, people, store)
-    if run.issues:
-        return None
-    return _write(run, store, sequences)
 
 
 __all__ = [
     "BATCH",
+    "CHUNK",
     "HeldStore",
     "StoredStore",
     "apply",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,7 +37,7 @@ class Change:
     new: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """What a row does: creates a record, changes some of its values, or nothing."""
 
@@ -89,13 +90,29 @@ def changes(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
 class Run:
     """The state of one import: refusals and outcomes, in the order they were found."""
 
-    def __init__(self, *, user: Any, reason: str, today: date, reason_later: bool) -> None:
+    def __init__(
+        self,
+        *,
+        user: Any,
+        reason: str,
+        today: date,
+        reason_later: bool,
+        keep_outcomes: bool = True,
+    ) -> None:
         self.user = user
         self.reason = reason.strip()
         self.today = today
         self.reason_later = reason_later
         self.issues: list[Issue] = []
         self.outcomes: list[Outcome] = []
+        # Without `keep_outcomes` (the command: it shows counts and refusals), the rows that
+        # are new or unchanged and not refused are only counted, per file and action, when
+        # `fold` is called; the changed ones are always kept (a reason is asked for them).
+        self.keep_outcomes = keep_outcomes
+        self.tally: dict[str, Counter[str]] = {}
+        self._folded = 0  # outcomes[:_folded] were looked at by `fold`
+        self._refused: set[tuple[str, int]] = set()
+        self._issues_seen = 0
         self.refused_subjects: dict[str, ParsedRow] = {}  # subjects.csv rows not imported
         # Participants this import creates: their records are new here, so the versions a
         # file gives for them (another database's saves) are not compared.
@@ -107,6 +124,25 @@ class Run:
 
     def issue(self, row: ParsedRow, column: str, message: Any) -> None:
         self.issues.append(row.issue(column, str(message)))
+
+    def fold(self) -> None:
+        """Count, and drop, the outcomes recorded since the last fold that need not be kept:
+        call it when every refusal of their rows is known (after a chunk of participants,
+        whose rows no later row is judged against)."""
+        if self.keep_outcomes:
+            return
+        for issue in self.issues[self._issues_seen :]:
+            if issue.row is not None:
+                self._refused.add((issue.file, issue.row))
+        self._issues_seen = len(self.issues)
+        kept = self.outcomes[: self._folded]
+        for outcome in self.outcomes[self._folded :]:
+            if outcome.action == CHANGED:
+                kept.append(outcome)
+            elif (outcome.file, outcome.row) not in self._refused:
+                self.tally.setdefault(outcome.file, Counter())[outcome.action] += 1
+        self.outcomes = kept
+        self._folded = len(kept)
 
     def participant(self, row: ParsedRow) -> Participant | None:
         """The row's participant, fresh from the database; an issue when there is none."""

@@ -420,6 +420,97 @@ def test_the_bulk_import_queries_do_not_grow_with_its_rows(today):
     assert counts[0] == counts[1], counts
 
 
+def _people(n: int, prefix: str, today) -> dict[str, str]:
+    """_people_files(n) under ITP-<prefix>NN / SCR-<prefix>NN."""
+    return {
+        k: v.replace("ITP-5", f"ITP-{prefix}").replace("SCR-5", f"SCR-{prefix}")
+        for k, v in _people_files(n, today).items()
+    }
+
+
+def _bad_count(files: dict[str, str], subject_id: str, today) -> dict[str, str]:
+    from datetime import timedelta
+
+    day = (today - timedelta(days=5)).isoformat()
+    return {**files, "platelets": files["platelets"] + f"{subject_id},{day},99999,0,UNS\n"}
+
+
+@pytest.mark.django_db
+def test_a_multi_chunk_import_refused_in_its_last_chunk_writes_nothing_and_reports_all(today):
+    """7 participants, 2 per chunk: a bad count in the first chunk and one in the last.
+    The first chunk is refused before anything is written; the later chunks are still
+    judged (not written), so both refusals are reported, the same as in one chunk and on
+    the per-record path; the transaction is rolled back: nothing is stored."""
+    user = _importer()
+    files = _bad_count(_people(7, "7", today), "ITP-707", today)
+    before = snapshot()
+    last_only = import_files(files=files, user=user, reason="R", bulk=True, chunk=2)
+    assert not last_only.applied
+    assert [i.row for i in last_only.issues] == [22]  # ITP-707's count, the file's last row
+    assert snapshot() == before  # the first three chunks were written, then rolled back
+
+    files = _bad_count(files, "ITP-701", today)
+    results = [
+        import_files(files=files, user=user, reason="R", bulk=True, chunk=2),
+        import_files(files=files, user=user, reason="R", bulk=True, chunk=2, outcomes=False),
+        import_files(files=files, user=user, reason="R", bulk=True),
+        import_files(files=files, user=user, reason="R", bulk=False),
+    ]
+    assert snapshot() == before
+    assert [(i.file, i.row, i.column) for i in results[0].issues] == [
+        ("platelets.csv", 22, "platelets_10e9_l"),
+        ("platelets.csv", 23, "platelets_10e9_l"),
+    ]
+    for result in results:
+        assert not result.applied
+        assert result.issues == results[0].issues
+        assert result.counts() == results[0].counts()
+    assert _outcomes(results[0]) == _outcomes(results[2]) == _outcomes(results[3])
+
+
+@pytest.mark.django_db
+def test_a_clean_multi_chunk_import_stores_what_one_chunk_stores(study_files):
+    """The study imported 2 participants per chunk, counted only (no outcome kept), and in
+    one chunk: the same counts and stored records; the history, sealed chunk by chunk,
+    verifies."""
+    from itp_trial.audit import audit_seal, audit_verify
+
+    user = _importer()
+    audit_seal()
+    chunked = import_files(
+        files=_renumbered(study_files, 1), user=user, reason="R", chunk=2, outcomes=False
+    )
+    whole = import_files(files=_renumbered(study_files, 2), user=user, reason="R")
+    assert chunked.issues == whole.issues == []
+    assert chunked.applied and whole.applied
+    assert chunked.counts() == whole.counts()
+    assert chunked.outcomes == []  # the study's rows are all new: counted only
+    assert Participant.objects.filter(subject_id__startswith="ITP-1").count() > 2
+    stored_chunked, stored_whole = _records("ITP-1"), _records("ITP-2")
+    for name in stored_chunked:
+        assert stored_chunked[name] == stored_whole[name], name
+    verified = audit_verify()
+    assert verified.ok, verified.problem
+    assert verified.unsealed == 0
+
+
+@pytest.mark.django_db
+def test_the_bulk_import_queries_grow_with_its_chunks_only(today):
+    """The queries of an import of new participants are constant per chunk of
+    participants, not per row: they grow by the same number with each chunk (here 2
+    participants each; bulk.CHUNK in use), so with the participants' count, by one chunk's
+    statements per bulk.CHUNK participants."""
+    user = _importer()
+    counts = []
+    for n, prefix in ((2, "2"), (4, "4"), (6, "6")):
+        with CaptureQueriesContext(connection) as queries:
+            result = import_files(files=_people(n, prefix, today), user=user, chunk=2)
+        assert result.issues == [], result.issues[:3]
+        assert result.applied
+        counts.append(_statements(queries))
+    assert counts[2] - counts[1] == counts[1] - counts[0] > 0, counts
+
+
 def _statements(queries: CaptureQueriesContext) -> int:
     """The queries, one INSERT per table: a database with a limit on the parameters of one
     statement (SQLite) splits a bulk INSERT in batches that grow with the rows; PostgreSQL

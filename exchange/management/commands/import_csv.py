@@ -64,7 +64,12 @@ class Command(BaseCommand):
         if not files:
             raise CommandError(f"No contract file in {directory}.")
         result = import_files(
-            files=files, user=importer, reason=reason, preview=dry_run, source=str(directory)
+            files=files,
+            user=importer,
+            reason=reason,
+            preview=dry_run,
+            source=str(directory),
+            outcomes=False,  # counts and refusals are all it shows
         )
         for name, counts in result.counts().items():
             self.stdout.write(
