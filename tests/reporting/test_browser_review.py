@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from safety.models import Flag, FlagKind
 from subjects.models import Participant, Signature
+from tests.browser.conftest import log_in as browser_log_in
 from tests.factories import PASSWORD
 from tests.safety.review_data import casebook, verified
 
@@ -29,11 +30,7 @@ def roles(transactional_db) -> None:
 
 def log_in(page, live_server, username: str, landing: str) -> None:
     page.context.clear_cookies()
-    page.goto(f"{live_server.url}{reverse('login')}?next={landing}")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    browser_log_in(page, live_server, username, landing)  # waits for the form's navigation
 
 
 def sign(page, password: str) -> None:
