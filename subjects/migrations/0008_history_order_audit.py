@@ -1,12 +1,9 @@
-"""The audit trail export reads each history table in record and time order (each record's
-versions by date, then history id): an index in that order lets PostgreSQL stream it, and
-find a change's previous version, without sorting (exchange.audit_trail_sql).
-
-Not part of the models' state: simple-history builds the history models, and the index is
-the export's, so it is created here by name on both databases.
-"""
+"""The audit trail export's index on each history table of this app
+(`itp_trial.history_indexes`)."""
 
 from django.db import migrations
+
+from itp_trial.history_indexes import history_order_indexes
 
 TABLES = (
     "subjects_historicalparticipant",
@@ -16,19 +13,7 @@ TABLES = (
 )
 
 
-def _name(table: str) -> str:
-    return f"{table}_order_audit"
-
-
 class Migration(migrations.Migration):
     dependencies = [("subjects", "0007_i14b_signoffs_to_signatures")]
 
-    operations = [
-        migrations.RunSQL(
-            sql=[
-                f"CREATE INDEX IF NOT EXISTS {_name(t)} ON {t} (id, history_date, history_id)"
-                for t in TABLES
-            ],
-            reverse_sql=[f"DROP INDEX IF EXISTS {_name(t)}" for t in TABLES],
-        )
-    ]
+    operations = [history_order_indexes(TABLES)]
