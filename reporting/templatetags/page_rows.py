@@ -40,6 +40,15 @@ def _join(rows: Iterable[str]) -> SafeString:
     return mark_safe("\n".join(rows))  # noqa: S308  (every part is escaped or format_html)
 
 
+def _rows_or(out: list[str], empty: str, columns: int = 7) -> SafeString:
+    """The rows, or one row that says the table is empty."""
+    if not out:
+        out.append(
+            format_html('<tr><td colspan="{}" class="text-muted">{}</td></tr>', columns, empty)
+        )
+    return _join(out)
+
+
 @register.simple_tag
 def schedule_rows(rows: list[Any], *, participant: Any, can_change_visit: bool) -> SafeString:
     """The participant page's schedule (reporting.selectors.participant.ScheduleRow)."""
@@ -153,14 +162,7 @@ def participant_platelet_rows(rows: Iterable[Any], *, action: str) -> SafeString
                 action=action,
             )
         )
-    if not out:
-        out.append(
-            format_html(
-                '<tr><td colspan="7" class="text-muted">{}</td></tr>',
-                gettext("No platelet count yet."),
-            )
-        )
-    return _join(out)
+    return _rows_or(out, gettext("No platelet count yet."))
 
 
 @register.simple_tag
@@ -305,11 +307,4 @@ def dashboard_platelet_rows(rows: Iterable[Any], *, action: str) -> SafeString:
                 action=action,
             )
         )
-    if not out:
-        out.append(
-            format_html(
-                '<tr><td colspan="7" class="text-muted">{}</td></tr>',
-                gettext("No platelet count yet."),
-            )
-        )
-    return _join(out)
+    return _rows_or(out, gettext("No platelet count yet."))
