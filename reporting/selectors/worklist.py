@@ -96,8 +96,8 @@ def worklist(
     Overdue is judged from the stored window against `today` rather than from the stored
     status, so a window that closed since the last background run is already shown.
     `pages` gives the page number wanted per section (overdue, in_window, due); four
-    queries at most (the counts, then a page of each section not empty), whatever the
-    number of participants. Each count reads at most `itp_trial.paging.COUNT_AHEAD` rows past the
+    queries (the counts, then a page of each section), whatever the number of
+    participants. Each count reads at most `itp_trial.paging.COUNT_AHEAD` rows past the
     page shown: beyond, the section says "more than".
     """
     per_page = per_page or WORKLIST_PER_PAGE
@@ -131,13 +131,9 @@ def worklist(
     for key, queryset in sections.items():
         page = paginators[key].get_page(wanted.get(key))
         bottom = (page.number - 1) * per_page
-        # The page chosen from the narrow rows, then read with its participants; an empty
-        # section (counted so above) is not read again.
-        page.object_list = (
-            rows_chosen(queryset[bottom : bottom + per_page], _ROWS)
-            if paginators[key].count > bottom
-            else []
-        )
+        # The page chosen from the narrow rows, then read with its participants (an empty
+        # section too: the page's queries do not depend on what the sections hold).
+        page.object_list = rows_chosen(queryset[bottom : bottom + per_page], _ROWS)
         found[key] = page
         section_rows = []
         for visit in page.object_list:
