@@ -331,3 +331,22 @@ def signed(user: User, participant: Any, *, meaning: str = "review", now: Any = 
     return casebook_sign(
         participant_id=participant.pk, user=user, password=PASSWORD, meaning=meaning, now=now
     )
+
+
+def visit_weight_corrected(user: User, visit: Any, *, weight_kg: int = 62):
+    """The visit's weight corrected through the service, from the visit's current version
+    (its date, platelets and bleeding grade as a visit form would send them)."""
+    from visits.services import visit_record
+
+    return visit_record(
+        visit=visit,
+        user=user,
+        data={
+            "actual_date": visit.actual_date,
+            "weight_kg": weight_kg,
+            "platelets": 45,
+            "who_bleeding_grade": 0,
+        },
+        reason="Transcription error",
+        version=visit.version,
+    )

@@ -28,9 +28,9 @@ from tests.exchange.test_bulk import (  # noqa: F401  (study_files: a fixture)
     _renumbered,
     study_files,
 )
+from tests.factories import visit_weight_corrected
 from tests.safety.review_records import trial_records
 from visits.models import Visit, WindowStatus
-from visits.services import visit_record
 
 from .dashboard_data import (
     TODAY,
@@ -100,18 +100,7 @@ def test_verifying_a_form_and_changing_it_keep_the_sdv_figures_in_step(coordinat
         0,
     )
     visit.refresh_from_db()
-    visit_record(
-        visit=visit,
-        user=coordinator,
-        data={
-            "actual_date": visit.actual_date,
-            "weight_kg": 62,
-            "platelets": 45,
-            "who_bleeding_grade": 0,
-        },
-        reason="Transcription error",
-        version=visit.version,
-    )
+    visit_weight_corrected(coordinator, visit)
     figures = assert_in_step()
     assert (figures[f.SDV_VERIFIED], figures[f.SDV_CHANGED]) == (0, 1)
     assert trial_overview().sdv.changed == 1

@@ -152,24 +152,13 @@ def test_it_verifies_each_kind_of_form_at_its_version(kind, records, monitor):
 def test_a_later_change_returns_the_form_to_changed_since_verification(
     records, monitor, coordinator
 ):
-    from visits.services import visit_record
+    from tests.factories import visit_weight_corrected
 
     visit = records["visit"]
     sdv.record_verify(kind="visit", object_id=visit.pk, user=monitor, version=visit.version)
     before = sdv.sdv_progress(participant_ids=[visit.participant_id])[visit.participant_id]
 
-    visit_record(
-        visit=visit,
-        user=coordinator,
-        data={
-            "actual_date": visit.actual_date,
-            "weight_kg": 62,
-            "platelets": 45,
-            "who_bleeding_grade": 0,
-        },
-        reason="Transcription error",
-        version=visit.version,
-    )
+    visit_weight_corrected(coordinator, visit)
 
     visit.refresh_from_db()
     verification = Verification.objects.get(target_kind="visit", object_id=visit.pk)
