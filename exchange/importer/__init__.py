@@ -11,7 +11,7 @@ the transaction is rolled back and nothing is saved.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -20,15 +20,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from itp_trial import protocol
-
 from .. import datasets
-from ..cells import format_value
 from ..models import DataImport
 from . import bulk as set_based
 from . import clinical, subjects
-from .parse import Issue, ParsedRow, parse_file
-from .run import CHANGED, NEW, REFUSED, UNCHANGED, Outcome, Run
+from .parse import Issue, ParsedRow
+from .run import CHANGED, NEW, REFUSED, UNCHANGED, Outcome, Run, screening_dates_given
+from .source import Content, Files, text_issues
 
 IMPORT_ORDER: tuple[str, ...] = (
     "subjects",
@@ -101,50 +99,9 @@ class ImportResult:
         return [o for o in self.outcomes if o.action == action and (o.file, o.row) not in refused]
 
 
-def _decode(name: str, content: bytes | str) -> tuple[str | None, Issue | None]:
-    if isinstance(content, str):
-        return content, None
-    try:
-        return content.decode("utf-8-sig"), None
-    except UnicodeDecodeError as error:
-        return None, Issue(
-            f"{name}.csv",
-            None,
-            None,
-            "",
-            _("The file is not UTF-8 (byte %(at)s).") % {"at": error.start},
-        )
-
-
-def _duplicates(rows: list[ParsedRow]) -> list[Issue]:
-    seen: dict[tuple[Any, ...], ParsedRow] = {}
-    issues = []
-    for row in rows:
-        key = row.key()
-        if any(part is None or part == "" for part in key):
-            # A key cell that did not parse is already reported; it matches no other row.
-            continue
-        if key in seen:
-            row.ok = False
-            issues.append(
-                row.issue(
-                    "",
-                    _("Same %(key)s (%(values)s) as row %(row)s.")
-                    % {
-                        "key": " + ".join(row.dataset.key),
-                        "values": ", ".join(format_value(part) for part in key),
-                        "row": seen[key].row,
-                    },
-                )
-            )
-        else:
-            seen[key] = row
-    return issues
-
-
 def import_files(
     *,
-    files: Mapping[str, bytes | str],
+    files: Mapping[str, Content],
     user: Any,
     reason: str = "",
     preview: bool = False,
@@ -156,7 +113,8 @@ def import_files(
     outcomes: bool = True,
     chunk: int | None = None,
 ) -> ImportResult:
-    """Import contract files ({dataset name: content}) as `user`, all or nothing.
+    """Import contract files ({dataset name: its bytes, text or path}) as `user`, all or
+    nothing. A file given by its path is read streamed, never held whole.
 
     With `preview` everything is judged by the services and then rolled back. With
     `reason_later` (a preview whose confirmation will ask for it) a change needing a reason
@@ -169,67 +127,48 @@ def import_files(
     needs stays flat as its rows grow.
     """
     today = today or timezone.localdate()
+    if bulk is None:
+        bulk = BULK
     result = ImportResult()
-    parsed: dict[str, list[ParsedRow]] = {}
+    readable: dict[str, Content] = {}
     for name, content in files.items():
         if name not in IMPORT_ORDER:
             result.issues.append(
                 Issue(f"{name}.csv", None, None, "", _("This dataset cannot be imported."))
             )
             continue
-        text, issue = _decode(name, content)
-        if issue is not None:
-            result.issues.append(issue)
-            continue
-        rows, header_issues = parse_file(datasets.DATASETS_BY_NAME[name], text, today=today)
-        result.issues.extend(header_issues)
-        result.issues.extend(_duplicates(rows))
-        for row in rows:
-            result.issues.extend(row.issues)
-        parsed[name] = rows
-    rows = []  # the last file's are held in `parsed` only: dropped as they are written
-
-    def good(name: str) -> list[ParsedRow]:
-        return [row for row in parsed.get(name, []) if row.ok]
-
+        found = text_issues(f"{name}.csv", content)
+        result.issues.extend(found)
+        if not found:
+            readable[name] = content
+    given = [name for name in IMPORT_ORDER if name in readable]
+    read = Files(
+        readable,
+        order=IMPORT_ORDER,
+        today=today,
+        issues=result.issues,
+        chunk=chunk or set_based.CHUNK,
+    )
     run = Run(
         user=user, reason=reason, today=today, reason_later=reason_later, keep_outcomes=outcomes
     )
-    for row in parsed.get("subjects", []):
-        if not row.ok and "subject_id" in row.values:
-            run.refused_subjects[row.values["subject_id"]] = row
-    # A new participant is screened on V1's date when visits.csv gives it.
-    screening_dates = {
-        row.values["subject_id"]: row.values["actual_date"]
-        for row in good("visits")
-        if row.values["visit_code"] == protocol.SCREENING_VISIT_CODE
-        and row.values.get("actual_date")
-    }
-    with transaction.atomic():
-        if bulk is None:
-            bulk = BULK
-        new = set_based.new_subjects(good("subjects")) if bulk else set()
-        # Each file's good rows split once: the new participants' (held) and the others'.
-        parts = {name: set_based.split(good(name), new) for name in IMPORT_ORDER}
-        held = {name: mine for name, (mine, _others) in parts.items()}
-        others = {name: theirs for name, (_mine, theirs) in parts.items()}
-        # The held rows' only references are now `held`'s, which the bulk path drops as it
-        # writes them, chunk by chunk.
-        given = [name for name in IMPORT_ORDER if name in parsed]
-        del parts
-        parsed.clear()
+    with read, transaction.atomic():
+        read.read(set_based.new_subjects if bulk else _none_new)
+        run.refused_subjects.update(read.refused_subjects)
+        others = read.others
         finish = (
             set_based.apply(
                 run,
-                held,
-                screening_dates=screening_dates,
+                read.new_rows(),
+                numbers=read.numbers,
+                refused=result.issues,
                 seal=not (preview or result.issues),
-                chunk=chunk,
             )
-            if new
+            if read.chunks
             else None
         )
-        del held
+        # A participant not new is screened on V1's date when visits.csv gives it.
+        screening_dates = screening_dates_given(others["visits"])
 
         def rest(name: str) -> list[ParsedRow]:
             return others[name]
@@ -270,6 +209,10 @@ def import_files(
             result.applied = True
     result.issues.sort(key=_issue_order)
     return result
+
+
+def _none_new(subject_ids: Iterable[str]) -> set[str]:
+    return set()
 
 
 def _issue_order(issue: Issue) -> tuple[int, int, int]:

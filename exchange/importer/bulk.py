@@ -78,7 +78,7 @@ from visits.services.sync import responses_sync, schedule_derive
 
 from . import clinical, subjects
 from .parse import ParsedRow
-from .run import Run, given_values
+from .run import Run, given_values, screening_dates_given
 
 BATCH = 5000
 # New participants judged and written at a time, with their rows of every file: the
@@ -113,9 +113,9 @@ class Person:
         )
 
 
-def new_subjects(rows: Rows) -> set[str]:
-    """The subject ids of these subjects.csv rows that are not in the database (one query)."""
-    given = {row.values["subject_id"] for row in rows}
+def new_subjects(subject_ids: Iterable[str]) -> set[str]:
+    """Those of these subject ids that are not in the database (one query)."""
+    given = set(subject_ids)
     stored = set(
         Participant.objects.filter(subject_id__in=given).values_list("subject_id", flat=True)
     )
@@ -377,9 +377,8 @@ class Numbering:
     number_seq: int
 
     @classmethod
-    def start(cls, rows: Rows) -> Numbering:
-        """Read once for the whole file (two queries)."""
-        numbers = {r.values["screening_number"] for r in rows if r.values.get("screening_number")}
+    def start(cls, numbers: set[str]) -> Numbering:
+        """Read once for the whole file (two queries); `numbers`: those the file gives."""
         taken = set(
             Participant.objects.filter(screening_number__in=numbers).values_list(
                 "screening_number", flat=True
@@ -776,66 +775,39 @@ def platelets_stored(run: Run, rows: Rows, *, write: bool = True) -> None:
     task_enqueue_on_commit(CHECKS_FOR_PARTICIPANTS, participant_ids=ids)
 
 
-def split(rows: Rows, subject_ids: set[str]) -> tuple[list[ParsedRow], list[ParsedRow]]:
-    """The rows of these participants, and the others."""
-    mine: list[ParsedRow] = []
-    others: list[ParsedRow] = []
-    for row in rows:
-        (mine if row.values.get("subject_id") in subject_ids else others).append(row)
-    return mine, others
-
-
-def _by_participant(rows: dict[str, list[ParsedRow]]) -> dict[str, dict[str, list[ParsedRow]]]:
-    """The rows grouped by participant, then by dataset, each in file order; the given lists
-    emptied (the groups are the only reference left, dropped chunk by chunk)."""
-    grouped: dict[str, dict[str, list[ParsedRow]]] = {}
-    for name, given in rows.items():
-        for row in given:
-            grouped.setdefault(row.values["subject_id"], {}).setdefault(name, []).append(row)
-        given.clear()
-    return grouped
-
-
 def apply(
     run: Run,
-    rows: dict[str, list[ParsedRow]],
+    chunks: Iterable[dict[str, list[ParsedRow]]],
     *,
-    screening_dates: dict[str, Any],
+    numbers: set[str],
+    refused: list[Any],
     seal: bool = True,
-    chunk: int | None = None,
 ) -> Finish:
-    """Judge the new participants' rows (`rows`: by dataset; the lists are consumed) and,
-    while nothing in the run is refused, write them: CHUNK participants at a time (their
-    rows of every file), so that memory does not grow with the file. Each chunk in the
-    per-record path's dependency order, through its row rules; the participants in the
-    order of subjects.csv (the enrolment count and the sequences run across the chunks in
-    that order, as over the whole file). After a refusal the later chunks are still
-    judged, every refusal reported, but not written: the caller rolls the transaction back.
-    With `seal` (not a preview) each chunk's history is written sealed as it goes.
+    """Judge the new participants' rows, a chunk of participants at a time (`chunks`: each
+    chunk's rows of every file, by dataset, in file order; the participants in the order
+    of subjects.csv, in which the enrolment count and the sequences run), and, while
+    nothing is refused (in the run, or in `refused`: the files' own refusals, found as
+    they are read), write them, so that memory does not grow with the file. Each chunk in
+    the per-record path's dependency order, through its row rules. After a refusal the
+    later chunks are still judged, every refusal reported, but not written: the caller
+    rolls the transaction back. With `seal` (not a preview) each chunk's history is
+    written sealed as it goes. `numbers`: the screening numbers subjects.csv gives.
 
     Returns what the caller runs last in its transaction, before the commit: the sequences
     moved and the checks queued once for all; None when nothing was written."""
-    chunk = chunk or CHUNK
-    people = rows.get("subjects", [])
-    order = list(dict.fromkeys(row.values["subject_id"] for row in people))
-    numbering = Numbering.start(people)
-    grouped = _by_participant(rows)
+    numbering = Numbering.start(numbers)
     store = HeldStore(run)
     written: list[int] = []
-    for start in range(0, len(order), chunk):
-        part: dict[str, list[ParsedRow]] = {}
-        for subject_id in order[start : start + chunk]:
-            for name, given in grouped.pop(subject_id, {}).items():
-                part.setdefault(name, []).extend(given)
-        for given in part.values():
-            given.sort(key=_row_number)
+    for part in chunks:
         store.people = {}
+        screening_dates = screening_dates_given(part.get("visits", []))
         _judge(run, store, part, screening_dates=screening_dates, numbering=numbering)
-        if not run.issues:
+        del part
+        if not run.issues and not refused:
             written += _write(run, store, seal=seal)
         run.fold()  # the chunk's outcomes counted, kept only as the caller asked
     store.people = {}
-    if run.issues or not written:
+    if run.issues or refused or not written:
         return None
 
     def finish() -> None:
@@ -843,10 +815,6 @@ def apply(
         task_enqueue_on_commit(CHECKS_FOR_PARTICIPANTS, participant_ids=written)
 
     return finish
-
-
-def _row_number(row: ParsedRow) -> int:
-    return row.row
 
 
 def _judge(
@@ -879,5 +847,4 @@ __all__ = [
     "apply",
     "new_subjects",
     "platelets_stored",
-    "split",
 ]

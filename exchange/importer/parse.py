@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -22,7 +23,7 @@ from django.utils.translation import gettext_lazy
 from itp_trial.dates import date_future_error
 
 from .. import datasets
-from ..cells import unneutralise
+from ..cells import format_value, unneutralise
 
 
 @dataclass(frozen=True)
@@ -188,11 +189,11 @@ def _is_empty(column: datasets.Column, value: Any) -> bool:
 NUL = "\x00"
 
 
-def _nul_issues(file: str, text: str) -> list[Issue]:
-    """One refusal per physical line holding a NUL byte: no database stores one in text,
-    and it is never part of a value (a file saved by a binary tool, or UTF-16)."""
+def nul_issues(file: str, lines: Iterable[str]) -> list[Issue]:
+    """One refusal per physical line holding a NUL byte (up to 20): no database stores one
+    in text, and it is never part of a value (a file saved by a binary tool, or UTF-16)."""
     issues = []
-    for number, line in enumerate(text.split("\n"), start=1):
+    for number, line in enumerate(lines, start=1):
         if NUL in line:
             issues.append(
                 Issue(
@@ -212,22 +213,32 @@ def _nul_issues(file: str, text: str) -> list[Issue]:
     return issues
 
 
-def parse_file(
-    dataset: datasets.Dataset, text: str, *, today: date
-) -> tuple[list[ParsedRow], list[Issue]]:
-    """The rows of one contract file, and the problems of its header (nothing else runs
-    when the header is wrong: the columns could not be trusted)."""
+class Header:
+    """A file's checked header: the columns the import reads, by their cell's index."""
+
+    def __init__(self, dataset: datasets.Dataset, names: list[str]) -> None:
+        self.dataset = dataset
+        self.width = len(names)
+        self.columns = [
+            (index, column)
+            for index, name in enumerate(names)
+            if (column := _import_column(dataset, name)) is not None
+        ]
+        self.index = {column.name: index for index, column in self.columns}
+
+
+def header_read(
+    dataset: datasets.Dataset, reader: Iterator[list[str]]
+) -> tuple[Header | None, list[Issue]]:
+    """The file's header from its first record, or the problems that refuse the file
+    (nothing else runs when the header is wrong: the columns could not be trusted)."""
     file = dataset.filename
-    text = text.removeprefix("\ufeff")
-    if NUL in text:
-        return [], _nul_issues(file, text)
-    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except StopIteration:
-        return [], [Issue(file, None, None, "", _("The file is empty: it needs a header row."))]
+        return None, [Issue(file, None, None, "", _("The file is empty: it needs a header row."))]
     except csv.Error as error:
-        return [], [Issue(file, None, 1, "", _("Not a readable CSV file: %(e)s") % {"e": error})]
+        return None, [Issue(file, None, 1, "", _("Not a readable CSV file: %(e)s") % {"e": error})]
     header = [name.strip() for name in header]
     known = {c.name for c in dataset.columns} | {VERSION}
     issues = []
@@ -242,76 +253,131 @@ def parse_file(
         if column.required and column.name not in header:
             issues.append(Issue(file, None, 1, column.name, _("This column is required.")))
     if issues:
-        return [], issues
+        return None, issues
+    return Header(dataset, header), []
 
-    columns = [
-        (index, column)
-        for index, name in enumerate(header)
-        if (column := _import_column(dataset, name)) is not None
-    ]
-    rows: list[ParsedRow] = []
+
+def records(file: str, reader: Any, issues: list[Issue]) -> Iterator[tuple[int, int, list[str]]]:
+    """The data records after the header: (row, line, cells), blank lines skipped. An
+    unreadable record ends the file, its refusal added to `issues`."""
     number = 0
     while True:
         try:
             record = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error as error:
             issues.append(
                 Issue(
                     file, number + 1, reader.line_num, "", _("Unreadable CSV: %(e)s") % {"e": error}
                 )
             )
-            break
+            return
         if not any(cell.strip() for cell in record):
             continue  # a blank line
         number += 1
-        parsed = ParsedRow(dataset, number, reader.line_num, {})
-        if len(record) != len(header):
+        yield number, reader.line_num, record
+
+
+def parse_row(
+    header: Header, number: int, line: int, record: list[str], *, today: date
+) -> ParsedRow:
+    """One data record, every cell parsed to its column's type; the refusals on the row."""
+    parsed = ParsedRow(header.dataset, number, line, {})
+    if len(record) != header.width:
+        parsed.ok = False
+        parsed.issues.append(
+            parsed.issue(
+                "",
+                _("Expected %(expected)s cells, found %(found)s.")
+                % {"expected": header.width, "found": len(record)},
+            )
+        )
+        return parsed
+    for index, column in header.columns:
+        try:
+            value = parse_cell(column, record[index], today=today)
+        except CellError as error:
+            parsed.ok = False
+            parsed.issues.append(parsed.issue(column.name, str(error)))
+            continue
+        if column.required and _is_empty(column, value):
+            parsed.ok = False
+            parsed.issues.append(parsed.issue(column.name, _("This cell is required.")))
+            continue
+        if (
+            column.bounds
+            and value is not None
+            and not (column.bounds[0] <= value <= column.bounds[1])
+        ):
             parsed.ok = False
             parsed.issues.append(
                 parsed.issue(
-                    "",
-                    _("Expected %(expected)s cells, found %(found)s.")
-                    % {"expected": len(header), "found": len(record)},
+                    column.name,
+                    _(
+                        "%(label)s must be between %(low)s and %(high)s%(unit)s; "
+                        "%(value)s was entered."
+                    )
+                    % {
+                        "label": column.label,
+                        "low": column.bounds[0],
+                        "high": column.bounds[1],
+                        "unit": f" {column.unit}" if column.unit else "",
+                        "value": value,
+                    },
                 )
             )
-            rows.append(parsed)
             continue
-        for index, column in columns:
-            try:
-                value = parse_cell(column, record[index], today=today)
-            except CellError as error:
-                parsed.ok = False
-                parsed.issues.append(parsed.issue(column.name, str(error)))
-                continue
-            if column.required and _is_empty(column, value):
-                parsed.ok = False
-                parsed.issues.append(parsed.issue(column.name, _("This cell is required.")))
-                continue
-            if (
-                column.bounds
-                and value is not None
-                and not (column.bounds[0] <= value <= column.bounds[1])
-            ):
-                parsed.ok = False
-                parsed.issues.append(
-                    parsed.issue(
-                        column.name,
-                        _(
-                            "%(label)s must be between %(low)s and %(high)s%(unit)s; "
-                            "%(value)s was entered."
-                        )
-                        % {
-                            "label": column.label,
-                            "low": column.bounds[0],
-                            "high": column.bounds[1],
-                            "unit": f" {column.unit}" if column.unit else "",
-                            "value": value,
-                        },
-                    )
-                )
-                continue
-            parsed.values[column.name] = value
-        rows.append(parsed)
+        parsed.values[column.name] = value
+    return parsed
+
+
+def parse_file(
+    dataset: datasets.Dataset, text: str, *, today: date
+) -> tuple[list[ParsedRow], list[Issue]]:
+    """The rows of one contract file held as text, and the problems of its header or its
+    records (the import reads its files streamed: `exchange.importer.source`)."""
+    file = dataset.filename
+    text = text.removeprefix("\ufeff")
+    if NUL in text:
+        return [], nul_issues(file, text.split("\n"))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header, issues = header_read(dataset, reader)
+    if header is None:
+        return [], issues
+    rows = [
+        parse_row(header, number, line, record, today=today)
+        for number, line, record in records(file, reader, issues)
+    ]
     return rows, issues
+
+
+def duplicates(rows: Iterable[ParsedRow]) -> list[Issue]:
+    """The refusals of rows whose key (the dataset's: it starts with the participant) is
+    another row's before them; those rows marked not ok."""
+    seen: dict[tuple[Any, ...], ParsedRow] = {}
+    issues = []
+    for row in rows:
+        key = row.key()
+        if any(part is None or part == "" for part in key):
+            # A key cell that did not parse is already reported; it matches no other row.
+            continue
+        if key in seen:
+            issues.append(duplicate_issue(row, seen[key].row))
+        else:
+            seen[key] = row
+    return issues
+
+
+def duplicate_issue(row: ParsedRow, first: int) -> Issue:
+    """The refusal of a row whose key is row `first`'s; the row marked not ok."""
+    row.ok = False
+    return row.issue(
+        "",
+        _("Same %(key)s (%(values)s) as row %(row)s.")
+        % {
+            "key": " + ".join(row.dataset.key),
+            "values": ", ".join(format_value(part) for part in row.key()),
+            "row": first,
+        },
+    )

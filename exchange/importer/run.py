@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -13,6 +13,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from itp_trial import protocol
 from itp_trial.audit import version_check
 from subjects.models import Participant
 
@@ -55,6 +56,17 @@ class Outcome:
 NOT_NULL_BOOLEANS = frozenset(
     {"splenectomy", "reaction", "interrupted", "ongoing", "serious", "rescue"}
 )
+
+
+def screening_dates_given(visits: Iterable[ParsedRow]) -> dict[str, date]:
+    """Each participant's V1 date that these visits.csv rows give: a new participant is
+    screened on it."""
+    return {
+        row.values["subject_id"]: row.values["actual_date"]
+        for row in visits
+        if row.values["visit_code"] == protocol.SCREENING_VISIT_CODE
+        and row.values.get("actual_date")
+    }
 
 
 def given_values(row: ParsedRow, names: Sequence[str]) -> dict[str, Any]:

@@ -56,8 +56,9 @@ class Command(BaseCommand):
             raise CommandError(f"{user} does not have the permission to import data.")
         if not directory.is_dir():
             raise CommandError(f"{directory} is not a directory.")
+        # Paths: each file is read streamed, never held whole.
         files = {
-            name: (directory / f"{name}.csv").read_bytes()
+            name: directory / f"{name}.csv"
             for name in IMPORT_ORDER
             if (directory / f"{name}.csv").is_file()
         }
