@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "itp_scale_bench"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 COUNTS_PER_PARTICIPANT = 100
-PARTS = ("import", "pages", "exports", "zip", "memory", "fullpass")
+PARTS = ("import", "pages", "exports", "zip", "memory", "import_memory", "fullpass")
 AES_PER_PARTICIPANT = 3
 SMALL = 1_000  # the second size of the export memory comparison
 MEMORY_SLACK_MB = 10  # "flat": the peak at N may exceed the peak at SMALL by this much
@@ -289,8 +289,50 @@ def _copy_from(url: str, files: dict[str, str]) -> tuple[int, float]:
     return rows, time.perf_counter() - started
 
 
-def child(mode: str) -> dict:
+def _peak_reset() -> None:
+    """The memory high-water mark brought down to what is resident now (Linux), so that
+    what is measured after is not what set-up left (a migration's peak)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass  # elsewhere the peak is the process's own
+
+
+def _import_child(directory: str) -> dict:
+    """The import of the contract files of `directory` into this (empty) database, as
+    `import_csv` runs it: given their paths, counts and refusals only."""
+    import gc
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    import safety.tasks
+    from exchange.importer import import_files
+
+    call_command("migrate", verbosity=0)
+    user = get_user_model().objects.create_superuser("bench-importer", "i@example.org", "x")
+    # The checks queued for the new participants run in the Celery worker, not in the
+    # importing process (their own pass is measured by the fullpass row): not run here.
+    safety.tasks.checks_run = lambda **kwargs: None
+    files = {path.stem: path for path in sorted(Path(directory).glob("*.csv"))}
+    gc.collect()
+    _peak_reset()
+    before = _maxrss_mb()
+    started = time.perf_counter()
+    result = import_files(files=files, user=user, source="benchmark", outcomes=False)
+    if result.issues:
+        raise SystemExit(f"The import refused {len(result.issues)} row(s): {result.issues[0]}")
+    return {
+        "seconds": time.perf_counter() - started,
+        "rss_max_mb": _maxrss_mb(),
+        "rss_growth_mb": _maxrss_mb() - before,
+    }
+
+
+def child(mode: str, directory: str | None = None) -> dict:
     """Run in a fresh process, for its own memory high-water mark."""
+    if mode == "import":
+        return _import_child(directory)
     before = _maxrss_mb()
     started = time.perf_counter()
     if mode == "fullpass":
@@ -342,9 +384,31 @@ def _small_database(server: str, database: str) -> str:
     return _url_for(server, name)
 
 
-def _child(mode: str, url: str, cap: int) -> dict:
+def _import_peak(server: str, database: str, size: int) -> dict:
+    """The import's peak memory for `size` participants, in a child process, from files on
+    the disk into a scratch database (dropped after)."""
+    import tempfile
+
+    import psycopg
+
+    name = f"{database}_import"
+    with psycopg.connect(_url_for(server, "postgres"), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            for dataset, text in _files(size).items():
+                (Path(directory) / f"{dataset}.csv").write_text(text, encoding="utf-8")
+            return _child("import", _url_for(server, name), size, directory)
+    finally:
+        with psycopg.connect(_url_for(server, "postgres"), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name}")
+
+
+def _child(mode: str, url: str, cap: int, directory: str | None = None) -> dict:
+    command = [sys.executable, __file__, "--child", mode, "--url", url, "--participants", str(cap)]
     output = subprocess.run(
-        [sys.executable, __file__, "--child", mode, "--url", url, "--participants", str(cap)],
+        command + (["--directory", directory] if directory else []),
         check=True,
         capture_output=True,
         text=True,
@@ -366,11 +430,12 @@ def main() -> int:
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--directory", help=argparse.SUPPRESS)
     args = parser.parse_args()
     n = args.participants
     if args.child:
         _django(args.url, n)
-        print(json.dumps(child(args.child)))
+        print(json.dumps(child(args.child, args.directory)))
         return 0
 
     import psycopg
@@ -496,6 +561,19 @@ def main() -> int:
                 f"export memory, {name}",
                 f"{big['rss_max_mb']:.0f} MB peak at {n:,}, "
                 f"{little['rss_max_mb']:.0f} MB at {SMALL:,}",
+                f"{big['rss_max_mb'] - little['rss_max_mb']:+.0f} MB",
+                f"flat (within {MEMORY_SLACK_MB} MB)",
+                big["rss_max_mb"] - little["rss_max_mb"] <= MEMORY_SLACK_MB,
+            )
+        if "import_memory" in parts:
+            big, little = (
+                _import_peak(server, args.database, n),
+                _import_peak(server, args.database, SMALL),
+            )
+            row(
+                "import memory (import_csv, set-based)",
+                f"{big['rss_max_mb']:.0f} MB peak at {n:,} ({big['seconds']:.0f} s), "
+                f"{little['rss_max_mb']:.0f} MB at {SMALL:,} ({little['seconds']:.0f} s)",
                 f"{big['rss_max_mb'] - little['rss_max_mb']:+.0f} MB",
                 f"flat (within {MEMORY_SLACK_MB} MB)",
                 big["rss_max_mb"] - little["rss_max_mb"] <= MEMORY_SLACK_MB,

@@ -309,6 +309,67 @@ class _SealedEntries:
         return row, entry
 
 
+def _head_locked() -> AuditChainHead:
+    """The chain head, locked to the commit. The same two statements whether it exists or
+    not (an import's queries do not depend on what was there before it)."""
+    AuditChainHead.objects.bulk_create([AuditChainHead(pk=1)], ignore_conflicts=True)
+    return AuditChainHead.objects.select_for_update().get(pk=1)
+
+
+class SealedHistory:
+    """`history_write_sealed` for records written in parts and stored together later (an
+    import's chunks, each table written once at its end): each part's entries placed on
+    the chain and hashed as the part comes (`entries`, given the entries' ids), handed back
+    as the rows of their history table's COPY (`copy_sql`), the head moved once (`close`).
+    The head is locked at the first part, to the commit: the entries must be stored in the
+    same transaction, before `close`."""
+
+    def __init__(
+        self, *, history_type: str, reason: str, at: datetime, user_id: int | None = None
+    ) -> None:
+        self.given = {
+            "history_date": at,
+            "history_type": history_type,
+            "history_change_reason": reason,
+            "history_user_id": user_id,
+        }
+        self.head: AuditChainHead | None = None
+        self.seq, self.previous, self.written = 0, "", 0
+        self._plans: dict[type[models.Model], _SealedEntries] = {}
+
+    def _plan(self, model: type[models.Model]) -> _SealedEntries:
+        if model not in self._plans:
+            self._plans[model] = _SealedEntries.plan(model, self.given)
+        return self._plans[model]
+
+    def copy_sql(self, model: type[models.Model]) -> str:
+        """The COPY of the model's history rows, as `entries` gives them (PostgreSQL)."""
+        return self._plan(model).sql
+
+    def entries(
+        self, model: type[models.Model], records: Iterable[models.Model], ids: Iterable[int]
+    ) -> Iterator[list[Any]]:
+        """The records' entries, each given its id, place and hash, in order."""
+        if self.head is None:
+            self.head = _head_locked()
+            self.seq, self.previous = self.head.seq, self.head.hash
+        plan, label = self._plan(model), model.history.model._meta.label_lower
+        for record, entry_id in zip(records, ids, strict=False):
+            self.seq += 1
+            row, self.previous = plan._entry(
+                record, entry_id, self.seq, self.previous, label, _PLAIN
+            )
+            self.written += 1
+            yield row
+
+    def close(self) -> None:
+        """The head moved past the entries (once they are stored)."""
+        if self.head is not None and self.written:
+            head = self.head
+            head.seq, head.hash, head.sealed_at = self.seq, self.previous, timezone.now()
+            head.save()
+
+
 def history_write_sealed(
     *,
     records: Iterable[tuple[type[models.Model], Iterable[models.Model]]],
@@ -327,10 +388,7 @@ def history_write_sealed(
 
     `records`: (model, its saved instances), read a batch at a time (no history model
     instance is built)."""
-    # The same two statements whether the head exists or not (the import's queries do not
-    # depend on what was there before it).
-    AuditChainHead.objects.bulk_create([AuditChainHead(pk=1)], ignore_conflicts=True)
-    head = AuditChainHead.objects.select_for_update().get(pk=1)
+    head = _head_locked()
     seq, previous, written = head.seq, head.hash, 0
     given = {
         "history_date": at,

@@ -161,6 +161,7 @@ def import_files(
                 run,
                 read.new_rows(),
                 numbers=read.numbers,
+                given=read.spooled,
                 refused=result.issues,
                 seal=not (preview or result.issues),
             )

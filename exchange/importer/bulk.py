@@ -25,7 +25,8 @@ per BATCH rows): per file, they grow with the participants by one chunk's per CH
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from operator import attrgetter
@@ -36,12 +37,15 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models.fields import AutoFieldMixin
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from psycopg._copy_base import TextFormatter  # COPY's text format, made ahead of the COPY
+from psycopg.adapt import Transformer
 
 from infusions.models import Infusion
 from infusions.services import assign_fields, clean_fields_into, infusion_prepare
 from itp_trial import protocol
 from itp_trial.audit import (
     CONCURRENT_SAVE,
+    SealedHistory,
     history_insert_select,
     history_write_sealed,
     ids_reserve,
@@ -514,17 +518,32 @@ def _in_batches(model: Any, objects: list[Any], *, keys: bool = True) -> None:
 
 
 def _copy(model: Any, objects: list[Any], *, keys: bool) -> None:
-    """COPY the objects' rows into the model's table: each field's value as bulk_create
-    would save it (pre_save: defaults and automatic dates; the ids of related objects
-    inserted before), adapted by the driver."""
+    """COPY the objects' rows into the model's table (`_rows`), their ids taken from the
+    table's sequence when `keys`."""
     if not objects:
         return
+    ids = ids_reserve(model, len(objects)) if keys and _auto_pk(model) else None
+    sql, rows = _rows(model, objects, keys=keys, ids=ids)
+    # The driver's errors as Django's (a unique key lost to another save: IntegrityError).
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _auto_pk(model: Any) -> bool:
+    return model._meta.pk.auto_created or isinstance(model._meta.pk, AutoFieldMixin)
+
+
+def _rows(
+    model: Any, objects: Iterable[Any], *, keys: bool, ids: Iterable[int] | None
+) -> tuple[str, Iterator[list[Any]]]:
+    """The COPY of the model's table, and the objects' rows for it: each field's value as
+    bulk_create would save it (pre_save: defaults and automatic dates; the ids of related
+    objects written before), adapted by the driver; each object given its id from `ids`
+    (when `keys`: other rows or the history name it) and marked saved as its row is made."""
     meta = model._meta
-    auto_pk = meta.pk.auto_created or isinstance(meta.pk, AutoFieldMixin)
+    auto_pk = _auto_pk(model)
     fields = [f for f in meta.concrete_fields if keys or not f.primary_key or not auto_pk]
-    if keys and auto_pk:
-        for obj, pk in zip(objects, ids_reserve(model, len(objects)), strict=True):
-            obj.pk = pk
     relations = [f for f in fields if f.many_to_one or f.one_to_one]
     automatic = [
         (i, f)
@@ -534,9 +553,12 @@ def _copy(model: Any, objects: list[Any], *, keys: bool) -> None:
     read = attrgetter(*(f.attname for f in fields))
     quote = connection.ops.quote_name
     sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
-    # The driver's errors as Django's (a unique key lost to another save: IntegrityError).
-    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.copy(sql) as copy:
+    given = iter(ids) if ids is not None else None
+
+    def rows() -> Iterator[list[Any]]:
         for obj in objects:
+            if given is not None:
+                obj.pk = next(given)
             for relation in relations:
                 related = relation.get_cached_value(obj, None)
                 if related is not None:
@@ -544,8 +566,10 @@ def _copy(model: Any, objects: list[Any], *, keys: bool) -> None:
             row = list(read(obj))
             for i, f in automatic:
                 row[i] = f.pre_save(obj, True)
-            copy.write_row(row)
             obj._state.adding = False
+            yield row
+
+    return sql, rows()
 
 
 def _ids_in_batches(ids: list[int]) -> Iterable[list[int]]:
@@ -586,12 +610,10 @@ def _sample_date(count: PlateletCount) -> date:
     return count.sample_date
 
 
-def _write(run: Run, store: HeldStore, *, seal: bool) -> list[int]:
-    """The chunk's participants, written set-based: each schedule derived and each response
-    summarised once, in memory; one COPY (or INSERT) per table per BATCH rows; the
-    overview's figures synced; with `seal` (not a preview), their history written already
-    sealed (`history_write_sealed`: the first chunk's locks the chain head, held to the
-    commit). Returns their ids."""
+def _write(run: Run, store: HeldStore, writer: Writer) -> list[int]:
+    """The chunk's participants, written set-based by `writer`: each schedule derived and
+    each response summarised once, in memory; every table's rows and (unless a preview)
+    their history. Returns their ids."""
     people = list(store.people.values())
     if not people:
         return []
@@ -620,21 +642,136 @@ def _write(run: Run, store: HeldStore, *, seal: bool) -> list[int]:
         (ConcomitantMedication, [c for p in people for c in p.conmeds.values()]),
     ]
     for model, objects in tables:
-        _in_batches(model, objects)
-    _in_batches(ParticipantResponse, responses, keys=False)
-    ids = [p.participant.pk for p in people]
-    # The overview's stored figures (reporting.figures, a layer above: by its task's name).
-    task_run(FIGURES_SYNC, participant_ids=ids)
-    if seal:
-        history_write_sealed(
-            records=tables,
-            history_type="+",
-            reason=run.reason or _("Imported"),
-            at=timezone.now(),
-            user_id=run.user.pk if getattr(run.user, "is_authenticated", False) else None,
-            batch=BATCH,
+        writer.rows(model, objects)
+    writer.rows(ParticipantResponse, responses, keys=False)
+    writer.history(tables)
+    return [p.participant.pk for p in people]
+
+
+class Writer:
+    """How the new participants' records are stored: elsewhere than PostgreSQL (SQLite,
+    which serialises writers anyway), each chunk's as it is judged, by bulk_create, its
+    history sealed (`history_write_sealed`); `finish` after the last chunk."""
+
+    def __init__(self, run: Run, *, seal: bool, bounds: dict[Any, int]) -> None:
+        self.run = run
+        self.seal = seal
+        self.bounds = bounds
+        self.at = timezone.now()
+        self.user_id = run.user.pk if getattr(run.user, "is_authenticated", False) else None
+        self.reason = run.reason or _("Imported")
+
+    def rows(self, model: Any, objects: list[Any], *, keys: bool = True) -> None:
+        for start in range(0, len(objects), BATCH):
+            model.objects.bulk_create(objects[start : start + BATCH])
+
+    def history(self, tables: list[tuple[Any, list[Any]]]) -> None:
+        if self.seal:
+            history_write_sealed(
+                records=tables,
+                history_type="+",
+                reason=self.reason,
+                at=self.at,
+                user_id=self.user_id,
+                batch=BATCH,
+            )
+
+    def finish(self) -> None:
+        """After the last chunk, when nothing is refused."""
+
+    def close(self) -> None:
+        """In any case: what the writer holds released."""
+
+
+class SpooledWriter(Writer):
+    """PostgreSQL: every table's rows, and its history's, formatted for COPY as each chunk
+    is judged and held in a temporary file; each table written by one COPY at the end
+    (`finish`), whatever the number of rows; the ids taken from each table's sequence once
+    for the import (`bounds`: the most rows each table can get from the files; those not
+    used are left as gaps, as a rolled back insert leaves them). So the import's
+    statements do not grow with its rows, nor its memory."""
+
+    def __init__(self, run: Run, *, seal: bool, bounds: dict[Any, int]) -> None:
+        super().__init__(run, seal=seal, bounds=bounds)
+        connection.ensure_connection()
+        self._transformer = Transformer(connection.connection)
+        self._spools: dict[str, tuple[Any, Any]] = {}  # COPY statement: (file, formatter)
+        self._ids: dict[Any, Iterator[int]] = {}
+        self.sealed = (
+            SealedHistory(history_type="+", reason=self.reason, at=self.at, user_id=self.user_id)
+            if seal
+            else None
         )
-    return ids
+
+    def _spool(self, sql: str) -> tuple[Any, Any]:
+        if sql not in self._spools:
+            self._spools[sql] = (tempfile.TemporaryFile(), TextFormatter(self._transformer))
+        return self._spools[sql]
+
+    def _write_rows(self, sql: str, rows: Iterable[list[Any]]) -> None:
+        file, formatter = self._spool(sql)
+        for row in rows:
+            if data := formatter.write_row(row):
+                file.write(data)
+
+    def ids(self, model: Any) -> Iterator[int]:
+        """The model's ids for this import: reserved at its first use (one query)."""
+        if model not in self._ids:
+            self._ids[model] = _id_runs(model, self.bounds[model])
+        return self._ids[model]
+
+    def rows(self, model: Any, objects: list[Any], *, keys: bool = True) -> None:
+        ids = self.ids(model) if keys and _auto_pk(model) else None
+        sql, rows = _rows(model, objects, keys=keys, ids=ids)
+        self._write_rows(sql, rows)
+
+    def history(self, tables: list[tuple[Any, list[Any]]]) -> None:
+        if self.sealed is None:
+            return
+        for model, objects in tables:
+            history = model.history.model
+            entries = self.sealed.entries(model, objects, self.ids(history))
+            self._write_rows(self.sealed.copy_sql(model), entries)
+
+    def finish(self) -> None:
+        """One COPY per table, in the order first written (a record before those naming
+        it), from its file; then the chain head moved past the history."""
+        with connection.wrap_database_errors, connection.cursor() as cursor:
+            for sql, (file, formatter) in self._spools.items():
+                if data := formatter.end():
+                    file.write(data)
+                file.seek(0)
+                with cursor.copy(sql) as copy:
+                    while block := file.read(SPOOL_BLOCK):
+                        copy.write(block)
+        if self.sealed is not None:
+            self.sealed.close()
+
+    def close(self) -> None:
+        for file, _formatter in self._spools.values():
+            file.close()
+        self._spools.clear()
+
+
+SPOOL_BLOCK = 1 << 20
+
+
+def _id_runs(model: Any, count: int) -> Iterator[int]:
+    """`count` new ids of the model, taken from its table's sequence in one query and read
+    back as runs of consecutive ids (nearly always one): held as a few numbers, given one
+    by one."""
+    table, column = model._meta.db_table, model._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT min(id), max(id) FROM (SELECT id, id - row_number() OVER (ORDER BY id) AS run"
+            " FROM (SELECT nextval(pg_get_serial_sequence(%s, %s)) AS id"
+            " FROM generate_series(1, %s)) AS taken) AS numbered GROUP BY run ORDER BY 1",
+            [connection.ops.quote_name(table), column, count],
+        )
+        runs = cursor.fetchall()
+    for first, last in runs:
+        yield from range(first, last + 1)
+    raise RuntimeError(f"More {model._meta.label} rows than the import's files could give.")
 
 
 class StoredStore(HeldStore):
@@ -780,6 +917,7 @@ def apply(
     chunks: Iterable[dict[str, list[ParsedRow]]],
     *,
     numbers: set[str],
+    given: Mapping[str, int],
     refused: list[Any],
     seal: bool = True,
 ) -> Finish:
@@ -790,31 +928,59 @@ def apply(
     they are read), write them, so that memory does not grow with the file. Each chunk in
     the per-record path's dependency order, through its row rules. After a refusal the
     later chunks are still judged, every refusal reported, but not written: the caller
-    rolls the transaction back. With `seal` (not a preview) each chunk's history is
-    written sealed as it goes. `numbers`: the screening numbers subjects.csv gives.
+    rolls the transaction back. With `seal` (not a preview) the history is written too,
+    sealed. `numbers`: the screening numbers subjects.csv gives; `given`: each file's rows
+    of new participants (the most records each table can get).
 
     Returns what the caller runs last in its transaction, before the commit: the sequences
     moved and the checks queued once for all; None when nothing was written."""
     numbering = Numbering.start(numbers)
     store = HeldStore(run)
     written: list[int] = []
-    for part in chunks:
+    kind = SpooledWriter if connection.vendor == "postgresql" else Writer
+    writer = kind(run, seal=seal, bounds=_bounds(given))
+    try:
+        for part in chunks:
+            store.people = {}
+            screening_dates = screening_dates_given(part.get("visits", []))
+            _judge(run, store, part, screening_dates=screening_dates, numbering=numbering)
+            del part
+            if not run.issues and not refused:
+                written += _write(run, store, writer)
+            run.fold()  # the chunk's outcomes counted, kept only as the caller asked
         store.people = {}
-        screening_dates = screening_dates_given(part.get("visits", []))
-        _judge(run, store, part, screening_dates=screening_dates, numbering=numbering)
-        del part
-        if not run.issues and not refused:
-            written += _write(run, store, seal=seal)
-        run.fold()  # the chunk's outcomes counted, kept only as the caller asked
-    store.people = {}
-    if run.issues or refused or not written:
-        return None
+        if run.issues or refused or not written:
+            return None
+        writer.finish()
+    finally:
+        writer.close()
+    # The overview's stored figures (reporting.figures, a layer above: by its task's name),
+    # once for the import (it reads them back a bounded number of participants at a time).
+    task_run(FIGURES_SYNC, participant_ids=written)
 
     def finish() -> None:
         numbering.store()
         task_enqueue_on_commit(CHECKS_FOR_PARTICIPANTS, participant_ids=written)
 
     return finish
+
+
+def _bounds(given: Mapping[str, int]) -> dict[Any, int]:
+    """The most records of each table (and entries of its history) that files with these
+    rows of new participants can give: a participant per subjects.csv row, each with every
+    visit of the protocol; a count per platelets.csv row or visit; one record per row of
+    the others."""
+    people = given.get("subjects", 0)
+    most = {
+        Participant: people,
+        Visit: people * len(protocol.VISITS),
+        EligibilityAnswer: given.get("eligibility", 0),
+        Infusion: given.get("infusions", 0),
+        PlateletCount: given.get("platelets", 0) + given.get("visits", 0),
+        AdverseEvent: given.get("adverse_events", 0),
+        ConcomitantMedication: given.get("conmeds", 0),
+    }
+    return most | {model.history.model: count for model, count in most.items()}
 
 
 def _judge(

@@ -15,6 +15,7 @@ import io
 import os
 import pickle
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -176,6 +177,7 @@ class Files:
         self.numbers: set[str] = set()  # the screening numbers subjects.csv gives
         self.chunks = 0
         self.spool = Spool()
+        self.spooled: Counter[str] = Counter()  # the new participants' rows, by dataset
 
     def read(self, new_of: Callable[[Iterable[str]], set[str]]) -> None:
         """Read every file once (subjects.csv twice); `new_of`: which of these subject ids
@@ -228,6 +230,7 @@ class Files:
                     continue  # refused: reported above
                 if subject_id in self.chunk_of:
                     self.spool.add(self.chunk_of[subject_id], (0, number, line, record))
+                    self.spooled["subjects"] += 1
                 else:
                     self.others["subjects"].append(
                         parse_row(header, number, line, record, today=self.today)
@@ -261,6 +264,7 @@ class Files:
                 chunk = self.chunk_of.get(self._subject_id(header, record))
                 if chunk is not None:
                     self.spool.add(chunk, (position, number, line, record))
+                    self.spooled[name] += 1
                 else:
                     held.append(parse_row(header, number, line, record, today=self.today))
         self.issues.extend(unreadable)

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from exchange.export import study_directory
@@ -447,7 +447,7 @@ def test_a_multi_chunk_import_refused_in_its_last_chunk_writes_nothing_and_repor
     last_only = import_files(files=files, user=user, reason="R", bulk=True, chunk=2)
     assert not last_only.applied
     assert [i.row for i in last_only.issues] == [22]  # ITP-707's count, the file's last row
-    assert snapshot() == before  # the first three chunks were written, then rolled back
+    assert snapshot() == before  # nothing written: the tables are written at the file's end
 
     files = _bad_count(files, "ITP-701", today)
     results = [
@@ -494,21 +494,71 @@ def test_a_clean_multi_chunk_import_stores_what_one_chunk_stores(study_files):
     assert verified.unsealed == 0
 
 
+@pytest.mark.services  # PostgreSQL: each table is written by one COPY for the whole file
 @pytest.mark.django_db
-def test_the_bulk_import_queries_grow_with_its_chunks_only(today):
-    """The queries of an import of new participants are constant per chunk of
-    participants, not per row: they grow by the same number with each chunk (here 2
-    participants each; bulk.CHUNK in use), so with the participants' count, by one chunk's
-    statements per bulk.CHUNK participants."""
+def test_the_bulk_import_queries_per_file_do_not_grow_with_its_chunks(today):
+    """The queries of an import of new participants are the same for files of one, two
+    and three chunks of participants (2 each) and for the largest file in one chunk: the
+    rows are judged a chunk at a time, but each table and its history are written once
+    per file, their ids taken once per file."""
     user = _importer()
     counts = []
-    for n, prefix in ((2, "2"), (4, "4"), (6, "6")):
+    for n, prefix, chunk in ((2, "2", 2), (4, "4", 2), (6, "6", 2), (6, "7", None)):
         with CaptureQueriesContext(connection) as queries:
-            result = import_files(files=_people(n, prefix, today), user=user, chunk=2)
+            result = import_files(files=_people(n, prefix, today), user=user, chunk=chunk)
         assert result.issues == [], result.issues[:3]
         assert result.applied
-        counts.append(_statements(queries))
-    assert counts[2] - counts[1] == counts[1] - counts[0] > 0, counts
+        counts.append(len(queries.captured_queries))
+    assert Participant.objects.count() == 18
+    assert counts == [counts[0]] * 4, counts
+
+
+@pytest.mark.django_db
+def test_a_cell_refused_in_a_later_chunk_is_reported_and_nothing_is_written(today):
+    """The new participants' rows are parsed when their chunk is judged: a cell that does
+    not parse in the last chunk's rows is reported as from one chunk and from the
+    per-record path, and nothing is stored."""
+    from datetime import timedelta
+
+    user = _importer()
+    day = (today - timedelta(days=5)).isoformat()
+    files = _people(7, "7", today)
+    files["platelets"] += f"ITP-707,{day},many,0,UNS\nITP-701,{day},45,9,UNS\n"
+    before = snapshot()
+    results = [
+        import_files(files=files, user=user, reason="R", chunk=2, outcomes=False),
+        import_files(files=files, user=user, reason="R"),
+        import_files(files=files, user=user, reason="R", bulk=False),
+    ]
+    assert snapshot() == before
+    assert [(i.file, i.row, i.column) for i in results[0].issues] == [
+        ("platelets.csv", 22, "platelets_10e9_l"),
+        ("platelets.csv", 23, "who_bleeding_grade"),
+    ]
+    for result in results:
+        assert not result.applied
+        assert result.issues == results[0].issues
+        assert result.counts() == results[0].counts()
+
+
+@pytest.mark.django_db
+def test_files_given_by_their_paths_import_as_their_text(tmp_path, today):
+    """The command gives the files' paths (read streamed): the same refusals, counts and
+    stored records as their text."""
+    user = _importer()
+    files = _people(3, "3", today)
+    for name, text in files.items():
+        (tmp_path / f"{name}.csv").write_text("\ufeff" + text, encoding="utf-8")
+    with transaction.atomic():
+        as_text = import_files(files=files, user=user, reason="R", chunk=2)
+        stored = _records("ITP-3")
+        transaction.set_rollback(True)
+    paths = {name: tmp_path / f"{name}.csv" for name in files}
+    as_paths = import_files(files=paths, user=user, reason="R", chunk=2)
+    assert as_paths.issues == as_text.issues == []
+    assert as_paths.applied
+    assert as_paths.counts() == as_text.counts()
+    assert _records("ITP-3") == stored
 
 
 def _statements(queries: CaptureQueriesContext) -> int:
