@@ -17,6 +17,9 @@ the same run:
   table, goal >= 10,000 rows/s;
 - the full check pass with every stored schedule made stale, in a child process: seconds
   and peak resident memory, goals < 30 s and < 300 MB;
+- the import's peak memory, in a child process, from files on the disk (as `import_csv`
+  reads them) into an empty scratch database, at N participants and at 1,000: goal, the
+  same peak at both sizes (within MEMORY_SLACK_MB);
 - the subjects and audit trail exports' peak memory, each in a child process, on this
   database and on a second one of 1,000 participants built the same way (kept as
   `<database>_1000`, reused when kept): goal, the same peak at both sizes (within
@@ -28,7 +31,8 @@ measured again without being rebuilt (the import row is then left out); --only l
 run to some of its parts, for work on one of them.
 
     .venv/bin/python benchmarks/scale.py [--participants 10000] [--runs 5] [--keep]
-        [--reuse] [--only import,pages,exports,zip,memory,fullpass] [--database NAME]
+        [--reuse] [--only import,pages,exports,zip,memory,import_memory,fullpass]
+        [--database NAME]
 """
 
 from __future__ import annotations

@@ -12,15 +12,17 @@ it. When nothing is refused, each participant's schedule is derived once
 (`schedule_derive`) and its IWG response summarised once (`response_summarise`, stored as
 `responses_sync` stores it), every table is written in batches (on PostgreSQL by COPY, with
 ids taken from its sequence; elsewhere `bulk_create`), and its history is written already
-sealed into the audit chain (`history_write_sealed`: no read-back and UPDATE per entry); the
-checks are queued once for the whole import.
+sealed into the audit chain; the checks are queued once for the whole import.
 
-The participants are judged and written CHUNK at a time, with their rows of every file, in
-the import's one transaction: the memory held does not grow with the file (the rows of a
-chunk and its records are dropped once written). A refusal stops the writing, not the
-judging: every refusal of the file is reported, and the transaction is rolled back. A
-constant number of queries per chunk, whatever its number of rows (one statement per table
-per BATCH rows): per file, they grow with the participants by one chunk's per CHUNK.
+The participants are judged CHUNK at a time, with their rows of every file (read from the
+disk by `exchange.importer.source`), in the import's one transaction: the memory held does
+not grow with the file (a chunk's rows and records are dropped once formatted for writing).
+On PostgreSQL (`SpooledWriter`) each chunk's rows, and their history entries sealed
+(`SealedHistory`), are formatted for COPY into temporary files, and each table is written
+by one COPY at the end, its ids taken from its sequence once: the import's statements do
+not grow with its rows or its chunks. Elsewhere (`Writer`: SQLite) each chunk is written
+as it is judged (`bulk_create`, `history_write_sealed`). A refusal stops the writing, not
+the judging: every refusal of the file is reported, and the transaction is rolled back.
 """
 
 from __future__ import annotations
