@@ -346,13 +346,17 @@ class SealedHistory:
         """The COPY of the model's history rows, as `entries` gives them (PostgreSQL)."""
         return self._plan(model).sql
 
+    def lock(self) -> None:
+        """The chain head locked and read, once (at the first part, unless called before)."""
+        if self.head is None:
+            self.head = _head_locked()
+            self.seq, self.previous = self.head.seq, self.head.hash
+
     def entries(
         self, model: type[models.Model], records: Iterable[models.Model], ids: Iterable[int]
     ) -> Iterator[list[Any]]:
         """The records' entries, each given its id, place and hash, in order."""
-        if self.head is None:
-            self.head = _head_locked()
-            self.seq, self.previous = self.head.seq, self.head.hash
+        self.lock()
         plan, label = self._plan(model), model.history.model._meta.label_lower
         for record, entry_id in zip(records, ids, strict=False):
             self.seq += 1

@@ -27,6 +27,7 @@ the judging: every refusal of the file is reported, and the transaction is rolle
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -686,44 +687,62 @@ class Writer:
 
 
 class SpooledWriter(Writer):
-    """PostgreSQL: every table's rows, and its history's, formatted for COPY as each chunk
-    is judged and held in a temporary file; each table written by one COPY at the end
-    (`finish`), whatever the number of rows; the ids taken from each table's sequence once
-    for the import (`bounds`: the most rows each table can get from the files; those not
-    used are left as gaps, as a rolled back insert leaves them). So the import's
-    statements do not grow with its rows, nor its memory."""
+    """PostgreSQL: every table written by one COPY for the whole import, whatever its rows,
+    the ids taken from each table's sequence once (`bounds`: the most rows each table, or
+    history table, can get from the files; those not used are left as gaps, as a rolled
+    back insert leaves them). The largest table's COPY is opened before the first chunk and
+    given each chunk's rows as they are judged, so that the server stores them while the
+    next chunk is judged; the other tables' rows, and their history entries sealed, are
+    formatted for COPY into temporary files, each written by one COPY at the end. So the
+    import's statements do not grow with its rows, nor its memory. While that COPY is open
+    nothing else runs on the connection: the row rules read nothing from the database
+    (what they would read is read before: the user's permissions)."""
 
     def __init__(self, run: Run, *, seal: bool, bounds: dict[Any, int]) -> None:
         super().__init__(run, seal=seal, bounds=bounds)
-        connection.ensure_connection()
-        self._transformer = Transformer(connection.connection)
-        self._spools: dict[str, tuple[Any, Any]] = {}  # COPY statement: (file, formatter)
-        self._ids: dict[Any, Iterator[int]] = {}
         self.sealed = (
             SealedHistory(history_type="+", reason=self.reason, at=self.at, user_id=self.user_id)
             if seal
             else None
         )
-
-    def _spool(self, sql: str) -> tuple[Any, Any]:
-        if sql not in self._spools:
-            self._spools[sql] = (tempfile.TemporaryFile(), TextFormatter(self._transformer))
-        return self._spools[sql]
+        self._spools: dict[str, tuple[Any, Any]] = {}  # COPY statement: (file, formatter)
+        self._ids = {model: _id_runs(model, count) for model, count in bounds.items()}
+        if self.sealed is not None:
+            self.sealed.lock()
+        user = run.user
+        if getattr(user, "is_authenticated", False):
+            user.get_all_permissions()  # cached on the user: has_perm reads no more
+        connection.ensure_connection()
+        self._transformer = Transformer(connection.connection)
+        live = max(
+            (m for m in bounds if self.sealed is not None or not _is_history(m)),
+            key=lambda m: (bounds[m], _is_history(m)),
+        )
+        self._live_sql = (
+            self.sealed.copy_sql(live.instance_type)
+            if _is_history(live)
+            else _rows(live, (), keys=True, ids=None)[0]
+        )
+        self._cursor = connection.cursor()
+        with connection.wrap_database_errors:
+            self._live_copy = self._cursor.copy(self._live_sql)
+            self._live = self._live_copy.__enter__()
 
     def _write_rows(self, sql: str, rows: Iterable[list[Any]]) -> None:
-        file, formatter = self._spool(sql)
+        if sql == self._live_sql and self._live is not None:
+            with connection.wrap_database_errors:
+                for row in rows:
+                    self._live.write_row(row)
+            return
+        if sql not in self._spools:
+            self._spools[sql] = (tempfile.TemporaryFile(), TextFormatter(self._transformer))
+        file, formatter = self._spools[sql]
         for row in rows:
             if data := formatter.write_row(row):
                 file.write(data)
 
-    def ids(self, model: Any) -> Iterator[int]:
-        """The model's ids for this import: reserved at its first use (one query)."""
-        if model not in self._ids:
-            self._ids[model] = _id_runs(model, self.bounds[model])
-        return self._ids[model]
-
     def rows(self, model: Any, objects: list[Any], *, keys: bool = True) -> None:
-        ids = self.ids(model) if keys and _auto_pk(model) else None
+        ids = self._ids[model] if keys and _auto_pk(model) else None
         sql, rows = _rows(model, objects, keys=keys, ids=ids)
         self._write_rows(sql, rows)
 
@@ -731,13 +750,21 @@ class SpooledWriter(Writer):
         if self.sealed is None:
             return
         for model, objects in tables:
-            history = model.history.model
-            entries = self.sealed.entries(model, objects, self.ids(history))
+            entries = self.sealed.entries(model, objects, self._ids[model.history.model])
             self._write_rows(self.sealed.copy_sql(model), entries)
 
+    def _live_end(self, *exc: Any) -> None:
+        if self._live is not None:
+            self._live = None
+            with connection.wrap_database_errors:
+                self._live_copy.__exit__(*exc)
+            self._cursor.close()
+
     def finish(self) -> None:
-        """One COPY per table, in the order first written (a record before those naming
-        it), from its file; then the chain head moved past the history."""
+        """The largest table's COPY ended; one COPY per other table, in the order first
+        written (a record before those naming it), from its file; then the chain head
+        moved past the history."""
+        self._live_end(None, None, None)
         with connection.wrap_database_errors, connection.cursor() as cursor:
             for sql, (file, formatter) in self._spools.items():
                 if data := formatter.end():
@@ -750,18 +777,25 @@ class SpooledWriter(Writer):
             self.sealed.close()
 
     def close(self) -> None:
+        """The COPY still open ended: aborted on an error (the transaction fails with
+        it), else completed (a refused import is rolled back by its caller)."""
+        self._live_end(*sys.exc_info())
         for file, _formatter in self._spools.values():
             file.close()
         self._spools.clear()
+
+
+def _is_history(model: Any) -> bool:
+    return getattr(model, "instance_type", None) is not None
 
 
 SPOOL_BLOCK = 1 << 20
 
 
 def _id_runs(model: Any, count: int) -> Iterator[int]:
-    """`count` new ids of the model, taken from its table's sequence in one query and read
-    back as runs of consecutive ids (nearly always one): held as a few numbers, given one
-    by one."""
+    """`count` new ids of the model, taken from its table's sequence now, in one query, and
+    read back as runs of consecutive ids (nearly always one): held as a few numbers, given
+    one by one."""
     table, column = model._meta.db_table, model._meta.pk.column
     with connection.cursor() as cursor:
         cursor.execute(
@@ -771,9 +805,13 @@ def _id_runs(model: Any, count: int) -> Iterator[int]:
             [connection.ops.quote_name(table), column, count],
         )
         runs = cursor.fetchall()
-    for first, last in runs:
-        yield from range(first, last + 1)
-    raise RuntimeError(f"More {model._meta.label} rows than the import's files could give.")
+
+    def ids() -> Iterator[int]:
+        for first, last in runs:
+            yield from range(first, last + 1)
+        raise RuntimeError(f"More {model._meta.label} rows than the import's files could give.")
+
+    return ids()
 
 
 class StoredStore(HeldStore):
