@@ -545,14 +545,10 @@ SELECTS: dict[str, Callable[[], Select]] = {
 # rolled back with it: the cells' output functions assume the ISO DateStyle and the site's
 # zone; JIT compilation costs seconds per statement here and gains nothing on expressions
 # this simple; a sort of a whole dataset (`Select.sql`, sorted_whole: a million platelet
-# counts, about 120 MB) stays in memory; and a participant's rows are read in their order
-# off an index where one gives it (a platelet count's day, an infusion's number) rather
-# than sorted, which the planner, wary of two-column indexes, would otherwise choose: a
-# sort is still planned where nothing else gives the order.
+# counts, about 120 MB) stays in memory.
 SESSION = (
     "SELECT set_config('DateStyle', 'ISO, YMD', true), set_config('TimeZone', %(zone)s, true), "
-    "set_config('jit', 'off', true), set_config('work_mem', '160MB', true), "
-    "set_config('enable_sort', 'off', true)"
+    "set_config('jit', 'off', true), set_config('work_mem', '160MB', true)"
 )
 
 
