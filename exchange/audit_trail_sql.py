@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth import get_user_model
 from django.db import connection, models
 from django.utils import timezone
+from psycopg import DatabaseError, pq
 from psycopg.pq import TransactionStatus
 
 from .cells import cell, neutralise_sql, sql_literal
@@ -188,19 +189,29 @@ def history_select_sql(
     table = meta.db_table
     user = get_user_model()._meta
     tracked = list(history.tracked_fields)
-    joins = [
-        f"LEFT JOIN {user.db_table} u"
-        f" ON u.{user.pk.column} = h.{meta.get_field('history_user').column}"
-    ]
-    owner = "''"  # the database lock belongs to no participant
+
+    def named(table: str, name: str, key: str, value: str) -> str:
+        """The cell of a row's name (`name` of `table` where `key` is `value`), as `n`: in
+        a subquery of its own, which PostgreSQL caches per value (Memoize), so a name is
+        looked up and neutralised once, not once per history row."""
+        return (
+            f"(SELECT {neutralised(name, empty_as_null=True)} AS n FROM {table}"
+            f" WHERE {key} = {value} OFFSET 0)"
+        )
+
+    username = user.get_field("username").column
+    history_user = f"h.{meta.get_field('history_user').column}"
+    by = named(user.db_table, username, user.pk.column, history_user)
+    joins = [f"LEFT JOIN LATERAL {by} u ON true"]
+    owner = "NULL"  # the database lock belongs to no participant
     if audited.model._meta.model_name == "participant":
-        owner = "h.subject_id"
+        owner = neutralised("h.subject_id", empty_as_null=True)
     elif "participant_id" in {f.attname for f in tracked}:
         participant = meta.get_field("participant").related_model._meta
-        joins.append(
-            f"LEFT JOIN {participant.db_table} o ON o.{participant.pk.column} = h.participant_id"
-        )
-        owner = f"o.{participant.get_field('subject_id').column}"
+        subject_id = participant.get_field("subject_id").column
+        row = named(participant.db_table, subject_id, participant.pk.column, "h.participant_id")
+        joins.append(f"LEFT JOIN LATERAL {row} o ON true")
+        owner = "o.n"
     # The time's text by a subquery of its own: PostgreSQL caches it per distinct time
     # (Memoize) where times repeat, as a set-based write's rows share one.
     joins.append(
@@ -270,20 +281,24 @@ def history_select_sql(
     )
     created = neutralised(audited.sql.created) if audited.sql.created else "NULL::text"
     record = audited.sql.record
-    username = f"u.{user.get_field('username').column}"
+    record = (
+        f"NULLIF({record}, '')"
+        if audited.sql.record_safe
+        else neutralised(record, empty_as_null=True)
+    )
     # COPY writes an empty text quoted and NULL empty; the csv module writes both empty:
     # a text that may be empty is written NULL instead.
     cells = [
         "t.at",  # never empty, nor the dataset or a field's name
-        f"NULLIF({neutralised(username)}, '')",
+        "u.n",
         f"NULLIF({action}, '')",
         _literal(cell(audited.dataset)),
-        f"NULLIF({neutralised(owner)}, '')",
-        f"NULLIF({record if audited.sql.record_safe else neutralised(record)}, '')",
+        owner,
+        record,
         "x.field",
         "NULLIF(x.old, '')",
         f"NULLIF(CASE WHEN x.n IS NULL THEN {created} ELSE x.new END, '')",
-        f"NULLIF({neutralised('h.history_change_reason')}, '')",
+        neutralised("h.history_change_reason", empty_as_null=True),
     ]
     selected = ",\n  ".join(cells)
     return (
@@ -321,19 +336,42 @@ def copy_blocks(select: str, *, size: int) -> Iterator[tuple[bytes, int]]:
             if not _keeps_order(raw.fetchone()[0][0]["Plan"]):
                 select += ", x.n"
             with raw.copy(f"COPY ({select}) TO STDOUT (FORMAT csv)") as copy:
-                parts: list[Any] = []
-                length = 0
-                for row in copy:
-                    parts.append(row)
-                    length += len(row)
-                    if length >= size:
-                        yield _crlf(parts), len(parts)
-                        parts, length = [], 0
-                if parts:
-                    yield _crlf(parts), len(parts)
+                yield from copied_blocks(copy, size=size)
         finally:
             if raw.connection.info.transaction_status != TransactionStatus.INERROR:
                 raw.execute(_SETTINGS, previous)
+
+
+def copied_blocks(copy: Any, *, size: int) -> Iterator[tuple[bytes, int]]:
+    """What a `COPY ... TO STDOUT (FORMAT csv)` (psycopg's `copy`, begun) writes, as blocks
+    of about `size` bytes, each line ended CR LF, with their number of rows.
+
+    The rows are read from libpq itself, one call a row, which costs a third of reading
+    them through the driver's copy iterator: an export reads millions. Read to its end,
+    the COPY's closing result read too, the driver has nothing left to finish; left
+    early (an error, a download dropped), the driver's copy block cancels and drains it.
+    """
+    pgconn = copy.connection.pgconn
+    read = pgconn.get_copy_data
+    block, rows = bytearray(), 0
+    while True:
+        length, row = read(0)  # waits for the next row; -1 at the end
+        if length < 0:
+            break
+        block += row
+        rows += 1
+        if len(block) >= size:
+            yield _crlf(block, rows), rows
+            block, rows = bytearray(), 0
+    results = []
+    while (result := pgconn.get_result()) is not None:
+        results.append(result)
+    failed = [r for r in results if r.status != pq.ExecStatus.COMMAND_OK]
+    if failed:
+        message = failed[0].error_message.decode(errors="replace")
+        raise DatabaseError(f"The export's COPY failed: {message}")
+    if rows:
+        yield _crlf(block, rows), rows
 
 
 # Nodes that return their input's rows in its order, or the inner rows of one outer row
@@ -363,8 +401,14 @@ def _keeps_order(plan: dict[str, Any]) -> bool:
 _SETTINGS = "SELECT set_config('TimeZone', %s, false), set_config('jit', %s, false)"
 
 
-def _crlf(rows: list[Any]) -> bytes:
-    data = b"".join(rows)
-    if b'"' not in data:  # no quoted value, so every LF ends a row
-        return data.replace(b"\n", b"\r\n")
-    return b"\r\n".join(row[:-1] for row in rows) + b"\r\n"
+def _crlf(data: bytearray, rows: int) -> bytes:
+    """Rows as COPY ends them (LF) as the csv module ends them (CR LF). A line feed inside
+    a value is inside its quotes: after an odd number of quote characters in its row
+    (a quote inside a value is doubled)."""
+    if data.count(b"\n") == rows:  # no line feed inside a value
+        return bytes(data).replace(b"\n", b"\r\n")
+    lines, inside = [], False
+    for piece in bytes(data).split(b"\n")[:-1]:
+        inside ^= piece.count(b'"') % 2 == 1
+        lines.append(piece + (b"\n" if inside else b"\r\n"))
+    return b"".join(lines)

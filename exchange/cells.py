@@ -55,19 +55,26 @@ def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def neutralise_sql(expression: str) -> str:
+def neutralise_sql(expression: str, *, empty_as_null: bool = False) -> str:
     """`neutralise` in PostgreSQL, for the exports the database writes: a formula gets a
     leading quote, and a text that is quotes before a formula one more (leading quotes are
-    skipped: the Python rule's recursion). The first character's code is tested first: a
-    pattern match is dearer. Tests hold it equal to `neutralise` on awkward texts."""
-    risky = ", ".join(str(ord(c)) for c in _RISKY_FIRST)
-    starts = "[" + "".join("\\-" if c == "-" else c for c in FORMULA_STARTS) + "]"
+    skipped: the Python rule's recursion); `empty_as_null`, an empty text is NULL. Tests
+    hold it equal to `neutralise` on awkward texts.
+
+    Most texts are let through by one comparison: every character that can start a
+    formula, and the quote, has a code from 9 to 64 (the range also holds the digits,
+    which the next test lets through). Then the first character after the quotes, and
+    only for a formula-like start the dearer number pattern. `expression` is evaluated
+    several times: a column, where it matters."""
+    low, high = min(map(ord, _RISKY_FIRST)), max(map(ord, _RISKY_FIRST))
+    starts = ", ".join(str(ord(c)) for c in FORMULA_STARTS)
     rest = f"ltrim({expression}, {sql_literal(QUOTE)})"
+    otherwise = f"NULLIF({expression}, '')" if empty_as_null else expression
     return (
-        f"CASE WHEN ascii({expression}) IN ({risky})"
-        f" AND {rest} ~ {sql_literal('^' + starts)}"
+        f"CASE WHEN ascii({expression}) BETWEEN {low} AND {high}"
+        f" AND ascii({rest}) IN ({starts})"
         f" AND {rest} !~ {sql_literal('^' + NUMBER_PATTERN + '$')}"
-        f" THEN {sql_literal(QUOTE)} || {expression} ELSE {expression} END"
+        f" THEN {sql_literal(QUOTE)} || {expression} ELSE {otherwise} END"
     )
 
 

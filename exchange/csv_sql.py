@@ -52,18 +52,18 @@ from .cells import neutralise_sql
 
 def text_cell(expr: str) -> str:
     """`cells.neutralise` of a text, NULL when empty."""
-    return f"NULLIF({neutralise_sql(f'({expr})')}, '')"
+    return neutralise_sql(f"({expr})", empty_as_null=True)
 
 
 def number_cell(expr: str) -> str:
-    """A whole number or a stored decimal (finite: the model's validators see to it), whose
-    text PostgreSQL writes as `format(Decimal, 'f')` does, scale kept."""
-    return f"({expr})::text"
+    """A whole number or a stored decimal (finite: the model's validators see to it), left
+    to COPY, whose text of it is what `format(Decimal, 'f')` writes, scale kept."""
+    return expr
 
 
 def date_cell(expr: str) -> str:
-    """ISO: a date's own output under the session's DateStyle ISO (`SESSION`)."""
-    return f"({expr})::text"
+    """ISO: left to COPY, which writes a date in the session's DateStyle, ISO (`SESSION`)."""
+    return expr
 
 
 def time_cell(expr: str) -> str:
@@ -132,24 +132,43 @@ def study_day(day: str, first_infusion: str) -> str:
 
 
 def age_years(birth: str, on: str) -> str:
-    """`subjects.rules.age_years`: completed years, a birthday counting on the day itself."""
+    """`subjects.rules.age_years`: completed years, a birthday counting on the day itself.
+    (date_part, a float, is exact on a date's fields and cheaper than extract's numeric.)"""
+
+    def part(field: str, day: str) -> str:
+        return f"date_part('{field}', {day})::int"
+
     return (
-        f"(extract(year FROM {on})::int - extract(year FROM {birth})::int - "
-        f"CASE WHEN (extract(month FROM {on}), extract(day FROM {on})) < "
-        f"(extract(month FROM {birth}), extract(day FROM {birth})) THEN 1 ELSE 0 END)"
+        f"({part('year', on)} - {part('year', birth)} - "
+        f"CASE WHEN ({part('month', on)}, {part('day', on)}) < "
+        f"({part('month', birth)}, {part('day', birth)}) THEN 1 ELSE 0 END)"
     )
 
 
 def deviation_pct(actual: str, planned: str) -> str:
     """`infusions.dosing.deviation_pct`: (actual - planned) / planned x 100, rounded half-up
-    (away from zero) to 0.01, in exact numeric arithmetic."""
-    hundredths = f"((({actual})::numeric - ({planned})::numeric) * 10000)"
-    quotient = (
-        f"(div(abs({hundredths}), ({planned})::numeric) + "
-        f"CASE WHEN 2 * mod(abs({hundredths}), ({planned})::numeric) >= ({planned})::numeric "
-        "THEN 1 ELSE 0 END)"
-    )
-    return f"(sign({hundredths}) * {quotient} / 100)::numeric(40, 2)"
+    (away from zero) to 0.01, in exact arithmetic: in bigint (several times cheaper than
+    numeric) where the difference times 10,000 cannot overflow it, in numeric otherwise.
+    (`/` of bigints truncates, as div of numerics does; both are of positive numbers
+    here.)"""
+
+    def hundredths(kind: str, div: str, mod: str) -> str:
+        diff = f"((({actual})::{kind} - ({planned})::{kind}) * 10000)"
+        over = f"({planned})::{kind}"
+        quotient = (
+            f"({div.format(f'abs({diff})', over)} + CASE WHEN 2 * "
+            f"{mod.format(f'abs({diff})', over)} >= {over} THEN 1 ELSE 0 END)"
+        )
+        return f"CASE WHEN {diff} < 0 THEN -{quotient} ELSE {quotient} END"
+
+    small = f"({actual}) < {_BIGINT_SAFE} AND ({planned}) < {_BIGINT_SAFE}"
+    whole = hundredths("bigint", "({} / {})", "mod({}, {})")
+    exact = hundredths("numeric", "div({}, {})", "mod({}, {})")
+    return f"((CASE WHEN {small} THEN ({whole})::numeric ELSE {exact} END) / 100)::numeric(40, 2)"
+
+
+# Below this, a cell count (never negative) times 10,000 is a bigint (< 9.2e18).
+_BIGINT_SAFE = 10**14
 
 
 def _codes(codes: Mapping[str, Any]) -> str:
@@ -173,56 +192,111 @@ def _case(expr: str, mapping: Mapping[str, Any], *, quoted_values: bool = False)
 @dataclass(frozen=True)
 class Select:
     """One dataset's SELECT: its columns' raw expressions by name, formatted by the
-    column's dictionary type (CELLS) or by a formatter of its own (`formats`), from and
-    ordered as the Python path reads them.
+    column's dictionary type (CELLS) or by a formatter of its own (`formats`), read in the
+    Python path's order: by subject, then by `order` within a participant.
 
-    The rows are sorted as raw values and formatted after the sort: a sort moves a few
-    dates and numbers a row rather than the finished text, several times wider. The
-    subquery (OFFSET 0 keeps it one) hands its order on, so the outer ORDER BY costs no
-    second sort and the order is the statement's, not the plan's.
+    The participants are read in subject order (their unique index), each participant's
+    rows (`rows`: FROM its table `x`, whose participant_id is theirs) by a LATERAL
+    subquery in `order`, joined by a nested loop: nothing is sorted but one participant's
+    rows, where no index gives their order, and each participant's own values
+    (`participant`, over its row `pp`: the first infusion, and its subject_id, which every
+    dataset writes first) are read and formatted once. The statement's ORDER BY is the
+    subject; the order within a participant is the nested loop's, which
+    `copy_statement` checks in the plan (`keeps_order`), sorting the whole otherwise.
+
+    `rows` None: the participants are the rows (`pp`), as in subjects.
     """
 
-    source: str  # FROM ... [WHERE ...] ORDER BY key, ... (no comma inside a key)
+    rows: str | None
+    order: tuple[str, ...]
     columns: Mapping[str, str]
     formats: Mapping[str, Callable[[str], str]] = field(default_factory=dict)
+    participant: Mapping[str, str] = field(default_factory=dict)
+    joins: str = ""  # joined to the participant (`pp`), one row to one
 
-    def sql(self, dataset: datasets.Dataset) -> str:
-        body, order = self.source.rsplit(" ORDER BY ", 1)
-        keys = [key.strip() for key in order.split(",")]
-        raw = ", ".join(
-            [f"{self.columns[c.name]} AS c{i}" for i, c in enumerate(dataset.columns)]
-            + [f"{key} AS k{j}" for j, key in enumerate(keys)]
+    def sql(self, dataset: datasets.Dataset, *, sorted_whole: bool = False) -> str:
+        """`sorted_whole`: the statement orders every key, for a plan that would not keep
+        the order of the participant's rows."""
+        own = {"subject_cell": text_cell("pp.subject_id"), **self.participant}
+        columns = list(enumerate(dataset.columns))
+        raw = [f"{self.columns[c.name]} AS c{i}" for i, c in columns if c.name != "subject_id"]
+        rows = "p" if self.rows is None else "s"
+
+        def cell(i: int, column: datasets.Column) -> str:
+            if column.name == "subject_id":
+                return "p.subject_cell"
+            return self.formats.get(column.name, CELLS[column.type])(f"{rows}.c{i}")
+
+        cells = ", ".join(cell(i, c) for i, c in columns)
+        person = ["pp.id", "pp.subject_id AS o"] + [f"{e} AS {n}" for n, e in own.items()]
+        if self.rows is None:  # the participants are the rows
+            person += raw
+        people = (
+            f"(SELECT {', '.join(person)} FROM {_table(Participant)} pp {self.joins} "
+            "ORDER BY pp.subject_id) p"
         )
-        cells = ", ".join(
-            self.formats.get(c.name, CELLS[c.type])(f"s.c{i}")
-            for i, c in enumerate(dataset.columns)
+        if self.rows is None:
+            return f"SELECT {cells} FROM {people} ORDER BY p.o"
+        keys = [f"{key} AS k{j}" for j, key in enumerate(self.order)]
+        where = "AND" if " WHERE " in self.rows else "WHERE"
+        inner = (
+            f"SELECT {', '.join(raw + keys)} {self.rows} {where} x.participant_id = p.id "
+            f"ORDER BY {', '.join(self.order)}"
         )
-        outer_order = ", ".join(f"s.k{j}" for j in range(len(keys)))
+        order = ["p.o"] + ([f"s.k{j}" for j in range(len(keys))] if sorted_whole else [])
         return (
-            f"SELECT {cells} FROM (SELECT {raw} {body} ORDER BY {order} OFFSET 0) s "
-            f"ORDER BY {outer_order}"
+            f"SELECT {cells} FROM {people} CROSS JOIN LATERAL ({inner}) s "
+            f"ORDER BY {', '.join(order)}"
         )
 
 
-def _ranked_participants() -> str:
-    """The participants with their rank in subject order: a dataset is sorted on this whole
-    number rather than on the subject's text, whose comparison under the database's
-    collation is what made the sort of a large dataset slow. The same order, the
-    subject_id being unique."""
+# Nodes above the join of the participants with their rows that hand its rows on in order.
+_PASSING = {"Result", "Subquery Scan", "Limit", "Materialize"}
+
+
+def keeps_order(plan: dict[str, Any]) -> bool:
+    """Whether a plan (EXPLAIN's JSON) writes each participant's rows together in their
+    order: its top is the nested loop joining the participants (in subject order) with
+    their rows (in their order), with no sort of the whole above it. Below it, any sort
+    is of the participants or of one participant's rows, as their subqueries ask."""
+    while plan["Node Type"] in _PASSING:
+        plan = plan["Plans"][0]
+    return plan["Node Type"] == "Nested Loop"
+
+
+def _first_infusion() -> str:
+    """Each participant's infusion 1's date (`pp`: the participant)."""
     return (
-        f"(SELECT id, subject_id, row_number() OVER (ORDER BY subject_id) AS rank "
-        f"FROM {_table(Participant)})"
+        f"(SELECT i1.infusion_date FROM {_table(Infusion)} i1 "
+        "WHERE i1.participant_id = pp.id AND i1.number = 1)"
+    )
+
+
+# Each participant's visits as two arrays in the same order (the aggregates of one query
+# read its rows in one order): a visit's code is then found among the participant's own,
+# a dozen, rather than by a look-up in the whole table for each row.
+_VISITS_JOIN = (
+    "LEFT JOIN LATERAL (SELECT array_agg(v.id) AS ids, array_agg(v.code) AS codes "
+    f"FROM {_table(Visit)} v WHERE v.participant_id = pp.id) pv ON true"
+)
+_VISIT_ARRAYS = {"visit_ids": "pv.ids", "visit_codes": "pv.codes"}
+
+
+def _visit_code(key: str) -> str:
+    """The code of the visit `key` names, NULL for none: among the participant's visits
+    (`_VISITS_JOIN`), or looked up where it is another's."""
+    return (
+        f"CASE WHEN {key} IS NOT NULL THEN COALESCE("
+        f"p.visit_codes[array_position(p.visit_ids, {key})], "
+        f"(SELECT v.code FROM {_table(Visit)} v WHERE v.id = {key})) END"
     )
 
 
 def _subjects() -> Select:
-    p, r = "p", "r"
-    age = age_years(f"{p}.birth_date", f"{p}.consent_date")
+    age = "a.years"  # read once (`joins`)
 
     def minor_only(field: str) -> str:  # rows._minor_only
-        return (
-            f"COALESCE({p}.{field}, CASE WHEN {age} >= {protocol.ADULT_AGE_YEARS} THEN false END)"
-        )
+        return f"COALESCE(pp.{field}, CASE WHEN {age} >= {protocol.ADULT_AGE_YEARS} THEN false END)"
 
     own = (
         "subject_id screening_number sex birth_date consent_date consent_version enrolled_on "
@@ -235,38 +309,28 @@ def _subjects() -> Select:
         "response_duration_days"
     ).split()
     return Select(
-        f"FROM {_table(Participant)} {p} "
-        f"LEFT JOIN {_table(ParticipantResponse)} {r} ON {r}.participant_id = {p}.id "
-        f"ORDER BY {p}.subject_id",
+        None,
+        (),
         {
-            **{name: f"{p}.{name}" for name in own},
-            **{name: f"{r}.{name}" for name in stored},
+            **{name: f"pp.{name}" for name in own},
+            **{name: f"r.{name}" for name in stored},
             "guardian_consent": minor_only("guardian_consent"),
             "child_assent": minor_only("child_assent"),
             "age_at_consent": age,
         },
+        joins=(
+            f"LEFT JOIN {_table(ParticipantResponse)} r ON r.participant_id = pp.id, "
+            f"LATERAL (SELECT {age_years('pp.birth_date', 'pp.consent_date')} AS years) a"
+        ),
     )
 
 
 def _eligibility() -> Select:
-    order = _case("e.criterion", {c.code: i for i, c in enumerate(protocol.CRITERIA)})
+    order = _case("x.criterion", {c.code: i for i, c in enumerate(protocol.CRITERIA)})
     return Select(
-        f"FROM {_table(EligibilityAnswer)} e "
-        f"JOIN {_ranked_participants()} p ON p.id = e.participant_id "
-        f"ORDER BY p.rank, {order}",
-        {
-            "subject_id": "p.subject_id",
-            "criterion": "e.criterion",
-            "met": "e.met",
-            "version": "e.version",
-        },
-    )
-
-
-def _first_infusion(alias: str, participant: str) -> str:
-    return (
-        f"LEFT JOIN {_table(Infusion)} {alias} "
-        f"ON {alias}.participant_id = {participant} AND {alias}.number = 1"
+        f"FROM {_table(EligibilityAnswer)} x",
+        (order,),
+        {"criterion": "x.criterion", "met": "x.met", "version": "x.version"},
     )
 
 
@@ -277,34 +341,36 @@ def _visits() -> Select:
     alone: overdue once the window has ended before the export's day."""
     codes = {d.code: i for i, d in enumerate(protocol.VISITS)}
     numbers = {code: n for n, code in protocol.INFUSION_VISIT_CODES.items()}
-    actual = f"CASE WHEN v.code IN ({_codes(numbers)}) THEN i.infusion_date ELSE v.actual_date END"
+    infusion_date = (
+        f"(SELECT i.infusion_date FROM {_table(Infusion)} i WHERE i.participant_id = p.id "
+        f"AND i.number = {_case('x.code', numbers)})"
+    )
+    actual = f"CASE WHEN x.code IN ({_codes(numbers)}) THEN {infusion_date} ELSE x.actual_date END"
     waiting = f"'{WindowStatus.PENDING.value}', '{WindowStatus.OVERDUE.value}'"
     status = (
-        f"CASE WHEN v.window_status IN ({waiting}) THEN "
-        f"CASE WHEN v.window_end < %(today)s THEN '{WindowStatus.OVERDUE.value}' "
-        f"ELSE '{WindowStatus.PENDING.value}' END ELSE v.window_status END"
+        f"CASE WHEN x.window_status IN ({waiting}) THEN "
+        f"CASE WHEN x.window_end < %(today)s THEN '{WindowStatus.OVERDUE.value}' "
+        f"ELSE '{WindowStatus.PENDING.value}' END ELSE x.window_status END"
     )
-    crf = {name: f"v.{name}" for name in (*_visit_crf(), "version")}
+    crf = {name: f"x.{name}" for name in (*_visit_crf(), "version")}
+    actual_date = f"c{[c.name for c in datasets.VISITS.columns].index('actual_date')}"
     return Select(
-        f"FROM {_table(Visit)} v JOIN {_ranked_participants()} p ON p.id = v.participant_id "
-        f"LEFT JOIN {_table(Infusion)} i ON i.participant_id = v.participant_id "
-        f"AND i.number = {_case('v.code', numbers)} "
-        f"{_first_infusion('i1', 'v.participant_id')} "
-        f"WHERE v.code IN ({_codes(codes)}) "
-        f"ORDER BY p.rank, {_case('v.code', codes)}",
+        f"FROM {_table(Visit)} x WHERE x.code IN ({_codes(codes)})",
+        (_case("x.code", codes),),
         {
-            "subject_id": "p.subject_id",
-            "visit_code": "v.code",
+            "visit_code": "x.code",
             "actual_date": actual,
-            "missed": "v.missed",
-            "missed_reason": "v.missed_reason",
-            "target_date": "v.target_date",
-            "window_start": "v.window_start",
-            "window_end": "v.window_end",
+            "missed": "x.missed",
+            "missed_reason": "x.missed_reason",
+            "target_date": "x.target_date",
+            "window_start": "x.window_start",
+            "window_end": "x.window_end",
             "window_status": status,
-            "study_day": study_day(actual, "i1.infusion_date"),
+            "study_day": "NULL",  # from the actual date, once read (`formats`)
             **crf,
         },
+        {"study_day": lambda _: study_day(f"s.{actual_date}", "p.first_infusion")},
+        participant={"first_infusion": _first_infusion()},
     )
 
 
@@ -318,13 +384,12 @@ def _infusions() -> Select:
     from .rows import INFUSION_CRF_FIELDS
 
     return Select(
-        f"FROM {_table(Infusion)} i JOIN {_ranked_participants()} p ON p.id = i.participant_id "
-        "ORDER BY p.rank, i.number",
+        f"FROM {_table(Infusion)} x",
+        ("x.number",),
         {
-            "subject_id": "p.subject_id",
-            "infusion_number": "i.number",
+            "infusion_number": "x.number",
             **{
-                name: f"i.{name}"
+                name: f"x.{name}"
                 for name in (
                     "infusion_date",
                     "dosing_weight_kg",
@@ -335,8 +400,8 @@ def _infusions() -> Select:
                     *INFUSION_CRF_FIELDS,
                 )
             },
-            "deviation_pct": deviation_pct("i.actual_cells", "i.planned_cells"),
-            "dose_deviation": "i.dose_deviation",
+            "deviation_pct": deviation_pct("x.actual_cells", "x.planned_cells"),
+            "dose_deviation": "x.dose_deviation",
         },
     )
 
@@ -344,35 +409,34 @@ def _infusions() -> Select:
 def _platelets() -> Select:
     """Evaluability as `visits.response.is_evaluable`, after infusion 1 only: no rescue
     therapy started from RESCUE_NOT_EVALUABLE_DAYS before the sample to its day."""
-    # The rescue starts of each participant as one array, read once (most have none),
-    # rather than a look-up per count.
+    # The rescue starts of each participant as one array, read once (most have none).
     evaluable = (
-        "CASE WHEN c.sample_date > i1.infusion_date THEN r.starts IS NULL OR NOT EXISTS ("
-        "SELECT 1 FROM unnest(r.starts) AS s(start) WHERE s.start <= c.sample_date "
-        f"AND c.sample_date <= s.start + {protocol.RESCUE_NOT_EVALUABLE_DAYS}) END"
+        "CASE WHEN x.sample_date > p.first_infusion THEN p.rescues IS NULL OR NOT EXISTS ("
+        "SELECT 1 FROM unnest(p.rescues) AS r(start) WHERE r.start <= x.sample_date "
+        f"AND x.sample_date <= r.start + {protocol.RESCUE_NOT_EVALUABLE_DAYS}) END"
     )
-    rescue = (
-        "SELECT participant_id, array_agg(start_date) AS starts "
-        f"FROM {_table(ConcomitantMedication)} WHERE rescue GROUP BY participant_id"
+    rescues = (
+        f"(SELECT array_agg(m.start_date) FROM {_table(ConcomitantMedication)} m "
+        "WHERE m.participant_id = pp.id AND m.rescue)"
     )
     return Select(
-        f"FROM {_table(PlateletCount)} c "
-        f"JOIN {_ranked_participants()} p ON p.id = c.participant_id "
-        f"LEFT JOIN {_table(Visit)} v ON v.id = c.visit_id "
-        f"{_first_infusion('i1', 'c.participant_id')} "
-        f"LEFT JOIN ({rescue}) r ON r.participant_id = c.participant_id "
-        "ORDER BY p.rank, c.sample_date",
+        f"FROM {_table(PlateletCount)} x",
+        ("x.sample_date",),
         {
-            "subject_id": "p.subject_id",
-            "sample_date": "c.sample_date",
-            "platelets_10e9_l": "c.platelets",
-            "who_bleeding_grade": "c.who_bleeding_grade",
-            "visit_code": f"COALESCE(NULLIF(v.code, ''), '{protocol.UNSCHEDULED_VISIT_CODE}')",
-            "study_day": study_day("c.sample_date", "i1.infusion_date"),
+            "sample_date": "x.sample_date",
+            "platelets_10e9_l": "x.platelets",
+            "who_bleeding_grade": "x.who_bleeding_grade",
+            "visit_code": (
+                f"COALESCE(NULLIF({_visit_code('x.visit_id')}, ''), "
+                f"'{protocol.UNSCHEDULED_VISIT_CODE}')"
+            ),
+            "study_day": study_day("x.sample_date", "p.first_infusion"),
             "evaluable": evaluable,
-            "category": "c.response_category",
-            "version": "c.version",
+            "category": "x.response_category",
+            "version": "x.version",
         },
+        participant={"first_infusion": _first_infusion(), "rescues": rescues, **_VISIT_ARRAYS},
+        joins=_VISITS_JOIN,
     )
 
 
@@ -381,35 +445,33 @@ def _adverse_events() -> Select:
         "ae_number term onset_date end_date ongoing ctcae_grade serious serious_criteria "
         "relationship action_taken outcome awareness_at reported_at version"
     ).split()
+    related = f"(SELECT ri.number FROM {_table(Infusion)} ri WHERE ri.id = x.related_infusion_id)"
     return Select(
-        f"FROM {_table(AdverseEvent)} a JOIN {_ranked_participants()} p ON p.id = a.participant_id "
-        f"LEFT JOIN {_table(Infusion)} ri ON ri.id = a.related_infusion_id "
-        f"{_first_infusion('i1', 'a.participant_id')} "
-        "ORDER BY p.rank, a.ae_number",
+        f"FROM {_table(AdverseEvent)} x",
+        ("x.ae_number",),
         {
-            "subject_id": "p.subject_id",
-            **{name: f"a.{name}" for name in own},
-            "related_infusion": "ri.number",
+            **{name: f"x.{name}" for name in own},
+            "related_infusion": related,
             # safety.rules.sae_report_due: awareness + SAE_REPORT_HOURS, serious events only
             "report_due_at": (
-                "CASE WHEN a.serious AND a.awareness_at IS NOT NULL THEN a.awareness_at + "
+                "CASE WHEN x.serious AND x.awareness_at IS NOT NULL THEN x.awareness_at + "
                 f"interval '{protocol.SAE_REPORT_HOURS} hours' END"
             ),
             # safety.rules.is_treatment_emergent: onset on or after infusion 1
             "treatment_emergent": (
-                "(i1.infusion_date IS NOT NULL AND a.onset_date >= i1.infusion_date)"
+                "(p.first_infusion IS NOT NULL AND x.onset_date >= p.first_infusion)"
             ),
         },
+        participant={"first_infusion": _first_infusion()},
     )
 
 
 def _conmeds() -> Select:
     own = "drug indication start_date end_date rescue dose version".split()
     return Select(
-        f"FROM {_table(ConcomitantMedication)} m "
-        f"JOIN {_ranked_participants()} p ON p.id = m.participant_id "
-        "ORDER BY p.rank, m.start_date, m.drug",
-        {"subject_id": "p.subject_id", **{name: f"m.{name}" for name in own}},
+        f"FROM {_table(ConcomitantMedication)} x",
+        ("x.start_date", "x.drug"),
+        {**{name: f"x.{name}" for name in own}},
     )
 
 
@@ -417,34 +479,41 @@ def _flags() -> Select:
     """A check's timestamps to the second (rows._to_second); the status by Flag.status."""
     infusion_codes = {str(n): code for n, code in protocol.INFUSION_VISIT_CODES.items()}
     status = (
-        f"CASE WHEN f.acknowledged_at IS NOT NULL THEN '{FlagStatus.ACKNOWLEDGED.value}' "
-        f"WHEN f.resolved_at IS NOT NULL THEN '{FlagStatus.RESOLVED.value}' "
+        f"CASE WHEN x.acknowledged_at IS NOT NULL THEN '{FlagStatus.ACKNOWLEDGED.value}' "
+        f"WHEN x.resolved_at IS NOT NULL THEN '{FlagStatus.RESOLVED.value}' "
         f"ELSE '{FlagStatus.OPEN.value}' END"
     )
+
+    def looked_up(key: str, value: str, model: Any) -> str:
+        """The value of the record `key` names, read only where there is one."""
+        return (
+            f"CASE WHEN x.{key} IS NOT NULL THEN "
+            f"(SELECT {value} FROM {_table(model)} t WHERE t.id = x.{key}) END"
+        )
+
+    infusion_visit = _case("t.number::text", infusion_codes, quoted_values=True)
     return Select(
-        f"FROM {_table(Flag)} f JOIN {_ranked_participants()} p ON p.id = f.participant_id "
-        f"LEFT JOIN {_table(Visit)} v ON v.id = f.visit_id "
-        f"LEFT JOIN {_table(Infusion)} i ON i.id = f.infusion_id "
-        f"LEFT JOIN {_table(AdverseEvent)} a ON a.id = f.adverse_event_id "
-        f"LEFT JOIN {_table(get_user_model())} u ON u.id = f.acknowledged_by_id "
-        "ORDER BY p.rank, f.raised_at, f.id",
+        f"FROM {_table(Flag)} x",
+        ("x.raised_at", "x.id"),
         {
-            "subject_id": "p.subject_id",
-            "kind": "f.kind",
+            "kind": "x.kind",
             "visit_code": (
-                f"COALESCE(v.code, {_case('i.number::text', infusion_codes, quoted_values=True)})"
+                f"COALESCE({_visit_code('x.visit_id')}, "
+                f"{looked_up('infusion_id', infusion_visit, Infusion)})"
             ),
             "status": status,
-            "detail": "f.detail",
-            "ae_number": "a.ae_number",
-            "acknowledged_by": "u.username",
-            "acknowledgement_comment": "f.acknowledgement_comment",
-            **{name: f"f.{name}" for name in ("raised_at", "resolved_at", "acknowledged_at")},
+            "detail": "x.detail",
+            "ae_number": looked_up("adverse_event_id", "t.ae_number", AdverseEvent),
+            "acknowledged_by": looked_up("acknowledged_by_id", "t.username", get_user_model()),
+            "acknowledgement_comment": "x.acknowledgement_comment",
+            **{name: f"x.{name}" for name in ("raised_at", "resolved_at", "acknowledged_at")},
         },
         {
             name: partial(datetime_cell, to_second=True)
             for name in ("raised_at", "resolved_at", "acknowledged_at")
         },
+        participant=_VISIT_ARRAYS,
+        joins=_VISITS_JOIN,
     )
 
 
@@ -475,17 +544,28 @@ SELECTS: dict[str, Callable[[], Select]] = {
 # The session a COPY runs in, set for its transaction only (`set_config(..., true)`) and
 # rolled back with it: the cells' output functions assume the ISO DateStyle and the site's
 # zone; JIT compilation costs seconds per statement here and gains nothing on expressions
-# this simple; the sort of the largest dataset at 10,000 participants (a million platelet
-# counts, about 120 MB sorted) stays in memory.
+# this simple; a sort of a whole dataset (`Select.sql`, sorted_whole: a million platelet
+# counts, about 120 MB) stays in memory.
 SESSION = (
     "SELECT set_config('DateStyle', 'ISO, YMD', true), set_config('TimeZone', %(zone)s, true), "
     "set_config('jit', 'off', true), set_config('work_mem', '160MB', true)"
 )
 
 
-def copy_statement(name: str, *, today: date) -> tuple[str, dict[str, Any]]:
-    """The COPY of one dataset's finished cells (no header) and its parameters, which are
-    also SESSION's, to be run first in the same transaction."""
-    sql = SELECTS[name]().sql(datasets.DATASETS_BY_NAME[name])
-    params = {"today": today, "zone": timezone.get_current_timezone_name()}
-    return f"COPY ({sql}) TO STDOUT (FORMAT csv)", params
+def copy_params(*, today: date) -> dict[str, Any]:
+    """The parameters of SESSION and of the COPY."""
+    return {"today": today, "zone": timezone.get_current_timezone_name()}
+
+
+def copy_statement(name: str, *, params: dict[str, Any], cursor: Any) -> str:
+    """The COPY of one dataset's finished cells (no header), to run with `params` on
+    `cursor` after SESSION in the same transaction. Its plan is read first: where it
+    would not keep each participant's rows in their order (`keeps_order`), the statement
+    sorts every key."""
+    select, dataset = SELECTS[name](), datasets.DATASETS_BY_NAME[name]
+    sql = select.sql(dataset)
+    if select.rows is not None:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        if not keeps_order(cursor.fetchone()[0][0]["Plan"]):
+            sql = select.sql(dataset, sorted_whole=True)
+    return f"COPY ({sql}) TO STDOUT (FORMAT csv)"

@@ -17,6 +17,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -28,6 +29,7 @@ from itp_trial import protocol
 from itp_trial.audit import audit_head
 
 from . import audit_trail, csv_sql, datasets
+from .audit_trail_sql import copied_blocks
 from .cells import ColumnFormat, cell, column_format, format_value, formatted
 from .models import DataExport
 from .rows import ROWS, none_in
@@ -117,8 +119,13 @@ def dataset_bytes(
     if in_database and none_in(csv_sql.SOURCES[name]):  # one query, not a COPY's setting up
         return csv_bytes(dataset.header, iter(()), stats=stats)
     if in_database:
-        statement, params = csv_sql.copy_statement(name, today=today)
-        return copied_bytes(dataset.header, statement, params, stats=stats, session=csv_sql.SESSION)
+        return copied_bytes(
+            dataset.header,
+            partial(csv_sql.copy_statement, name),
+            csv_sql.copy_params(today=today),
+            stats=stats,
+            session=csv_sql.SESSION,
+        )
     formats = [column_format(c.type) for c in dataset.columns]
     if name == datasets.AUDIT_TRAIL.name and audit_trail.audit_trail_in_sql():
         return audit_trail.audit_trail_bytes(header=dataset.header, formats=formats, stats=stats)
@@ -128,7 +135,7 @@ def dataset_bytes(
 
 def copied_bytes(
     header: Sequence[str],
-    statement: str,
+    statement: Callable[..., str],
     params: dict[str, Any],
     *,
     stats: FileStats,
@@ -138,13 +145,12 @@ def copied_bytes(
     BLOCK_SIZE, counted and hashed as `csv_bytes` does.
 
     PostgreSQL hands over one row at a time, each ending with LF; the csv module ends a row
-    with CRLF. A block whose rows hold no other line feed is turned over at once; a block
-    with a line feed inside a (quoted) cell, a row at a time.
+    with CRLF (`audit_trail_sql.copied_blocks`).
 
-    The COPY runs in a transaction (a savepoint inside one) after `session`, a statement
-    with the same parameters that sets what the COPY needs for that transaction only; the
-    transaction is rolled back at the end, a read having nothing to keep, and the settings
-    go with it.
+    The COPY, `statement(params=, cursor=)`, runs in a transaction (a savepoint inside
+    one) after `session`, a statement with the same parameters that sets what the COPY
+    needs for that transaction only; the transaction is rolled back at the end, a read
+    having nothing to keep, and the settings go with it.
     """
     buffer = io.StringIO()
     csv.writer(buffer).writerow(header)
@@ -152,33 +158,13 @@ def copied_bytes(
     with transaction.atomic(), connection.cursor() as wrapper:
         if session:
             wrapper.execute(session, params)
-        with wrapper.cursor.copy(statement, params) as copy:
-            # Each row copied into one buffer, with where it ends: holding on to the rows
-            # themselves (views of the driver's buffers) costs more than the copy.
-            copied, ends = bytearray(), []
-            for row in copy:
-                copied += row
-                ends.append(len(copied))
-                if len(copied) >= BLOCK_SIZE:
-                    yield _rows_block(copied, ends, stats)
-                    copied, ends = bytearray(), []
-            if ends:
-                yield _rows_block(copied, ends, stats)
+        copy_sql = statement(params=params, cursor=wrapper)
+        with wrapper.cursor.copy(copy_sql, params) as copy:
+            for block, rows in copied_blocks(copy, size=BLOCK_SIZE):
+                stats.rows += rows
+                stats.digest.update(block)
+                yield block
         transaction.set_rollback(True)
-
-
-def _rows_block(buffer: bytearray, ends: list[int], stats: FileStats) -> bytes:
-    block = bytes(buffer)
-    if block.count(b"\n") == len(ends):
-        block = block.replace(b"\n", b"\r\n")
-    else:
-        starts = [0, *ends[:-1]]
-        block = b"".join(
-            block[start : end - 1] + b"\r\n" for start, end in zip(starts, ends, strict=True)
-        )
-    stats.rows += len(ends)
-    stats.digest.update(block)
-    return block
 
 
 def dictionary_bytes(*, stats: FileStats) -> Iterator[bytes]:

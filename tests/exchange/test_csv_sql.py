@@ -24,6 +24,7 @@ from exchange import csv_sql
 from exchange.cells import cell
 from exchange.export import FileStats, dataset_bytes
 from exchange.rows import _to_second
+from infusions.dosing import deviation_pct
 from infusions.models import Infusion
 from itp_trial.roles import COORDINATOR, INVESTIGATOR
 from safety.checks import checks_run
@@ -78,8 +79,9 @@ AWKWARD_TEXTS = [
 
 
 def _sql_cells(kind: str, values: list[object], sql_type: str, formatting=None) -> list[str | None]:
-    """Each value through csv_sql's formatting of `kind` (or `formatting`), in one query."""
-    formatted = (formatting or csv_sql.CELLS[kind])("v.x")
+    """Each value through csv_sql's formatting of `kind` (or `formatting`), in one query,
+    as the text COPY writes of it: its type's output (a number or a date is left to it)."""
+    formatted = f"({(formatting or csv_sql.CELLS[kind])('v.x')})::text"
     params = {"values": values, "zone": timezone.get_current_timezone_name()}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(csv_sql.SESSION, params)  # as the export runs them
@@ -132,6 +134,30 @@ def test_dates_times_decimals_numbers_and_flags_are_written_as_python_writes_the
     assert _sql_cells("decimal", decimals, "numeric") == _python_cells(decimals)
     assert _sql_cells("integer", numbers, "bigint") == _python_cells(numbers)
     assert _sql_cells("boolean", flags, "boolean") == _python_cells(flags)
+
+
+@pytest.mark.parametrize(
+    ("actual", "planned"),
+    [
+        (87_500_000, 100_000_000),
+        (100_000_000, 100_000_000),
+        (1, 3),
+        (2, 3),
+        (5, 3),
+        (100_005, 100_000),  # exactly half a hundredth: away from zero
+        (99_995, 100_000),
+        (0, 7),
+        (10**14 - 1, 3),  # the largest counts computed in bigint
+        (10**17 + 5, 7 * 10**16),  # beyond: in numeric
+        (1, 10**18),
+    ],
+)
+def test_the_dose_deviation_is_rounded_as_python_rounds_it(actual, planned):
+    sql = csv_sql.deviation_pct("%(actual)s", "%(planned)s")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT ({sql})::text", {"actual": actual, "planned": planned})
+        written = cursor.fetchone()[0]
+    assert written == cell(deviation_pct(actual_cells=actual, planned_cells=planned))
 
 
 def _exports_agree(today: date = TODAY) -> dict[str, bytes]:
