@@ -192,8 +192,10 @@ def query_totals_of(queries: Iterable[tuple[str, date | None]], *, today: date) 
     return totals
 
 
-def worklist_queries(*, limit: int = 20) -> dict[str, Any]:
-    """The site's queries to answer, the most urgent first, and their count (two queries)."""
+def worklist_queries(*, limit: int = 20, open_count: int | None = None) -> dict[str, Any]:
+    """The site's queries to answer, the most urgent first, and their count: `open_count`
+    when the page has it already (query_totals' "open", the same rows), else counted here
+    (one or two queries)."""
     rows = DataQuery.objects.filter(state=QueryState.OPEN)
     return {
         "worklist_queries": list(
@@ -201,5 +203,5 @@ def worklist_queries(*, limit: int = 20) -> dict[str, Any]:
                 F("due_date").asc(nulls_last=True), "raised_at", "pk"
             )[:limit]
         ),
-        "worklist_queries_count": rows.count(),
+        "worklist_queries_count": rows.count() if open_count is None else open_count,
     }

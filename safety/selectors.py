@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db import connection
+from django.db.models import IntegerField, Prefetch, QuerySet
+from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404
 
 from infusions.models import Infusion
 from itp_trial import protocol
-from itp_trial.paging import COUNT_AHEAD
+from itp_trial.paging import COUNT_AHEAD, compiled_once
 from subjects.models import Participant
 from visits.models import Visit
 
@@ -181,8 +184,19 @@ class FlagRow:
     status = property(Flag.status.fget)
 
 
-def _of(model: Any, key: str, field: str) -> Subquery:
-    return Subquery(model.objects.filter(pk=OuterRef(key)).values(field))
+def _of(model: Any, field: str, *, key: str) -> RawSQL:
+    """`field` of the `model` row that the flag's `key` points at, as a scalar subquery.
+    Written out rather than as a Subquery: the ORM rebuilt nine of them on every request,
+    which cost more than the join it replaced."""
+    quote = connection.ops.quote_name
+    meta, target = model._meta, model._meta.get_field(field)
+    return RawSQL(
+        f"SELECT {quote(target.column)} FROM {quote(meta.db_table)} "
+        f"WHERE {quote(meta.pk.column)} = "
+        f"{quote(Flag._meta.db_table)}.{quote(Flag._meta.get_field(key).column)}",
+        (),
+        output_field=target,
+    )
 
 
 _FLAG_COLUMNS = (
@@ -201,49 +215,65 @@ _FLAG_COLUMNS = (
 )
 
 
+@lru_cache(maxsize=4)
+def _related_columns() -> dict[str, RawSQL]:
+    user = get_user_model()
+    return {
+        "r_subject_id": _of(Participant, "subject_id", key="participant"),
+        "r_visit_code": _of(Visit, "code", key="visit"),
+        "r_visit_window_end": _of(Visit, "window_end", key="visit"),
+        "r_infusion_number": _of(Infusion, "number", key="infusion"),
+        "r_ae_number": _of(AdverseEvent, "ae_number", key="adverse_event"),
+        "r_ae_awareness_at": _of(AdverseEvent, "awareness_at", key="adverse_event"),
+        "r_user_username": _of(user, "username", key="acknowledged_by"),
+        "r_user_first_name": _of(user, "first_name", key="acknowledged_by"),
+        "r_user_last_name": _of(user, "last_name", key="acknowledged_by"),
+    }
+
+
+def _flag_rows_query(chosen: QuerySet[Flag], **extra: Any) -> QuerySet:
+    related = _related_columns()
+    extra_names = list(extra)
+    return (
+        Flag.objects.filter(pk__in=chosen.values("pk"))
+        .annotate(**extra)
+        .order_by(*chosen.query.order_by)
+        .values_list(*_FLAG_COLUMNS, *related.values(), *extra_names)
+    )
+
+
+def _flag_row(row: tuple) -> FlagRow:
+    """A row of _flag_rows_query as a FlagRow (the columns past its own are ignored)."""
+    flag = dict(zip(_FLAG_COLUMNS, row[: len(_FLAG_COLUMNS)], strict=True))
+    (
+        subject_id,
+        visit_code,
+        visit_window_end,
+        infusion_number,
+        ae_number,
+        ae_awareness_at,
+        username,
+        first_name,
+        last_name,
+    ) = row[len(_FLAG_COLUMNS) : len(_FLAG_COLUMNS) + len(_related_columns())]
+    return FlagRow(
+        **flag,
+        participant=ParticipantRef(subject_id),
+        visit=VisitRef(visit_code, visit_window_end) if flag["visit_id"] else None,
+        infusion=InfusionRef(infusion_number) if flag["infusion_id"] else None,
+        adverse_event=AdverseEventRef(ae_number, ae_awareness_at)
+        if flag["adverse_event_id"]
+        else None,
+        acknowledged_by=UserRef(username, first_name, last_name)
+        if username is not None
+        else None,
+    )
+
+
 def flag_rows_of(chosen: QuerySet[Flag]) -> list[FlagRow]:
     """The flags the sliced list `chosen` picks (a page), in its order, as FlagRows (one
     query)."""
-    user = get_user_model()
-    related = {
-        "r_subject_id": _of(Participant, "participant_id", "subject_id"),
-        "r_visit_code": _of(Visit, "visit_id", "code"),
-        "r_visit_window_end": _of(Visit, "visit_id", "window_end"),
-        "r_infusion_number": _of(Infusion, "infusion_id", "number"),
-        "r_ae_number": _of(AdverseEvent, "adverse_event_id", "ae_number"),
-        "r_ae_awareness_at": _of(AdverseEvent, "adverse_event_id", "awareness_at"),
-        "r_user_username": _of(user, "acknowledged_by_id", "username"),
-        "r_user_first_name": _of(user, "acknowledged_by_id", "first_name"),
-        "r_user_last_name": _of(user, "acknowledged_by_id", "last_name"),
-    }
-    rows = (
-        Flag.objects.filter(pk__in=chosen.values("pk"))
-        .order_by(*chosen.query.order_by)
-        .values_list(*_FLAG_COLUMNS, *related.values())
-    )
-    found = []
-    for row in rows:
-        flag = dict(zip(_FLAG_COLUMNS, row[: len(_FLAG_COLUMNS)], strict=True))
-        r = dict(zip(related, row[len(_FLAG_COLUMNS) :], strict=True))
-        found.append(
-            FlagRow(
-                **flag,
-                participant=ParticipantRef(r["r_subject_id"]),
-                visit=VisitRef(r["r_visit_code"], r["r_visit_window_end"])
-                if flag["visit_id"]
-                else None,
-                infusion=InfusionRef(r["r_infusion_number"]) if flag["infusion_id"] else None,
-                adverse_event=AdverseEventRef(r["r_ae_number"], r["r_ae_awareness_at"])
-                if flag["adverse_event_id"]
-                else None,
-                acknowledged_by=UserRef(
-                    r["r_user_username"], r["r_user_first_name"], r["r_user_last_name"]
-                )
-                if r["r_user_username"] is not None
-                else None,
-            )
-        )
-    return found
+    return [_flag_row(row) for row in _flag_rows_query(chosen)]
 
 
 def open_flags_summary(
@@ -251,16 +281,29 @@ def open_flags_summary(
 ) -> dict[str, Any]:
     """The context of templates/safety/_open_flags.html and _sae_clocks.html: the first
     `limit` open flags in triage order, the count of all of them (up to COUNT_AHEAD, with
-    `open_flags_more` when there are more), and the SAE report clocks
-    still running (three queries). The first `limit` are chosen in a narrow subquery (the
-    flags and what triage orders them by); only those are read with their records."""
+    `open_flags_more` when there are more), and the SAE report clocks still running (two
+    queries). The first `limit` are chosen in a narrow subquery (the flags and what triage
+    orders them by); only those are read with their records, and with the count."""
     ids = list(participant_ids) if participant_ids is not None else None
-    first = triage_order(_open_flags(ids))[:limit]
-    # Counted up to COUNT_AHEAD: the whole trial's open flags can be 100,000 rows, too many
-    # to count on every request; beyond, the panel says "more than".
-    counted = _open_flags(ids).order_by()[: COUNT_AHEAD + 1].count()
+
+    def rows() -> QuerySet:
+        first = triage_order(_open_flags(ids))[:limit]
+        # Counted up to COUNT_AHEAD: the whole trial's open flags can be 100,000 rows, too
+        # many to count on every request; beyond, the panel says "more than". Read with the
+        # rows: with no open flag there is no row, and the count is 0.
+        counted_rows = _open_flags(ids).order_by().values("pk")[: COUNT_AHEAD + 1]
+        sql, params = counted_rows.query.sql_with_params()
+        counted = RawSQL(
+            f"SELECT COUNT(*) FROM ({sql}) AS open_counted", params, output_field=IntegerField()
+        )
+        return _flag_rows_query(first, r_open_count=counted)
+
+    # The statement depends on these alone: compiled once for them.
+    key = ("open_flags", tuple(ids) if ids is not None else None, limit, COUNT_AHEAD)
+    found = compiled_once(key, rows)
+    counted = found[0][-1] if found else 0
     return {
-        "open_flags": flag_rows_of(first),
+        "open_flags": [_flag_row(row) for row in found],
         "open_flags_count": min(counted, COUNT_AHEAD),
         "open_flags_more": counted > COUNT_AHEAD,
         "sae_clocks": sae_clocks_running(participant_ids=ids),
