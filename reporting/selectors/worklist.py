@@ -232,8 +232,8 @@ def worklist(
     }
     # Every value the sections' queries are built from: their statements are compiled once
     # for these (itp_trial.paging.compiled_once).
-    key = (today, horizon, protocol.WINDOW_DAYS_MAX, per_page)
-    bounded_counts(paginators, key=("worklist", key))  # the three counts in one query
+    shape = (today, horizon, protocol.WINDOW_DAYS_MAX, per_page)
+    bounded_counts(paginators, key=("worklist", shape))  # the three counts in one query
     found: dict[str, Page] = {}
     chosen = {}
     for key, queryset in sections.items():
@@ -244,7 +244,7 @@ def worklist(
     # Every section's page is read, an empty one too: the page's queries do not depend on
     # what the sections hold.
     offsets = tuple((page.number - 1) * per_page for page in found.values())
-    picked = _sections_read(chosen, key=(key, offsets))
+    picked = _sections_read(chosen, key=(shape, offsets))
     labels = _labels_in(language)
     rows = {}
     for key, page in found.items():
