@@ -11,9 +11,11 @@ from datetime import date, datetime, time
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from itp_trial.paging import compiled_once
 
 from .models import DataQuery, QueryState, Verification
 from .sdv import forms_progress, participant_forms, verified_versions
@@ -129,14 +131,29 @@ def open_query_counts(*, participant_ids: list[int] | None = None) -> dict[int, 
 def query_totals(*, participant_ids: list[int] | None = None) -> dict[str, int]:
     """Open and answered queries, and those open past their due date (one query, over the
     open and answered rows only: the closed ones, most of them in time, are not read)."""
-    rows: QuerySet = DataQuery.objects.filter(state__in=OPEN_STATES)
-    if participant_ids is not None:
-        rows = rows.filter(participant_id__in=participant_ids)
-    return rows.aggregate(
-        open=Count("pk", filter=Q(state=QueryState.OPEN)),
-        answered=Count("pk", filter=Q(state=QueryState.ANSWERED)),
-        overdue=Count("pk", filter=Q(state=QueryState.OPEN, due_date__lt=timezone.localdate())),
-    )
+    today = timezone.localdate()
+    if participant_ids is not None and not participant_ids:
+        return {"open": 0, "answered": 0, "overdue": 0}
+
+    def counts() -> QuerySet:
+        rows: QuerySet = DataQuery.objects.filter(state__in=OPEN_STATES)
+        if participant_ids is not None:
+            rows = rows.filter(participant_id__in=participant_ids)
+        return (
+            rows.order_by()
+            .values_list(Value(1))
+            .annotate(
+                q_open=Count("pk", filter=Q(state=QueryState.OPEN)),
+                q_answered=Count("pk", filter=Q(state=QueryState.ANSWERED)),
+                q_overdue=Count("pk", filter=Q(state=QueryState.OPEN, due_date__lt=today)),
+            )
+            .values_list("q_open", "q_answered", "q_overdue")
+        )
+
+    # Every navigation bar of a reviewer shows them: the statement is compiled once a day.
+    key = ("query_totals", today, tuple(participant_ids) if participant_ids is not None else None)
+    (found,) = compiled_once(key, counts) or [(0, 0, 0)]
+    return dict(zip(("open", "answered", "overdue"), found, strict=True))
 
 
 # Rows of a participant's review panel per page (every form is reached through the pages).

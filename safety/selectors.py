@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -270,10 +270,13 @@ def _flag_row(row: tuple) -> FlagRow:
     )
 
 
-def flag_rows_of(chosen: QuerySet[Flag]) -> list[FlagRow]:
+def flag_rows_of(chosen: QuerySet[Flag], *, key: Hashable = None) -> list[FlagRow]:
     """The flags the sliced list `chosen` picks (a page), in its order, as FlagRows (one
-    query)."""
-    return [_flag_row(row) for row in _flag_rows_query(chosen)]
+    query). With `key` (every value `chosen` is built from: its filters, its page), the
+    statement is compiled once for it (itp_trial.paging.compiled_once)."""
+    if key is None:
+        return [_flag_row(row) for row in _flag_rows_query(chosen)]
+    return [_flag_row(row) for row in compiled_once(key, lambda: _flag_rows_query(chosen))]
 
 
 def open_flags_summary(

@@ -14,9 +14,9 @@ from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -129,7 +129,9 @@ def flag_list(request: HttpRequest) -> HttpResponse:
         }
     number = request.GET.get("page")
     page = BoundedPaginator(flags_list(**filters), FLAGS_PER_PAGE, number=number).get_page(number)
-    page.object_list = flag_rows_of(page.object_list)
+    # The page's statement is made from the filters and the page alone: compiled once.
+    key = ("flags_list", tuple(sorted(filters.items())), page.number, FLAGS_PER_PAGE)
+    page.object_list = flag_rows_of(page.object_list, key=key)
     can_acknowledge = request.user.has_perm(ACKNOWLEDGE_PERMISSION)
     next_path = request.get_full_path()
     return render(
@@ -180,46 +182,36 @@ def _flag_list_rows(
     confirm_text = _(
         "Acknowledge this deviation? Your name, the time and the comment are recorded."
     )
+    e = conditional_escape
+    form_fields = e(form_fields)
     rows = []
     for flag in flags:
         acknowledgeable = (
             can_acknowledge and flag.kind in ACKNOWLEDGED_KINDS and flag.acknowledged_at is None
         )
+        pk = e(flag.pk)
         form = (
-            format_html(
-                '<form method="post" action="{}" class="d-flex gap-1" data-confirm="{}">\n'
-                '{}<input type="hidden" name="version" value="{}">\n'
-                '<label class="small align-self-center" for="ack-{}">{}</label>\n'
-                '<input class="form-control form-control-sm" id="ack-{}" name="comment" '
-                'required maxlength="2000" aria-describedby="ack-help">\n'
-                '<button class="btn btn-sm btn-outline-primary text-nowrap" type="submit">'
-                "{}</button>\n</form>",
-                acknowledge_url(flag.pk),
-                confirm_text,
-                form_fields,
-                flag.version,
-                flag.pk,
-                comment_label,
-                flag.pk,
-                acknowledge_label,
-            )
+            f'<form method="post" action="{e(acknowledge_url(flag.pk))}" class="d-flex gap-1" '
+            f'data-confirm="{e(confirm_text)}">\n'
+            f'{form_fields}<input type="hidden" name="version" value="{e(flag.version)}">\n'
+            f'<label class="small align-self-center" for="ack-{pk}">{e(comment_label)}</label>\n'
+            f'<input class="form-control form-control-sm" id="ack-{pk}" name="comment" '
+            'required maxlength="2000" aria-describedby="ack-help">\n'
+            '<button class="btn btn-sm btn-outline-primary text-nowrap" type="submit">'
+            f"{e(acknowledge_label)}</button>\n</form>"
             if acknowledgeable
             else ""
         )
-        html = format_html(
-            '<tr data-flag="{}">\n<td class="text-nowrap">{}</td>\n'
-            '<td><a href="{}">{}</a></td>\n<td>{}</td>\n<td class="text-nowrap">{}</td>\n'
-            '<td class="small">{}</td>\n<td class="text-nowrap">{}</td>\n'
-            '<td style="min-width: 16rem">{}</td>\n</tr>',
-            flag.pk,
-            local_minute(flag.raised_at),
-            participant_url(flag.participant_id),
-            flag.participant.subject_id,
-            flag_line_html(flag_view(flag, now=now, today=today)),
-            flag_about_html(flag),
-            flag.detail_display,
-            flag_status_html(flag),
-            form,
+        html = mark_safe(  # every value is escaped
+            f'<tr data-flag="{pk}">\n'
+            f'<td class="text-nowrap">{e(local_minute(flag.raised_at))}</td>\n'
+            f'<td><a href="{e(participant_url(flag.participant_id))}">'
+            f"{e(flag.participant.subject_id)}</a></td>\n"
+            f"<td>{flag_line_html(flag_view(flag, now=now, today=today))}</td>\n"
+            f'<td class="text-nowrap">{flag_about_html(flag)}</td>\n'
+            f'<td class="small">{e(flag.detail_display)}</td>\n'
+            f'<td class="text-nowrap">{flag_status_html(flag)}</td>\n'
+            f'<td style="min-width: 16rem">{form}</td>\n</tr>'
         )
         rows.append(FlagListRow(flag=flag, acknowledgeable=acknowledgeable, html=html))
     return rows
