@@ -64,11 +64,6 @@ def query_get(query_id: int) -> DataQuery:
 FLAG_RELATED = ("participant", "visit", "infusion", "adverse_event", "acknowledged_by")
 
 
-def flag_rows() -> QuerySet[Flag]:
-    """Flags with what a page shows of them."""
-    return Flag.objects.select_related(*FLAG_RELATED)
-
-
 def flags_list(
     *,
     kind: str | None = None,
@@ -77,7 +72,7 @@ def flags_list(
 ) -> QuerySet[Flag]:
     """Flags, newest first, filtered by kind, status (open, resolved, acknowledged) and
     participant; an empty filter is no filter. The flags alone, without what they point at:
-    paginate this, then `itp_trial.paging.rows_of_page` reads the page's rows with their records."""
+    paginate this, then `flag_rows_of` reads the page's rows with their records."""
     flags = Flag.objects.order_by("-raised_at", "-pk")
     if kind:
         flags = flags.filter(kind=kind)
