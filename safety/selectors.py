@@ -271,6 +271,8 @@ def flag_rows_of(chosen: QuerySet[Flag], *, key: Hashable = None) -> list[FlagRo
     statement is compiled once for it (itp_trial.paging.compiled_once)."""
     if key is None:
         return [_flag_row(row) for row in _flag_rows_query(chosen)]
+    # The slice too: a paginator ends its last page at the count, not a page further.
+    key = (key, chosen.query.low_mark, chosen.query.high_mark)
     return [_flag_row(row) for row in compiled_once(key, lambda: _flag_rows_query(chosen))]
 
 

@@ -21,16 +21,16 @@ def _query_badge(counts: Any) -> str:
     """The open and answered queries beside the Queries entry (counts: query_totals)."""
     badge = ""
     if counts.get("open"):
+        title = conditional_escape(gettext("Open queries, awaiting the site"))
         badge += (
-            ' <span class="badge text-bg-warning" data-testid="nav-open-queries" title="'
-            f'{conditional_escape(gettext("Open queries, awaiting the site"))}">'
-            f"{conditional_escape(counts['open'])}</span>"
+            ' <span class="badge text-bg-warning" data-testid="nav-open-queries" '
+            f'title="{title}">{conditional_escape(counts["open"])}</span>'
         )
     if counts.get("answered"):
+        title = conditional_escape(gettext("Answered queries, awaiting review"))
         badge += (
-            ' <span class="badge text-bg-info" data-testid="nav-answered-queries" title="'
-            f'{conditional_escape(gettext("Answered queries, awaiting review"))}">'
-            f"{conditional_escape(counts['answered'])}</span>"
+            ' <span class="badge text-bg-info" data-testid="nav-answered-queries" '
+            f'title="{title}">{conditional_escape(counts["answered"])}</span>'
         )
     return badge
 

@@ -47,13 +47,12 @@ def flag_line_html(view: FlagView, *, show_participant: bool = False) -> SafeStr
     e = conditional_escape
     flag = view.flag
     language = get_language()
+    severity = word(gettext_noop("severity %(severity)s")) % {"severity": view.severity_label}
     badge = (
         f'<span class="badge flag-{e(view.severity)}" data-testid="flag-badge">'
         f'<span aria-hidden="true">{e(view.icon)}</span> '
         f"{e(_kind_labels_in(language).get(flag.kind, flag.kind))}"
-        '<span class="visually-hidden"> ('
-        f"{e(word(gettext_noop('severity %(severity)s')) % {'severity': view.severity_label})}"
-        ")</span></span>"
+        f'<span class="visually-hidden"> ({e(severity)})</span></span>'
     )
     who = (
         f'<a href="{e(_participant_url(get_script_prefix(), get_urlconf())(flag.participant_id))}">'
@@ -66,7 +65,8 @@ def flag_line_html(view: FlagView, *, show_participant: bool = False) -> SafeStr
     elif flag.infusion_id:
         about = f"· {e(flag.infusion.visit_code)}"
     elif flag.adverse_event_id:
-        about = f"· {e(word(gettext_noop('AE')))} {e(flag.adverse_event.ae_number)}"
+        ae = word(gettext_noop("AE"))
+        about = f"· {e(ae)} {e(flag.adverse_event.ae_number)}"
     else:
         about = ""
     if view.overdue_by:
