@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.translation import gettext_lazy as _
 
 
@@ -29,17 +30,24 @@ NAV_ITEMS: tuple[NavItem, ...] = (
 )
 
 
+@lru_cache(maxsize=16)
+def _urls(prefix: str, urlconf: Any) -> dict[str, str]:
+    # Reversed once per URL configuration, not on every page.
+    return {name: reverse(name) for name in [i.url_name for i in NAV_ITEMS] + ["admin:index"]}
+
+
 def navigation_for(user: Any) -> list[dict[str, str]]:
     if not getattr(user, "is_authenticated", False):
         return []
+    urls = _urls(get_script_prefix(), get_urlconf())
     items = [
-        {"label": item.label, "url": reverse(item.url_name), "url_name": item.url_name}
+        {"label": item.label, "url": urls[item.url_name], "url_name": item.url_name}
         for item in NAV_ITEMS
         if user.has_perm(item.permission)
     ]
     if getattr(user, "is_staff", False):
         # Administrators manage accounts and roles there; clinical data are never written there.
         items.append(
-            {"label": _("Administration"), "url": reverse("admin:index"), "url_name": "admin:index"}
+            {"label": _("Administration"), "url": urls["admin:index"], "url_name": "admin:index"}
         )
     return items

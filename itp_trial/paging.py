@@ -7,7 +7,9 @@ the joins then apply to those rows only, not to every row of the study before th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from threading import Lock
 from typing import Any
 
 from django.core.paginator import Page, Paginator
@@ -74,18 +76,71 @@ class BoundedPaginator(Paginator):
         return found
 
 
-def bounded_counts(paginators: dict[str, BoundedPaginator]) -> None:
-    """Count the lists of several BoundedPaginators in one query (a scalar subquery each)."""
+def bounded_counts(paginators: dict[str, BoundedPaginator], *, key: Hashable = None) -> None:
+    """Count the lists of several BoundedPaginators in one query (a scalar subquery each).
+
+    With `key` (every value the lists' queries are built from), the statement is composed
+    once for that key and kept (see `compiled_once`)."""
     if not paginators:
         return
-    parts, params = [], []
-    for paginator in paginators.values():
-        limited = paginator.object_list.order_by().values("pk")[: paginator.bound + 1]
-        sql, values = limited.query.sql_with_params()
-        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS counted_{len(parts)})")
-        params += values
+
+    def compose() -> tuple[str, list[Any]]:
+        parts, params = [], []
+        for paginator in paginators.values():
+            limited = paginator.object_list.order_by().values("pk")[: paginator.bound + 1]
+            sql, values = limited.query.sql_with_params()
+            parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS counted_{len(parts)})")
+            params += values
+        return "SELECT " + ", ".join(parts), params
+
+    bounds = tuple(paginator.bound for paginator in paginators.values())
+    sql, params = compose() if key is None else _kept(("counts", key, bounds), compose)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(parts), params)
+        cursor.execute(sql, params)
         found = cursor.fetchone()
     for paginator, number in zip(paginators.values(), found, strict=True):
         paginator.counted(number)
+
+
+# --- statements compiled once --------------------------------------------------------------
+# The ORM builds a page's SQL anew on every request, and on a list page that costs more than
+# PostgreSQL's running it. A page whose queries are made from a few values (the date, the
+# page numbers) keeps each statement under those values and runs it again as it is.
+
+_KEPT: OrderedDict[Hashable, Any] = OrderedDict()
+_KEPT_MAX = 256
+_kept_lock = Lock()
+
+
+def _kept(key: Hashable, make: Callable[[], Any]) -> Any:
+    with _kept_lock:
+        if key in _KEPT:
+            _KEPT.move_to_end(key)
+            return _KEPT[key]
+    made = make()
+    with _kept_lock:
+        _KEPT[key] = made
+        while len(_KEPT) > _KEPT_MAX:
+            _KEPT.popitem(last=False)
+    return made
+
+
+def compiled_once(key: Hashable, queryset: Callable[[], QuerySet]) -> list[tuple]:
+    """The rows (tuples, as values_list gives them) of `queryset()`, a values_list query,
+    compiled once per `key` and run again as it is.
+
+    `key` must hold every value the query is built from: two calls with the same key run
+    the same statement with the same parameters. The rows pass through the ORM's converters
+    as its own iteration would."""
+    database = connection.alias
+
+    def compile_it() -> tuple[Any, str, tuple]:
+        compiler = queryset().query.get_compiler(database)
+        sql, params = compiler.as_sql()
+        return compiler, sql, tuple(params)
+
+    compiler, sql, params = _kept((database, connection.vendor, key), compile_it)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [tuple(row) for row in compiler.results_iter(results=[rows])]

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_safe
 from itp_trial import protocol
 from itp_trial.history import history_rows
 from safety.casebook import signature_states
+from safety.context_processors import request_query_totals
 from safety.locking import LOCK_CASEBOOK_PERMISSION
 from safety.review import participant_review, query_totals, worklist_queries
 from safety.sdv import forms_progress, participant_forms, verified_versions
@@ -125,7 +126,8 @@ def visit_worklist(request: HttpRequest) -> HttpResponse:
             "today": today,
             "due_days": protocol.WORKLIST_DUE_DAYS,
             **open_flags_summary(),
-            **worklist_queries(),
+            # The open queries counted once, for the navigation's badge and this panel.
+            **worklist_queries(open_count=request_query_totals(request)["open"]),
         },
     )
 

@@ -11,9 +11,11 @@ from datetime import date, datetime, time
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from itp_trial.paging import compiled_once
 
 from .models import DataQuery, QueryState, Verification
 from .sdv import forms_progress, participant_forms, verified_versions
@@ -129,14 +131,29 @@ def open_query_counts(*, participant_ids: list[int] | None = None) -> dict[int, 
 def query_totals(*, participant_ids: list[int] | None = None) -> dict[str, int]:
     """Open and answered queries, and those open past their due date (one query, over the
     open and answered rows only: the closed ones, most of them in time, are not read)."""
-    rows: QuerySet = DataQuery.objects.filter(state__in=OPEN_STATES)
-    if participant_ids is not None:
-        rows = rows.filter(participant_id__in=participant_ids)
-    return rows.aggregate(
-        open=Count("pk", filter=Q(state=QueryState.OPEN)),
-        answered=Count("pk", filter=Q(state=QueryState.ANSWERED)),
-        overdue=Count("pk", filter=Q(state=QueryState.OPEN, due_date__lt=timezone.localdate())),
-    )
+    today = timezone.localdate()
+    if participant_ids is not None and not participant_ids:
+        return {"open": 0, "answered": 0, "overdue": 0}
+
+    def counts() -> QuerySet:
+        rows: QuerySet = DataQuery.objects.filter(state__in=OPEN_STATES)
+        if participant_ids is not None:
+            rows = rows.filter(participant_id__in=participant_ids)
+        return (
+            rows.order_by()
+            .values_list(Value(1))
+            .annotate(
+                q_open=Count("pk", filter=Q(state=QueryState.OPEN)),
+                q_answered=Count("pk", filter=Q(state=QueryState.ANSWERED)),
+                q_overdue=Count("pk", filter=Q(state=QueryState.OPEN, due_date__lt=today)),
+            )
+            .values_list("q_open", "q_answered", "q_overdue")
+        )
+
+    # Every navigation bar of a reviewer shows them: the statement is compiled once a day.
+    key = ("query_totals", today, tuple(participant_ids) if participant_ids is not None else None)
+    (found,) = compiled_once(key, counts) or [(0, 0, 0)]
+    return dict(zip(("open", "answered", "overdue"), found, strict=True))
 
 
 # Rows of a participant's review panel per page (every form is reached through the pages).
@@ -192,8 +209,10 @@ def query_totals_of(queries: Iterable[tuple[str, date | None]], *, today: date) 
     return totals
 
 
-def worklist_queries(*, limit: int = 20) -> dict[str, Any]:
-    """The site's queries to answer, the most urgent first, and their count (two queries)."""
+def worklist_queries(*, limit: int = 20, open_count: int | None = None) -> dict[str, Any]:
+    """The site's queries to answer, the most urgent first, and their count: `open_count`
+    when the page has it already (query_totals' "open", the same rows), else counted here
+    (one or two queries)."""
     rows = DataQuery.objects.filter(state=QueryState.OPEN)
     return {
         "worklist_queries": list(
@@ -201,5 +220,5 @@ def worklist_queries(*, limit: int = 20) -> dict[str, Any]:
                 F("due_date").asc(nulls_last=True), "raised_at", "pk"
             )[:limit]
         ),
-        "worklist_queries_count": rows.count(),
+        "worklist_queries_count": rows.count() if open_count is None else open_count,
     }

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
 from django.core.paginator import Page
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery, Value
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
 
 from itp_trial import protocol
-from itp_trial.paging import BoundedPaginator, bounded_counts, row_url, rows_chosen
+from itp_trial.paging import BoundedPaginator, bounded_counts, compiled_once, row_url
+from subjects.models import Participant
 from visits.models import Visit, WindowStatus
 
 # Up to three sections a page, each worked from the top: 25 rows each, as the participant
@@ -22,12 +26,32 @@ WORKLIST_PER_PAGE = 25
 SECTIONS = ("overdue", "in_window", "due")
 
 
+@dataclass(frozen=True, slots=True)
+class WorklistVisit:
+    """A visit as the worklist reads it: the columns its row shows, and no model object (a
+    visit has forty columns, vital signs and notes, the worklist never reads)."""
+
+    pk: int
+    participant_id: int
+    code: str
+    target_date: date | None
+    provisional: bool
+    window_start: date | None
+    window_end: date | None
+    subject_id: str
+    overdue_days: int | None = None  # in the overdue section: days since its window closed
+
+    @property
+    def definition(self) -> protocol.VisitDefinition:
+        return protocol.VISITS_BY_CODE[self.code]
+
+
 @dataclass(frozen=True)
 class WorklistRow:
     """A visit as its row shows it, built here rather than by the template (a hundred and
     fifty rows of template tags cost more than the rest of the page)."""
 
-    visit: Visit
+    visit: WorklistVisit
     subject_id: str
     name: str  # the visit's name in the reader's language
     participant_url: str
@@ -38,37 +62,68 @@ class WorklistRow:
     edit_url: str
     missed_url: str  # "" for an infusion visit: it is not marked missed
     infusion: bool
+    html: SafeString  # the row: <tr>…</tr>
 
 
 @dataclass(frozen=True)
 class Worklist:
-    in_window: list[Visit]  # open now (the page shown)
-    due: list[Visit]  # opening within WORKLIST_DUE_DAYS
-    overdue: list[Visit]  # window closed, not done, not missed
+    in_window: list[WorklistVisit]  # open now (the page shown)
+    due: list[WorklistVisit]  # opening within WORKLIST_DUE_DAYS
+    overdue: list[WorklistVisit]  # window closed, not done, not missed
     pages: dict[str, Page] = field(default_factory=dict)  # per section: its page, its count
     rows: dict[str, list[WorklistRow]] = field(default_factory=dict)  # per section
 
 
+# The worklist's order, that of the index of the open visits (visits.Visit.Meta), so that a
+# page is read from its first entries.
+_ORDER = ("window_end", "participant_id", "id")
+
+
 def _open_visits() -> QuerySet[Visit]:
     # Not done, not missed, not `not_expected`: an infusion visit is done when its
-    # infusion is recorded, which only the stored status tells. Ordered as the index of the
-    # open visits (visits.Visit.Meta), so that a page is read from its first entries.
+    # infusion is recorded, which only the stored status tells.
     return Visit.objects.filter(
         window_status__in=(WindowStatus.PENDING, WindowStatus.OVERDUE)
-    ).order_by("window_end", "participant_id", "id")
+    ).order_by(*_ORDER)
 
 
-# What a row shows, and no more: a visit has forty columns (vital signs, notes) the
-# worklist never reads.
-_ROWS = Visit.objects.select_related("participant").only(
-    "participant__subject_id",
+# What a row shows, and no more; the participant's subject ID as a scalar subquery (one
+# index lookup per row, no join for the planner to weigh).
+_COLUMNS = (
+    "id",
+    "participant_id",
     "code",
     "target_date",
     "provisional",
     "window_start",
     "window_end",
-    "window_status",
 )
+
+
+def _sections_read(
+    chosen: dict[str, QuerySet[Visit]], *, key: Hashable
+) -> dict[str, list[WorklistVisit]]:
+    """The visits each sliced list of `chosen` picks, by section, in the worklist's order:
+    one query (a UNION ALL of the sections), whatever the sections hold; compiled once per
+    `key` (the values the sections are built from)."""
+
+    def union() -> QuerySet:
+        subject_id = Subquery(
+            Participant.objects.filter(pk=OuterRef("participant_id")).values("subject_id")
+        )
+        parts = [
+            Visit.objects.filter(pk__in=picked.values("pk"))
+            .annotate(w_section=Value(section), w_subject_id=subject_id)
+            .order_by()
+            .values_list(*_COLUMNS, "w_section", "w_subject_id")
+            for section, picked in chosen.items()
+        ]
+        return parts[0].union(*parts[1:], all=True).order_by(*_ORDER)
+
+    found: dict[str, list[WorklistVisit]] = {section: [] for section in chosen}
+    for *columns, section, subject in compiled_once(("worklist", key), union):
+        found[section].append(WorklistVisit(*columns, subject_id=subject))
+    return found
 
 
 @lru_cache(maxsize=1024)
@@ -79,6 +134,55 @@ def _days_in(language: str | None, days: int) -> str:
 @lru_cache(maxsize=64)
 def _names_in(language: str | None) -> dict[str, str]:
     return {definition.code: str(definition.name) for definition in protocol.VISITS}
+
+
+@lru_cache(maxsize=64)
+def _labels_in(language: str | None) -> dict[str, str]:
+    return {"record": _("Record infusion"), "enter": _("Enter"), "missed": _("Mark missed")}
+
+
+def _row_html(row: dict[str, Any], key: str, labels: dict[str, str]) -> SafeString:
+    """One row of a section (templates/reporting/_worklist_table.html's columns)."""
+    overdue = key == "overdue"
+    missed = (
+        format_html(
+            '\n<a class="btn btn-sm btn-outline-secondary" href="{}">{}</a>',
+            row["missed_url"],
+            labels["missed"],
+        )
+        if row["missed_url"]
+        else ""
+    )
+    return format_html(
+        '<tr data-visit="{} {}">\n'
+        '<td><span class="d-inline-block px-2 rounded status-{}"><a href="{}">{}</a></span></td>\n'
+        "<td>{} {}</td>\n"
+        '<td class="text-nowrap"><span class="{}">{}</span></td>\n'
+        '<td><span class="text-nowrap">{}</span> – <span class="text-nowrap">{}</span></td>\n'
+        "{}"
+        '<td class="text-nowrap">\n'
+        '<a class="btn btn-sm btn-outline-primary" href="{}">{}</a>{}\n</td>\n</tr>',
+        row["subject_id"],
+        row["visit"].code,
+        "overdue" if overdue else "pending",
+        row["participant_url"],
+        row["subject_id"],
+        row["visit"].code,
+        row["name"],
+        "provisional" if row["visit"].provisional else "",
+        row["target"],
+        row["window_start"],
+        row["window_end"],
+        format_html(
+            '<td class="text-nowrap" data-testid="overdue-by"><strong>{}</strong></td>\n',
+            row["overdue_by"],
+        )
+        if overdue
+        else "",
+        row["edit_url"],
+        labels["record"] if row["infusion"] else labels["enter"],
+        missed,
+    )
 
 
 def _day(value: date | None) -> str:
@@ -95,8 +199,8 @@ def worklist(
 
     Overdue is judged from the stored window against `today` rather than from the stored
     status, so a window that closed since the last background run is already shown.
-    `pages` gives the page number wanted per section (overdue, in_window, due); four
-    queries (the counts, then a page of each section), whatever the number of
+    `pages` gives the page number wanted per section (overdue, in_window, due); two
+    queries (the counts, then the page of every section), whatever the number of
     participants. Each count reads at most `itp_trial.paging.COUNT_AHEAD` rows past the
     page shown: beyond, the section says "more than".
     """
@@ -126,43 +230,52 @@ def worklist(
         key: BoundedPaginator(queryset, per_page, number=wanted.get(key))
         for key, queryset in sections.items()
     }
-    bounded_counts(paginators)  # the three counts in one query
-    found, rows = {}, {}
+    # Every value the sections' queries are built from: their statements are compiled once
+    # for these (itp_trial.paging.compiled_once).
+    shape = (today, horizon, protocol.WINDOW_DAYS_MAX, per_page)
+    bounded_counts(paginators, key=("worklist", shape))  # the three counts in one query
+    found: dict[str, Page] = {}
+    chosen = {}
     for key, queryset in sections.items():
         page = paginators[key].get_page(wanted.get(key))
         bottom = (page.number - 1) * per_page
-        # The page chosen from the narrow rows, then read with its participants (an empty
-        # section too: the page's queries do not depend on what the sections hold).
-        page.object_list = rows_chosen(queryset[bottom : bottom + per_page], _ROWS)
         found[key] = page
+        chosen[key] = queryset[bottom : bottom + per_page]
+    # Every section's page is read, an empty one too: the page's queries do not depend on
+    # what the sections hold.
+    offsets = tuple((page.number - 1) * per_page for page in found.values())
+    picked = _sections_read(chosen, key=(shape, offsets))
+    labels = _labels_in(language)
+    rows = {}
+    for key, page in found.items():
         section_rows = []
-        for visit in page.object_list:
+        for visit in picked[key]:
             infusion = visit.definition.kind == protocol.KIND_INFUSION
             overdue_by = ""
             if key == "overdue":
                 # The longest overdue first (ordered by the window's end), with how long.
-                visit.overdue_days = (today - visit.window_end).days
+                visit = replace(visit, overdue_days=(today - visit.window_end).days)
                 overdue_by = _days_in(language, visit.overdue_days)
-            section_rows.append(
-                WorklistRow(
-                    visit=visit,
-                    subject_id=visit.participant.subject_id,
-                    name=_names_in(language).get(visit.code, visit.code),
-                    participant_url=participant_url(visit.participant_id),
-                    target=_day(visit.target_date),
-                    window_start=_day(visit.window_start),
-                    window_end=_day(visit.window_end),
-                    overdue_by=overdue_by,
-                    edit_url=edit_url(visit.pk),
-                    missed_url="" if infusion else missed_url(visit.pk),
-                    infusion=infusion,
-                )
-            )
+            row = {
+                "visit": visit,
+                "subject_id": visit.subject_id,
+                "name": _names_in(language).get(visit.code, visit.code),
+                "participant_url": participant_url(visit.participant_id),
+                "target": _day(visit.target_date),
+                "window_start": _day(visit.window_start),
+                "window_end": _day(visit.window_end),
+                "overdue_by": overdue_by,
+                "edit_url": edit_url(visit.pk),
+                "missed_url": "" if infusion else missed_url(visit.pk),
+                "infusion": infusion,
+            }
+            section_rows.append(WorklistRow(**row, html=_row_html(row, key, labels)))
+        page.object_list = [row.visit for row in section_rows]
         rows[key] = section_rows
     return Worklist(
-        in_window=list(found["in_window"]),
-        due=list(found["due"]),
-        overdue=list(found["overdue"]),
+        in_window=picked["in_window"],
+        due=picked["due"],
+        overdue=[row.visit for row in rows["overdue"]],
         pages=found,
         rows=rows,
     )

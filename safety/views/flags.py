@@ -10,21 +10,23 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import conditional_escape, format_html
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from itp_trial.forms import form_version, version_add
-from itp_trial.paging import BoundedPaginator, row_url, rows_of_page
+from itp_trial.paging import BoundedPaginator, row_url
 from itp_trial.protocol import SUBJECT_ID_FORMAT
 from subjects.models import Participant
 
-from ..models import ACKNOWLEDGED_KINDS, Flag, FlagKind, FlagStatus
-from ..selectors import flag_get, flag_rows, flags_list
+from ..models import ACKNOWLEDGED_KINDS, FlagKind, FlagStatus
+from ..selectors import FlagRow, flag_get, flag_rows_of, flags_list
 from ..services import ACKNOWLEDGE_PERMISSION
 from ..services import flag_acknowledge as flag_acknowledge_service
 from ..templatetags.flags import (
@@ -127,56 +129,92 @@ def flag_list(request: HttpRequest) -> HttpResponse:
         }
     number = request.GET.get("page")
     page = BoundedPaginator(flags_list(**filters), FLAGS_PER_PAGE, number=number).get_page(number)
-    rows_of_page(page, flag_rows())
+    # The page's statement is made from the filters and the page alone: compiled once.
+    key = ("flags_list", tuple(sorted(filters.items())), page.number, FLAGS_PER_PAGE)
+    page.object_list = flag_rows_of(page.object_list, key=key)
     can_acknowledge = request.user.has_perm(ACKNOWLEDGE_PERMISSION)
+    next_path = request.get_full_path()
     return render(
         request,
         "safety/flag_list.html",
         {
             "form": form,
             "page": page,
-            "rows": _flag_list_rows(page.object_list, can_acknowledge=can_acknowledge),
-            "next_path": request.get_full_path(),
+            "rows": _flag_list_rows(
+                page.object_list,
+                can_acknowledge=can_acknowledge,
+                form_fields=_acknowledge_fields(get_token(request), next_path),
+            ),
+            "next_path": next_path,
         },
     )
 
 
 @dataclass(frozen=True)
 class FlagListRow:
-    flag: Flag
-    raised: str
-    participant_url: str
-    acknowledge_url: str
-    line: SafeString
-    about: SafeString
-    detail: str
-    status: SafeString
+    flag: FlagRow
     acknowledgeable: bool  # by this user, now
+    html: SafeString  # the row: <tr>…</tr>
 
 
-def _flag_list_rows(flags: list[Flag], *, can_acknowledge: bool) -> list[FlagListRow]:
-    """The page's rows with their cells built here: fifty rows of included templates and
-    tags cost more than the rest of the page (issue 15)."""
+def _acknowledge_fields(csrf_token: str, next_path: str) -> SafeString:
+    """The hidden fields every row's acknowledgement form posts: as {% csrf_token %} writes
+    the token, and the page to come back to."""
+    return format_html(
+        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+        '<input type="hidden" name="next" value="{}">',
+        csrf_token,
+        next_path,
+    )
+
+
+def _flag_list_rows(
+    flags: list[FlagRow], *, can_acknowledge: bool, form_fields: SafeString
+) -> list[FlagListRow]:
+    """The page's rows written here, whole: twenty-five rows of template tags and cells cost
+    more than the rest of the page (issue 15)."""
     now = timezone.now()
     today = timezone.localdate(now)
     participant_url = row_url("subjects:detail")
     acknowledge_url = row_url("safety:flag_acknowledge")
-    return [
-        FlagListRow(
-            flag=flag,
-            raised=local_minute(flag.raised_at),
-            participant_url=participant_url(flag.participant_id),
-            acknowledge_url=acknowledge_url(flag.pk),
-            line=flag_line_html(flag_view(flag, now=now, today=today)),
-            about=flag_about_html(flag),
-            detail=flag.detail_display,
-            status=flag_status_html(flag),
-            acknowledgeable=can_acknowledge
-            and flag.kind in ACKNOWLEDGED_KINDS
-            and flag.acknowledged_at is None,
+    # The words of the form, translated once for the page.
+    comment_label, acknowledge_label = _("Comment"), _("Acknowledge")
+    confirm_text = _(
+        "Acknowledge this deviation? Your name, the time and the comment are recorded."
+    )
+    e = conditional_escape
+    form_fields = e(form_fields)
+    rows = []
+    for flag in flags:
+        acknowledgeable = (
+            can_acknowledge and flag.kind in ACKNOWLEDGED_KINDS and flag.acknowledged_at is None
         )
-        for flag in flags
-    ]
+        pk = e(flag.pk)
+        form = (
+            f'<form method="post" action="{e(acknowledge_url(flag.pk))}" class="d-flex gap-1" '
+            f'data-confirm="{e(confirm_text)}">\n'
+            f'{form_fields}<input type="hidden" name="version" value="{e(flag.version)}">\n'
+            f'<label class="small align-self-center" for="ack-{pk}">{e(comment_label)}</label>\n'
+            f'<input class="form-control form-control-sm" id="ack-{pk}" name="comment" '
+            'required maxlength="2000" aria-describedby="ack-help">\n'
+            '<button class="btn btn-sm btn-outline-primary text-nowrap" type="submit">'
+            f"{e(acknowledge_label)}</button>\n</form>"
+            if acknowledgeable
+            else ""
+        )
+        html = mark_safe(  # every value is escaped
+            f'<tr data-flag="{pk}">\n'
+            f'<td class="text-nowrap">{e(local_minute(flag.raised_at))}</td>\n'
+            f'<td><a href="{e(participant_url(flag.participant_id))}">'
+            f"{e(flag.participant.subject_id)}</a></td>\n"
+            f"<td>{flag_line_html(flag_view(flag, now=now, today=today))}</td>\n"
+            f'<td class="text-nowrap">{flag_about_html(flag)}</td>\n'
+            f'<td class="small">{e(flag.detail_display)}</td>\n'
+            f'<td class="text-nowrap">{flag_status_html(flag)}</td>\n'
+            f'<td style="min-width: 16rem">{form}</td>\n</tr>'
+        )
+        rows.append(FlagListRow(flag=flag, acknowledgeable=acknowledgeable, html=html))
+    return rows
 
 
 @permission_required(ACKNOWLEDGE_PERMISSION, raise_exception=True)

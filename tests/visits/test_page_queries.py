@@ -111,3 +111,71 @@ def test_it_reads_the_pages_with_the_same_queries_for_5_or_200_participants(clie
     assert len(flags_page) == min(Flag.objects.count(), FLAGS_PER_PAGE)
     assert client.get(urls["queries"]).context["page"].paginator.count == 200
     assert len(client.get(urls["schedule"]).context["page"].platelets) == 30
+
+
+def _main_table(sql: str) -> str:
+    """The table a statement reads from: the FROM nearest its top (the parts of a UNION sit
+    one parenthesis down; a scalar subquery deeper)."""
+    found, depth = [], 0
+    for n, char in enumerate(sql):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if sql.startswith('FROM "', n):
+            found.append((depth, sql[n + 6 : sql.index('"', n + 6)]))
+    return min(found)[1] if found else ""
+
+
+def _tables_read(client, url: str) -> tuple[int, dict[str, int]]:
+    """The page's queries, and how many of them read each of the lists' tables."""
+    client.get(url)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    # The savepoints are the test's transaction around the session's save.
+    sqls = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+    tables = [_main_table(sql) for sql in sqls]
+    wanted = ("visits_visit", "safety_flag", "safety_dataquery")
+    return len(tables), {table: tables.count(table) for table in wanted}
+
+
+def test_the_worklist_reads_its_sections_in_one_query_and_its_flags_with_their_count(
+    client, coordinator
+):
+    today = timezone.localdate()
+    client.force_login(coordinator)
+    participants_bulk(30, first=0, today=today)
+
+    total, tables = _tables_read(client, reverse("visits:worklist"))
+
+    # The sections: their counts, then the page of every section (a UNION ALL).
+    assert tables["visits_visit"] == 2
+    # The open flags with their count; the site's open queries: the navigation's counts
+    # (the panel's count too) and the panel's rows.
+    assert (tables["safety_flag"], tables["safety_dataquery"]) == (1, 2)
+    # The session, the user, the two permission reads, the role, the session's save, the
+    # SAE clocks: 12 in all.
+    assert total == 12
+    response = client.get(reverse("visits:worklist"))
+    assert response.context["worklist_queries_count"] == response.context["nav_query_counts"][
+        "open"
+    ] == DataQuery.objects.filter(state="open").count()
+
+
+def test_the_flags_list_reads_a_page_of_flags_with_their_records_in_one_query(
+    client, coordinator, investigator
+):
+    today = timezone.localdate()
+    client.force_login(investigator)
+    participants_bulk(30, first=0, today=today)
+
+    total, tables = _tables_read(client, reverse("safety:flags"))
+
+    assert tables["safety_flag"] == 2  # the bounded count, then the page
+    assert total == 9
+    page = client.get(reverse("safety:flags")).context["page"]
+    shown = {flag.pk: flag for flag in page}
+    for flag in Flag.objects.filter(pk__in=shown).select_related("participant", "visit"):
+        row = shown[flag.pk]
+        assert (row.participant.subject_id, row.visit.code, row.detail_display) == (
+            flag.participant.subject_id,
+            flag.visit.code,
+            flag.detail_display,
+        )
