@@ -14,8 +14,12 @@ from html import escape as html_escape
 from typing import Any
 
 from django import template
+from django.contrib.humanize.templatetags.humanize import intcomma
+from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
+from django.utils.formats import localize
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.timezone import template_localtime
 from django.utils.translation import gettext
 
 from itp_trial.templatetags.dates import iso
@@ -252,3 +256,114 @@ def dashboard_platelet_rows(rows: Iterable[Any], *, action: str) -> SafeString:
             f'<span class="visually-hidden"> {day}</span></a></td></tr>'
         )
     return _rows_or(out, gettext("No platelet count yet."))
+
+
+def _v(value: Any) -> str:
+    """A value as `{{ value }}` writes it: localized (numbers), then escaped."""
+    return _e(localize(value))
+
+
+@register.simple_tag
+def infusion_rows(rows: Iterable[Any]) -> SafeString:
+    """The dashboard's infusions (reporting.selectors.dashboard, its infusion rows)."""
+    detail = url_for("infusions:detail")
+    label = {  # literal msgids: makemessages reads them here
+        "dose deviation": _e(gettext("dose deviation")),
+        "yes": _e(gettext("yes")),
+        "no": _e(gettext("no")),
+        "interrupted": _e(gettext("interrupted")),
+        "Record and history": _e(gettext("Record and history")),
+    }
+    out = []
+    for row in rows:
+        i, dose = row.infusion, row.dose
+        number = _v(i.number)
+        deviation = (
+            f' <span class="badge text-bg-warning">{label["dose deviation"]}</span>'
+            if dose.deviation
+            else ""
+        )
+        reaction = (
+            f'<span class="badge text-bg-danger">{label["yes"]}</span>'
+            if i.reaction
+            else label["no"]
+        )
+        if i.interrupted:
+            reaction += f' <span class="badge text-bg-warning">{label["interrupted"]}</span>'
+        out.append(
+            f'<tr data-infusion="{number}"><th scope="row">{number}</th>'
+            f'<td class="text-nowrap">{iso(i.infusion_date)}</td>'
+            f"<td>{_v(row.study_day)}</td>"
+            f'<td class="text-end">{_v(i.dosing_weight_kg)}</td>'
+            f'<td class="text-end font-monospace">{_e(intcomma(dose.planned_cells))}</td>'
+            f'<td class="text-end font-monospace">{_e(intcomma(i.actual_cells))}</td>'
+            f'<td class="text-end">{_v(dose.deviation_pct)} %{deviation}</td>'
+            f'<td class="text-nowrap">{_v(i.lot_number)}</td>'
+            f"<td>{reaction}</td>"
+            f'<td><a href="{detail(i.pk)}">{label["Record and history"]}</a></td></tr>'
+        )
+    return _rows_or(out, gettext("No infusion given yet."), columns=10)
+
+
+@register.simple_tag
+def adverse_event_rows(rows: Iterable[Any]) -> SafeString:
+    """The dashboard's adverse events (reporting.selectors.dashboard, its adverse event rows):
+    each one's SAE clock is safety/_sae_clock.html, as on the adverse events page."""
+    detail = url_for("safety:ae_detail")
+    clock_badge = template.loader.get_template("safety/_sae_clock.html")
+    label = {  # literal msgids: makemessages reads them here
+        "onset on or after infusion 1": _e(gettext("onset on or after infusion 1")),
+        "TEAE": _e(gettext("TEAE")),
+        "serious": _e(gettext("serious")),
+        "no": _e(gettext("no")),
+        "ongoing": _e(gettext("ongoing")),
+        "due": _e(gettext("due")),
+        "Record and history": _e(gettext("Record and history")),
+    }
+    out = []
+    for row in rows:
+        e, c = row.event, row.clock
+        number = _v(e.ae_number)
+        teae = (
+            f' <span class="badge text-bg-info" title="{label["onset on or after infusion 1"]}">'
+            f"{label['TEAE']}</span>"
+            if row.treatment_emergent
+            else ""
+        )
+        onset = iso(e.onset_date)
+        if row.onset_study_day is not None:
+            day = gettext("day %(day)s") % {"day": _v(row.onset_study_day)}
+            onset += f' <span class="small text-muted">({day})</span>'
+        serious = (
+            f'<span class="badge text-bg-danger">{label["serious"]}</span>'
+            if e.serious
+            else label["no"]
+        )
+        outcome = _v(e.get_outcome_display())
+        if e.ongoing:
+            outcome += f' <span class="small text-muted">({label["ongoing"]})</span>'
+        clock = clock_badge.render({"sae": row.sae})
+        if c.applicable and not c.reported:
+            clock += (
+                f' <span class="text-body-secondary text-nowrap">({label["due"]} '
+                f"{_minute(c.due_at)})</span>"
+            )
+        elif c.reported:
+            clock += f' <span class="text-nowrap">{_minute(e.reported_at)}</span>'
+        out.append(
+            f'<tr data-ae="{number}"><th scope="row">{number}</th>'
+            f"<td>{_v(e.term)}{teae}</td>"
+            f'<td class="text-nowrap">{onset}</td>'
+            f"<td>{_v(e.ctcae_grade)}</td>"
+            f"<td>{serious}</td>"
+            f"<td>{_v(e.get_relationship_display())}</td>"
+            f"<td>{outcome}</td>"
+            f'<td class="small">{clock}</td>'
+            f'<td><a href="{detail(e.pk)}">{label["Record and history"]}</a></td></tr>'
+        )
+    return _rows_or(out, gettext("No adverse event."), columns=9)
+
+
+def _minute(value: Any) -> str:
+    """`{{ value|date:"Y-m-d H:i" }}`: in the site's time zone, as the template wrote it."""
+    return _e(date_filter(template_localtime(value), "Y-m-d H:i"))
