@@ -14,9 +14,10 @@ from html import escape as html_escape
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaultfilters import date as date_filter
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.formats import localize
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
@@ -34,6 +35,23 @@ def url_for(name: str, *args: Any) -> Callable[[Any], str]:
     last argument an integer id, after `args`)."""
     before, after = (_e(part) for part in reverse(name, args=[*args, _ID]).split(str(_ID)))
     return lambda pk: f"{before}{int(pk)}{after}"
+
+
+# url_for of each URL name, by script prefix and URLconf: reversed once per process, not on
+# every page.
+_LINKS: dict[tuple[str, str, Any], Callable[[Any], str]] = {}
+
+
+@register.simple_tag
+def link(name: str, pk: Any) -> SafeString:
+    """`{% url name pk %}` for a URL whose one argument is an integer id (a participant's
+    pages and actions), its pattern reversed once per process: the page header's dozen
+    links cost a reversal each otherwise."""
+    key = (name, get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+    url = _LINKS.get(key)
+    if url is None:
+        url = _LINKS[key] = url_for(name)
+    return mark_safe(url(pk))  # noqa: S308  (url_for escapes its parts; the id is an int)
 
 
 def _e(value: Any) -> str:

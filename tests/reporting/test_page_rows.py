@@ -272,3 +272,27 @@ def test_the_page_loads_a_participant_as_the_prefetches_did(coordinator, django_
         assert loaded.open_flags, "the participant has open flags to compare"
         assert all(f.participant is loaded for f in loaded.open_flags)
     assert participant_for_page(0) is None
+
+
+@pytest.mark.parametrize("prefix", ["/", "/trial/"])
+def test_a_link_is_the_url_tags_url(prefix):
+    from django.urls import set_script_prefix
+
+    names = (
+        "subjects:dashboard",
+        "subjects:detail",
+        "subjects:sign",
+        "infusions:list",
+        "safety:ae_list",
+        "exchange:casebook",
+    )
+    set_script_prefix(prefix)
+    try:
+        for pk in (1, 42, 123456):
+            for name in names:
+                context = {"pk": pk, "name": name}
+                expected = rendered("{% url name pk %}", context)
+                assert expected.startswith(prefix)
+                assert rendered("{% load page_rows %}{% link name pk %}", context) == expected
+    finally:
+        set_script_prefix("/")
