@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import stored_text
+from .compiled import CompiledRead
 
 ACTIONS = {"+": _("Created"), "~": _("Changed"), "-": _("Deleted")}
 
@@ -25,11 +26,29 @@ def _shown(value: Any) -> Any:
     return value
 
 
+# The history read of each kind of record (and limit), compiled once: every record page reads
+# one (itp_trial.compiled).
+_READS: dict[tuple[type[models.Model], int], CompiledRead] = {}
+
+
+def _history_read(model: type[models.Model], limit: int) -> CompiledRead:
+    read = _READS.get((model, limit))
+    if read is None:
+        # The filter of the history manager of one record (simple_history's get_queryset).
+        key = model._meta.pk.attname
+        read = _READS[(model, limit)] = CompiledRead(
+            lambda pk: (
+                model.history.filter(**{key: pk})
+                .select_related("history_user")
+                .order_by("-history_date")[: limit + 1]
+            )
+        )
+    return read
+
+
 def history_rows(instance: models.Model, *, limit: int = 200) -> list[dict[str, Any]]:
     """The record's history, newest first, each with the fields it changed and the reason."""
-    records = list(
-        instance.history.select_related("history_user").order_by("-history_date")[: limit + 1]
-    )
+    records = _history_read(type(instance), limit).rows(instance.pk)
     return _rows(records, limit=limit)
 
 

@@ -18,7 +18,12 @@ from itp_trial.history import history_rows
 from safety.casebook import signature_states
 from safety.context_processors import request_query_totals
 from safety.locking import LOCK_CASEBOOK_PERMISSION
-from safety.review import participant_review, query_totals, worklist_queries
+from safety.review import (
+    participant_query_totals,
+    participant_review,
+    query_totals,
+    worklist_queries,
+)
 from safety.sdv import forms_progress, participant_forms, verified_versions
 from safety.selectors import open_flags_summary
 from safety.signatures import SIGN_PERMISSION
@@ -49,7 +54,7 @@ def dashboard(request: HttpRequest, participant_id: int) -> HttpResponse:
             "signature": signature_states([participant_id])[participant_id],
             "can_sign": request.user.has_perm(SIGN_PERMISSION),
             "can_lock": request.user.has_perm(LOCK_CASEBOOK_PERMISSION),
-            "review_queries": query_totals(participant_ids=[participant_id]),
+            "review_queries": participant_query_totals(participant_id=participant_id),
             "review_progress": forms_progress(
                 participant_forms(
                     records=data.records, verified=verified_versions(participant_id=participant_id)

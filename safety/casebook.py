@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 
 from infusions.models import Infusion
 from itp_trial.audit import canonical_value
+from itp_trial.compiled import CompiledRead
 from subjects.models import EligibilityAnswer, Participant, Signature
 from visits.models import PlateletCount, Visit
 
@@ -107,8 +108,25 @@ class SignatureState:
         return self.status == CURRENT
 
 
+# One participant's last signature, read by its record page and dashboard: compiled once
+# (itp_trial.compiled).
+_LATEST_SIGNATURE_OF_ONE = CompiledRead(
+    lambda pk: (
+        Signature.objects.select_related("signed_by")
+        .filter(participant_id=pk)
+        .order_by("-signed_at", "-id")[:1]
+    )
+)
+
+
 def latest_signatures(participant_ids: Iterable[int] | None = None) -> dict[int, Signature]:
     """Each participant's last signature (one query)."""
+    if participant_ids is not None:
+        participant_ids = list(participant_ids)
+        if len(participant_ids) == 1:
+            (pk,) = participant_ids
+            found = _LATEST_SIGNATURE_OF_ONE.rows(pk)
+            return {pk: found[0]} if found else {}
     signatures = Signature.objects.select_related("signed_by").order_by(
         "participant_id", "-signed_at", "-id"
     )

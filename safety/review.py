@@ -15,6 +15,7 @@ from django.db.models import Count, F, Q, QuerySet, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from itp_trial.compiled import CompiledRead
 from itp_trial.paging import compiled_once
 
 from .models import DataQuery, QueryState, Verification
@@ -173,11 +174,7 @@ def participant_review(
     )
     page = Paginator(forms, REVIEW_FORMS_PER_PAGE).get_page(forms_page)
     # The participant's open and answered queries, read once for the badges and the totals.
-    queries = list(
-        DataQuery.objects.filter(participant_id=participant_id, state__in=OPEN_STATES)
-        .order_by()
-        .values_list("target_kind", "object_id", "state", "due_date")
-    )
+    queries = participant_open_queries(participant_id=participant_id)
     open_by_record: dict[tuple[str, int | None], int] = {}
     for kind, object_id, _state, _due in queries:
         open_by_record[(kind, object_id)] = open_by_record.get((kind, object_id), 0) + 1
@@ -193,6 +190,33 @@ def participant_review(
         ),
         "review_progress": forms_progress(forms),
     }
+
+
+# Read on every participant page and dashboard: compiled once (itp_trial.compiled).
+_PARTICIPANT_OPEN_QUERIES = CompiledRead(
+    lambda pk: (
+        DataQuery.objects.filter(participant_id=pk, state__in=OPEN_STATES)
+        .order_by()
+        .values_list("target_kind", "object_id", "state", "due_date")
+    )
+)
+
+
+def participant_open_queries(*, participant_id: int) -> list[tuple[str, int | None, str, Any]]:
+    """(kind, record id, state, due date) of each of the participant's open and answered
+    queries (one query)."""
+    return _PARTICIPANT_OPEN_QUERIES.rows(participant_id)
+
+
+def participant_query_totals(*, participant_id: int) -> dict[str, int]:
+    """query_totals(participant_ids=[participant_id]), from participant_open_queries."""
+    return query_totals_of(
+        [
+            (state, due)
+            for _kind, _id, state, due in participant_open_queries(participant_id=participant_id)
+        ],
+        today=timezone.localdate(),
+    )
 
 
 def query_totals_of(queries: Iterable[tuple[str, date | None]], *, today: date) -> dict[str, int]:

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from itp_trial.audit import audited_save, stale_error
+from itp_trial.compiled import CompiledRead
 from itp_trial.tasks import FIGURES_SYNC, task_run
 
 from .models import Verification
@@ -169,14 +170,21 @@ def sdv_progress(
     return result
 
 
+# Read on every participant page and dashboard: compiled once (itp_trial.compiled).
+_VERIFIED_VERSIONS = CompiledRead(
+    lambda pk: (
+        Verification.objects.filter(participant_id=pk)
+        .order_by()
+        .values_list("target_kind", "object_id", "verified_version")
+    )
+)
+
+
 def verified_versions(*, participant_id: int) -> dict[tuple[str, int], int]:
     """{(kind, record id): the version verified} of one participant's records (one query)."""
-    rows = Verification.objects.filter(participant_id=participant_id).order_by()
     return {
         (kind, object_id): version
-        for kind, object_id, version in rows.values_list(
-            "target_kind", "object_id", "verified_version"
-        )
+        for kind, object_id, version in _VERIFIED_VERSIONS.rows(participant_id)
     }
 
 

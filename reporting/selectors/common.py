@@ -10,6 +10,7 @@ from django.db.models import Prefetch, QuerySet
 
 from infusions.dosing import stored_dose as infusion_dose  # noqa: F401  (the one dose read)
 from infusions.models import Infusion
+from itp_trial.compiled import CompiledRead, loaded_as_related
 from safety.models import (
     FLAG_OPEN,
     AdverseEvent,
@@ -89,6 +90,25 @@ def stored_summary(participant: Participant, counts: Iterable[Any]) -> response.
     )
 
 
+# The reads of participant_for_page, compiled once (itp_trial.compiled): by the participant's id.
+_PAGE_PARTICIPANT = CompiledRead(
+    lambda pk: Participant.objects.select_related("stored_response").filter(pk=pk)
+)
+_PAGE_RELATED = {
+    "visits": Visit.objects.all(),
+    "infusions": Infusion.objects.order_by("number"),
+    "platelet_counts": PlateletCount.objects.order_by("sample_date"),
+    "eligibility_answers": EligibilityAnswer.objects.order_by("criterion"),
+    "adverse_events": AdverseEvent.objects.order_by("ae_number"),
+    "conmeds": ConcomitantMedication.objects.all(),
+}
+_PAGE_READS = {
+    name: CompiledRead(lambda pk, queryset=queryset: queryset.filter(participant_id=pk))
+    for name, queryset in _PAGE_RELATED.items()
+}
+_PAGE_OPEN_FLAGS = CompiledRead(lambda pk: Flag.objects.filter(FLAG_OPEN, participant_id=pk))
+
+
 def participant_for_page(participant_id: int) -> Participant | None:
     """One participant with everything its record page and dashboard read, as
     participants_with_schedule and the pages' prefetches leave it (`participant.visits.all()`
@@ -97,30 +117,16 @@ def participant_for_page(participant_id: int) -> Participant | None:
 
     A query per relation filtered by the participant, not prefetch_related: for one
     participant its machinery (the IN filter over the instances, matching the rows back)
-    costs more than the rows themselves. tests/reporting/test_page_rows.py holds the two
-    loads equal."""
-    participant = (
-        Participant.objects.select_related("stored_response").filter(pk=participant_id).first()
-    )
-    if participant is None:
+    costs more than the rows themselves; and each query compiled once per process
+    (itp_trial.compiled), since building it costs more than running it.
+    tests/reporting/test_page_rows.py holds the two loads equal."""
+    found = _PAGE_PARTICIPANT.rows(participant_id)
+    if not found:
         return None
-    related = {
-        "visits": Visit.objects.all(),
-        "infusions": Infusion.objects.order_by("number"),
-        "platelet_counts": PlateletCount.objects.order_by("sample_date"),
-        "eligibility_answers": EligibilityAnswer.objects.order_by("criterion"),
-        "adverse_events": AdverseEvent.objects.order_by("ae_number"),
-        "conmeds": ConcomitantMedication.objects.all(),
-    }
-    cache = participant.__dict__.setdefault("_prefetched_objects_cache", {})
-    for name, queryset in related.items():
-        # The related manager's own filter: each row's `participant` is this instance, and
-        # `participant.<name>.all()` returns the rows read here, as a prefetch leaves them.
-        rows = getattr(participant, name)._apply_rel_filters(queryset)
-        rows._fetch_all()
-        rows._prefetch_done = True
-        cache[name] = rows
-    participant.open_flags = list(Flag.objects.filter(FLAG_OPEN, participant=participant))
+    (participant,) = found
+    for name, queryset in _PAGE_RELATED.items():
+        loaded_as_related(participant, name, queryset, _PAGE_READS[name].rows(participant_id))
+    participant.open_flags = _PAGE_OPEN_FLAGS.rows(participant_id)
     for flag in participant.open_flags:
         flag.participant = participant
     return participant

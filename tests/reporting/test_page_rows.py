@@ -19,7 +19,9 @@ from django.template import engines
 from django.urls import reverse
 from django.utils import translation
 
-from .dashboard_data import TODAY, at, dashboard_participant, treated
+from tests.factories import screened
+
+from .dashboard_data import TODAY, ae_add, at, dashboard_participant, treated
 
 pytestmark = pytest.mark.django_db
 
@@ -108,6 +110,41 @@ DASHBOARD_PLATELETS = """{% load dates i18n %}
   <tr><td colspan="7" class="text-muted">{% translate "No platelet count yet." %}</td></tr>
 {% endfor %}"""
 
+INFUSIONS = """{% load dates humanize i18n %}
+    {% for row in d.infusions %}{% with i=row.infusion %}
+      <tr data-infusion="{{ i.number }}">
+        <th scope="row">{{ i.number }}</th>
+        <td class="text-nowrap">{{ i.infusion_date|iso }}</td>
+        <td>{{ row.study_day }}</td>
+        <td class="text-end">{{ i.dosing_weight_kg }}</td>
+        <td class="text-end font-monospace">{{ row.dose.planned_cells|intcomma }}</td>
+        <td class="text-end font-monospace">{{ i.actual_cells|intcomma }}</td>
+        <td class="text-end">{{ row.dose.deviation_pct }} %{% if row.dose.deviation %} <span class="badge text-bg-warning">{% translate "dose deviation" %}</span>{% endif %}</td>
+        <td class="text-nowrap">{{ i.lot_number }}</td>
+        <td>{% if i.reaction %}<span class="badge text-bg-danger">{% translate "yes" %}</span>{% else %}{% translate "no" %}{% endif %}{% if i.interrupted %} <span class="badge text-bg-warning">{% translate "interrupted" %}</span>{% endif %}</td>
+        <td>{% url 'infusions:detail' i.pk as infusion_url %}{% if infusion_url %}<a href="{{ infusion_url }}">{% translate "Record and history" %}</a>{% endif %}</td>
+      </tr>
+    {% endwith %}{% empty %}
+      <tr><td colspan="10" class="text-muted">{% translate "No infusion given yet." %}</td></tr>
+    {% endfor %}"""
+
+ADVERSE_EVENTS = """{% load dates i18n %}
+    {% for row in d.adverse_events %}{% with e=row.event c=row.clock %}
+      <tr data-ae="{{ e.ae_number }}">
+        <th scope="row">{{ e.ae_number }}</th>
+        <td>{{ e.term }}{% if row.treatment_emergent %} <span class="badge text-bg-info" title="{% translate 'onset on or after infusion 1' %}">{% translate "TEAE" %}</span>{% endif %}</td>
+        <td class="text-nowrap">{{ e.onset_date|iso }}{% if row.onset_study_day is not None %} <span class="small text-muted">({% blocktranslate with day=row.onset_study_day %}day {{ day }}{% endblocktranslate %})</span>{% endif %}</td>
+        <td>{{ e.ctcae_grade }}</td>
+        <td>{% if e.serious %}<span class="badge text-bg-danger">{% translate "serious" %}</span>{% else %}{% translate "no" %}{% endif %}</td>
+        <td>{{ e.get_relationship_display }}</td>
+        <td>{{ e.get_outcome_display }}{% if e.ongoing %} <span class="small text-muted">({% translate "ongoing" %})</span>{% endif %}</td>
+        <td class="small">{% include "safety/_sae_clock.html" with sae=row.sae %}{% if c.applicable and not c.reported %} <span class="text-body-secondary text-nowrap">({% translate "due" %} {{ c.due_at|date:"Y-m-d H:i" }})</span>{% elif c.reported %} <span class="text-nowrap">{{ e.reported_at|date:"Y-m-d H:i" }}</span>{% endif %}</td>
+        <td>{% url 'safety:ae_detail' e.pk as ae_url %}{% if ae_url %}<a href="{{ ae_url }}">{% translate "Record and history" %}</a>{% endif %}</td>
+      </tr>
+    {% endwith %}{% empty %}
+      <tr><td colspan="9" class="text-muted">{% translate "No adverse event." %}</td></tr>
+    {% endfor %}"""
+
 TAGS = {
     SCHEDULE: "{% schedule_rows page.schedule participant=participant "
     "can_change_visit=perms.visits.change_visit %}",
@@ -116,7 +153,10 @@ TAGS = {
     TIMELINE: "{% timeline_rows d.timeline today_left=d.today_left "
     "can_change_visit=perms.visits.change_visit %}",
     DASHBOARD_PLATELETS: "{% dashboard_platelet_rows d.platelets_page action=count_action %}",
+    INFUSIONS: "{% infusion_rows d.infusions %}",
+    ADVERSE_EVENTS: "{% adverse_event_rows d.adverse_events %}",
 }
+DASHBOARD_TABLES = (TIMELINE, DASHBOARD_PLATELETS, INFUSIONS, ADVERSE_EVENTS)
 
 
 def html(text: str) -> str:
@@ -148,14 +188,37 @@ def test_the_rows_in_python_are_the_templates_rows(client, personas, coordinator
         on_treatment = treated(
             coordinator, first=date(2026, 3, 2), consent=date(2026, 2, 16), infusions=2
         )
-        for participant in (followed, on_treatment):
+        # A serious event still ongoing, its report not yet due: the clock's deadline shown.
+        ae_add(
+            on_treatment,
+            coordinator,
+            term="Thrombosis <left leg>",
+            ctcae_grade=3,
+            serious=True,
+            serious_criteria="hospitalisation",
+            ongoing=True,
+            outcome="recovering",
+            onset_date=TODAY,
+            awareness_at=at(TODAY, 9),
+            now=at(TODAY, 12),
+        )
+        screening = screened(coordinator, today=TODAY)  # no infusion, no event: empty tables
+        for participant in (followed, on_treatment, screening):
             for role, user in personas.items():
                 detail, dashboard = contexts(client, user, participant)
                 with translation.override(language):
                     for source, tag in TAGS.items():
-                        context = dashboard if source in (TIMELINE, DASHBOARD_PLATELETS) else detail
+                        context = dashboard if source in DASHBOARD_TABLES else detail
                         expected = rendered(source, context)
                         assert "<tr" in expected, (role, tag)
+                        if source == ADVERSE_EVENTS:  # each branch of the SAE clock's cell
+                            assert {
+                                followed: 'class="text-nowrap">2026-01-26 12:00',  # reported
+                                on_treatment: "&lt;left leg&gt;",  # escaped, its deadline shown
+                                screening: "text-muted",  # no event
+                            }[participant] in expected
+                            if participant is on_treatment:
+                                assert "2026-06-02 09:00)" in expected
                         assert rendered("{% load page_rows %}" + tag, context) == expected, (
                             role,
                             tag,
@@ -209,3 +272,27 @@ def test_the_page_loads_a_participant_as_the_prefetches_did(coordinator, django_
         assert loaded.open_flags, "the participant has open flags to compare"
         assert all(f.participant is loaded for f in loaded.open_flags)
     assert participant_for_page(0) is None
+
+
+@pytest.mark.parametrize("prefix", ["/", "/trial/"])
+def test_a_link_is_the_url_tags_url(prefix):
+    from django.urls import set_script_prefix
+
+    names = (
+        "subjects:dashboard",
+        "subjects:detail",
+        "subjects:sign",
+        "infusions:list",
+        "safety:ae_list",
+        "exchange:casebook",
+    )
+    set_script_prefix(prefix)
+    try:
+        for pk in (1, 42, 123456):
+            for name in names:
+                context = {"pk": pk, "name": name}
+                expected = rendered("{% url name pk %}", context)
+                assert expected.startswith(prefix)
+                assert rendered("{% load page_rows %}{% link name pk %}", context) == expected
+    finally:
+        set_script_prefix("/")

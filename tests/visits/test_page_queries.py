@@ -1,5 +1,5 @@
-"""The participant list, a participant's schedule, the worklist and the flags and queries lists
-read with a fixed number of queries, whatever the number of participants."""
+"""The participant list, a participant's schedule and dashboard, the worklist and the flags
+and queries lists read with a fixed number of queries, whatever the number of participants."""
 
 from __future__ import annotations
 
@@ -83,6 +83,7 @@ def test_it_reads_the_pages_with_the_same_queries_for_5_or_200_participants(clie
     urls = {
         "list": reverse("subjects:list"),
         "schedule": reverse("subjects:detail", args=[ids[0]]),
+        "dashboard": reverse("subjects:dashboard", args=[ids[0]]),
         "worklist": reverse("visits:worklist"),
         "flags": reverse("safety:flags"),
         "queries": reverse("safety:queries"),
